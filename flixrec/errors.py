@@ -1,0 +1,59 @@
+"""Every expected failure of FlixRec, in one tree.
+
+    FlixrecError
+    ├── ConfigError          a setting is missing or invalid
+    ├── TitleNotFound        no title has that id
+    ├── IndexNotBuilt        the catalogue or vector index has not been built yet
+    ├── EmbedderUnavailable  the embedding model cannot be loaded
+    ├── DemoDataUnavailable  the demo catalogue package cannot be fetched
+    └── TraktError           the Trakt API failed in a way retries did not fix
+        ├── TraktAuthError       the API key is missing or rejected (401/403)
+        └── TraktRateLimited     Trakt kept answering 429 past the retry budget
+
+Edges (the CLI and the Streamlit pages) turn these into messages; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class FlixrecError(Exception):
+    """An expected failure whose message a user can act on."""
+
+
+class ConfigError(FlixrecError):
+    """A setting is missing or invalid; the message names it and says how to fix it."""
+
+
+class TitleNotFound(FlixrecError, KeyError):
+    """No title in the catalogue has this id."""
+
+    def __init__(self, title_id: str):
+        super().__init__(title_id)
+        self.title_id = title_id
+
+    def __str__(self) -> str:
+        return f"no title with id {self.title_id!r} in the catalogue"
+
+
+class IndexNotBuilt(FlixrecError):
+    """The catalogue or the vector index for the configured model does not exist yet."""
+
+
+class EmbedderUnavailable(FlixrecError):
+    """The configured embedding model cannot be loaded here."""
+
+
+class DemoDataUnavailable(FlixrecError):
+    """The offline demo catalogue could not be fetched from its package registry."""
+
+
+class TraktError(FlixrecError):
+    """The Trakt API failed in a way that retries did not fix."""
+
+
+class TraktAuthError(TraktError):
+    """The Trakt API key is missing or was rejected."""
+
+
+class TraktRateLimited(TraktError):
+    """Trakt kept answering 429 beyond the retry budget."""

@@ -1,0 +1,300 @@
+"""The vector index: a persistent Chroma collection (cosine space) per model, and an in-memory snapshot.
+
+Chroma stores the vectors and their filterable metadata, keyed by title id. Queries do not go through
+Chroma's `where` (slow and approximate under filters at scale): `IndexSnapshot` holds the vectors as
+one matrix and the metadata as numpy columns, masks by the filters first and then ranks exactly, so
+`k` results come back whenever `k` titles pass. Ingest writes the collection and then a build stamp;
+readers compare the stamp to know when to reload.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flixrec.embedding import collection_name
+from flixrec.errors import IndexNotBuilt
+from flixrec.models import MEDIA_TYPES, Filters, Title
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+log = logging.getLogger(__name__)
+
+NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
+
+
+def title_metadata(title: Title) -> dict[str, Any]:
+    """The filterable metadata stored beside a title's vector (Chroma keeps no nulls: they are left out)."""
+    meta: dict[str, Any] = {
+        "media_type": title.media_type,
+        "content_hash": title.content_hash,
+        "record_hash": title.record_hash,
+    }
+    for name in NUMERIC_FIELDS:
+        value = getattr(title, name)
+        if value is not None:
+            meta[name] = float(value) if name == "rating" else int(value)
+    if title.language:
+        meta["language"] = title.language
+    if title.genres:
+        meta["genres"] = list(title.genres)
+    return meta
+
+
+def _client(index_dir: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(
+        path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    )
+
+
+class VectorIndex:
+    """One model's Chroma collection of title vectors. Build it in one (ingest) process; others read."""
+
+    def __init__(self, index_dir: Path, model_name: str, collection: Any, client: Any):
+        self.index_dir = Path(index_dir)
+        self.model_name = model_name
+        self.collection = collection
+        self._client = client
+
+    @classmethod
+    def open(cls, index_dir: Path, model_name: str, dimension: int | None = None, create: bool = False) -> VectorIndex:
+        """Open the model's collection; with `create`, make it (cosine space) when missing, else IndexNotBuilt."""
+        index_dir = Path(index_dir)
+        name = collection_name(model_name)
+        if not create and not (index_dir / "chroma.sqlite3").exists():
+            raise IndexNotBuilt(f"no vector index at {index_dir}; build it with: python -m ingest embed")
+        client = _client(index_dir)
+        if create:
+            collection = client.get_or_create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"model": model_name, "dimension": int(dimension or 0)},
+                embedding_function=None,
+            )
+        else:
+            try:
+                collection = client.get_collection(name, embedding_function=None)
+            except Exception as exc:  # chromadb raises NotFoundError (or ValueError in older releases)
+                raise IndexNotBuilt(
+                    f"the vector index has no collection for model {model_name!r}; "
+                    f"build it with: FLIXREC_MODEL={model_name} python -m ingest embed"
+                ) from exc
+        return cls(index_dir, model_name, collection, client)
+
+    @property
+    def stamp_path(self) -> Path:
+        """The file whose content changes whenever a build of this collection completes."""
+        return self.index_dir / f"{self.collection.name}.stamp"
+
+    def stamp(self) -> str | None:
+        """The current build stamp, or None when no build has completed."""
+        try:
+            return self.stamp_path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def mark_built(self) -> str:
+        """Record that a build completed (readers reload on a new stamp)."""
+        stamp = uuid.uuid4().hex
+        tmp = self.stamp_path.with_suffix(".tmp")
+        tmp.write_text(stamp)
+        tmp.replace(self.stamp_path)
+        return stamp
+
+    @property
+    def dimension(self) -> int | None:
+        """The vector dimension recorded at creation."""
+        value = (self.collection.metadata or {}).get("dimension")
+        return int(value) if value else None
+
+    def count(self) -> int:
+        """Number of vectors."""
+        return int(self.collection.count())
+
+    def _batch_size(self) -> int:
+        return int(self._client.get_max_batch_size())
+
+    def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace vectors and metadata, in batches Chroma accepts."""
+        step = self._batch_size()
+        for start in range(0, len(ids), step):
+            end = start + step
+            self.collection.upsert(
+                ids=list(ids[start:end]), embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                metadatas=list(metadatas[start:end]),
+            )
+
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
+        """Replace the metadata of existing vectors (no re-embedding)."""
+        step = self._batch_size()
+        for start in range(0, len(ids), step):
+            self.collection.update(ids=list(ids[start : start + step]), metadatas=list(metadatas[start : start + step]))
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove these vectors."""
+        ids = list(ids)
+        step = self._batch_size()
+        for start in range(0, len(ids), step):
+            self.collection.delete(ids=ids[start : start + step])
+
+    def iter_records(self, include_vectors: bool = True, batch_size: int = 5000) -> Iterator[tuple[list[str], np.ndarray | None, list[dict[str, Any]]]]:
+        """(ids, vectors or None, metadatas) of every stored vector, page by page."""
+        include = ["metadatas", "embeddings"] if include_vectors else ["metadatas"]
+        offset = 0
+        while True:
+            page = self.collection.get(include=include, limit=batch_size, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            vectors = np.asarray(page["embeddings"], dtype=np.float32) if include_vectors else None
+            yield ids, vectors, page["metadatas"]
+            offset += len(ids)
+
+    def stored_hashes(self) -> dict[str, tuple[str, str]]:
+        """title_id -> (content hash, record hash) of what is stored."""
+        out: dict[str, tuple[str, str]] = {}
+        for ids, _, metas in self.iter_records(include_vectors=False):
+            for title_id, meta in zip(ids, metas):
+                meta = meta or {}
+                out[title_id] = (meta.get("content_hash", ""), meta.get("record_hash", ""))
+        return out
+
+
+@dataclasses.dataclass
+class IndexSnapshot:
+    """All vectors of an index as one matrix, with metadata columns for fast exact filtered search."""
+
+    ids: np.ndarray  # (n,) object: title ids
+    matrix: np.ndarray  # (n, d) float32, unit rows
+    numeric: dict[str, np.ndarray]  # year/runtime/votes/rating, float64, NaN when unknown
+    media_type: np.ndarray  # (n,) int8 index into MEDIA_TYPES, -1 unknown
+    language: np.ndarray  # (n,) int32 index into languages, -1 unknown
+    languages: list[str]
+    genre_matrix: np.ndarray  # (n, g) bool
+    genres: list[str]
+    stamp: str | None = None
+
+    def __post_init__(self) -> None:
+        self._position = {title_id: i for i, title_id in enumerate(self.ids)}
+        # tie-break rank: equal scores come back in title-id order, so results are stable
+        self._tie_rank = np.empty(len(self.ids), dtype=np.int64)
+        self._tie_rank[np.argsort(self.ids.astype(str), kind="stable")] = np.arange(len(self.ids))
+
+    @classmethod
+    def from_records(cls, records: Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]], stamp: str | None = None) -> IndexSnapshot:
+        """Build from (ids, vectors, metadatas) pages."""
+        all_ids: list[str] = []
+        blocks: list[np.ndarray] = []
+        metas: list[dict[str, Any]] = []
+        for ids, vectors, page_metas in records:
+            all_ids.extend(ids)
+            blocks.append(np.asarray(vectors, dtype=np.float32))
+            metas.extend(m or {} for m in page_metas)
+        n = len(all_ids)
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), dtype=np.float32)
+        numeric = {
+            name: np.array([m.get(name, np.nan) for m in metas], dtype=np.float64) if n else np.zeros(0)
+            for name in NUMERIC_FIELDS
+        }
+        media_code = {m: i for i, m in enumerate(MEDIA_TYPES)}
+        languages = sorted({m["language"] for m in metas if m.get("language")})
+        lang_code = {lang: i for i, lang in enumerate(languages)}
+        genres = sorted({g for m in metas for g in m.get("genres", ())})
+        genre_code = {g: i for i, g in enumerate(genres)}
+        genre_matrix = np.zeros((n, len(genres)), dtype=bool)
+        for row, m in enumerate(metas):
+            for g in m.get("genres", ()):
+                genre_matrix[row, genre_code[g]] = True
+        return cls(
+            ids=np.array(all_ids, dtype=object),
+            matrix=matrix,
+            numeric=numeric,
+            media_type=np.array([media_code.get(m.get("media_type"), -1) for m in metas], dtype=np.int8),
+            language=np.array([lang_code.get(m.get("language"), -1) for m in metas], dtype=np.int32),
+            languages=languages,
+            genre_matrix=genre_matrix,
+            genres=genres,
+            stamp=stamp,
+        )
+
+    @classmethod
+    def load(cls, index: VectorIndex) -> IndexSnapshot:
+        """Read every vector and its metadata from the index."""
+        stamp = index.stamp()
+        return cls.from_records(index.iter_records(include_vectors=True), stamp=stamp)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, title_id: str) -> int | None:
+        """Row of a title in the matrix, or None when it is not indexed."""
+        return self._position.get(title_id)
+
+    def vector(self, title_id: str) -> np.ndarray | None:
+        """A title's vector, or None when it is not indexed."""
+        row = self.position(title_id)
+        return None if row is None else self.matrix[row]
+
+    def mask(self, filters: Filters | None) -> np.ndarray:
+        """Boolean rows that pass the filters (same semantics as `Filters.accepts`)."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters is None or filters.is_empty():
+            return keep
+        bounds = (
+            ("year", filters.year_min, np.greater_equal), ("year", filters.year_max, np.less_equal),
+            ("runtime", filters.runtime_min, np.greater_equal), ("runtime", filters.runtime_max, np.less_equal),
+            ("votes", filters.min_votes, np.greater_equal), ("rating", filters.min_rating, np.greater_equal),
+        )
+        with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: it fails an active bound
+            for name, bound, op in bounds:
+                if bound is not None:
+                    keep &= op(self.numeric[name], bound)
+        if filters.genres_include:
+            cols = [i for i, g in enumerate(self.genres) if g in filters.genres_include]
+            keep &= self.genre_matrix[:, cols].any(axis=1) if cols else False
+        if filters.genres_exclude:
+            cols = [i for i, g in enumerate(self.genres) if g in filters.genres_exclude]
+            if cols:
+                keep &= ~self.genre_matrix[:, cols].any(axis=1)
+        if filters.languages:
+            codes = [i for i, lang in enumerate(self.languages) if lang in filters.languages]
+            keep &= np.isin(self.language, codes)
+        if filters.media_types:
+            codes = [i for i, m in enumerate(MEDIA_TYPES) if m in filters.media_types]
+            keep &= np.isin(self.media_type, codes)
+        for title_id in filters.exclude_ids:
+            row = self.position(title_id)
+            if row is not None:
+                keep[row] = False
+        return keep
+
+    def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The k rows most similar to `vector` among `keep`, exactly: (title_id, score in [0, 1]), best first."""
+        if k <= 0 or len(self.ids) == 0:
+            return []
+        rows = np.flatnonzero(keep) if keep is not None else np.arange(len(self.ids))
+        if rows.size == 0:
+            return []
+        scores = self.matrix[rows] @ np.asarray(vector, dtype=np.float32)
+        if rows.size > k:
+            # take everything tied with the k-th score too, then order by (score desc, id)
+            kth = np.partition(scores, rows.size - k)[rows.size - k]
+            candidates = np.flatnonzero(scores >= kth)
+        else:
+            candidates = np.arange(rows.size)
+        order = np.lexsort((self._tie_rank[rows[candidates]], -scores[candidates]))[:k]
+        chosen = candidates[order]
+        return [(self.ids[rows[i]], float(min(1.0, max(0.0, scores[i])))) for i in chosen]
+
+    def scores_against(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every indexed title to `vector`, clipped to [0, 1] (for distributions)."""
+        return np.clip(self.matrix @ np.asarray(vector, dtype=np.float32), 0.0, 1.0)

@@ -1,0 +1,169 @@
+"""The domain's value objects: Title, Filters, Match, Recommendation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+MEDIA_TYPES = ("movie", "show")
+
+
+@dataclasses.dataclass(frozen=True)
+class Person:
+    """Someone credited on a title: cast (in billing order) or a director."""
+
+    person_id: str
+    name: str
+    role: str  # "cast" | "director"
+    position: int = 0
+    character: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Title:
+    """A movie or a show, as the catalogue stores it. Every field but the id, type and title may be None."""
+
+    title_id: str
+    media_type: str
+    title: str
+    source: str
+    original_title: str | None = None
+    aliases: tuple[str, ...] = ()
+    overview: str | None = None
+    tagline: str | None = None
+    genres: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    year: int | None = None
+    released: str | None = None
+    runtime: int | None = None
+    country: str | None = None
+    language: str | None = None
+    rating: float | None = None
+    votes: int | None = None
+    comment_count: int | None = None
+    trakt_id: int | None = None
+    tmdb_id: int | None = None
+    imdb_id: str | None = None
+    slug: str | None = None
+    network: str | None = None
+    status: str | None = None
+    aired_episodes: int | None = None
+    people: tuple[Person, ...] = ()
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what the embedding is made of; the index re-embeds a title only when it changes."""
+        return _hash([self.title, self.overview, self.tagline, list(self.genres)])
+
+    @property
+    def record_hash(self) -> str:
+        """Hash of every stored field; an upsert writes a row only when it changes."""
+        fields = dataclasses.asdict(self)
+        return _hash(fields)
+
+    @property
+    def directors(self) -> list[str]:
+        """Directors' names."""
+        return [p.name for p in self.people if p.role == "director"]
+
+    @property
+    def cast(self) -> list[str]:
+        """Cast names in billing order."""
+        return [p.name for p in sorted(self.people, key=lambda p: p.position) if p.role == "cast"]
+
+    def links(self) -> dict[str, str]:
+        """Links out to Trakt, IMDb and TMDB for whichever ids are known."""
+        out: dict[str, str] = {}
+        kind = "movies" if self.media_type == "movie" else "shows"
+        if self.slug or self.trakt_id:
+            out["Trakt"] = f"https://trakt.tv/{kind}/{self.slug or self.trakt_id}"
+        if self.imdb_id:
+            out["IMDb"] = f"https://www.imdb.com/title/{self.imdb_id}/"
+        if self.tmdb_id:
+            out["TMDB"] = f"https://www.themoviedb.org/{'movie' if self.media_type == 'movie' else 'tv'}/{self.tmdb_id}"
+        return out
+
+    def label(self) -> str:
+        """'Title (year)' for lists and messages."""
+        return f"{self.title} ({self.year})" if self.year else self.title
+
+
+def _hash(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """Constraints on recommended titles. None (or empty) means no constraint.
+
+    A title whose field is unknown (null) does not pass an active constraint on that field: we cannot
+    say it satisfies it. The anime catalogue has no votes, rating or runtime, so a minimum-votes filter
+    hides it; leave those filters at None to keep it.
+    """
+
+    year_min: int | None = None
+    year_max: int | None = None
+    runtime_min: int | None = None
+    runtime_max: int | None = None
+    min_votes: int | None = None
+    min_rating: float | None = None
+    genres_include: frozenset[str] = frozenset()  # any of these
+    genres_exclude: frozenset[str] = frozenset()  # none of these
+    languages: frozenset[str] = frozenset()  # any of these
+    media_types: frozenset[str] = frozenset()  # any of these
+    exclude_ids: frozenset[str] = frozenset()  # titles the user hid
+
+    def __post_init__(self) -> None:
+        for name in ("genres_include", "genres_exclude", "languages", "media_types", "exclude_ids"):
+            value = getattr(self, name)
+            if not isinstance(value, frozenset):
+                object.__setattr__(self, name, frozenset(value or ()))
+
+    def is_empty(self) -> bool:
+        """True when no constraint is set."""
+        return self == Filters()
+
+    def accepts(self, title: Title) -> bool:
+        """Whether a title passes every constraint (the reference semantics the index must match)."""
+        if title.title_id in self.exclude_ids:
+            return False
+        checks = (
+            (self.year_min, title.year, lambda v, c: v >= c),
+            (self.year_max, title.year, lambda v, c: v <= c),
+            (self.runtime_min, title.runtime, lambda v, c: v >= c),
+            (self.runtime_max, title.runtime, lambda v, c: v <= c),
+            (self.min_votes, title.votes, lambda v, c: v >= c),
+            (self.min_rating, title.rating, lambda v, c: v >= c),
+        )
+        for constraint, value, ok in checks:
+            if constraint is not None and (value is None or not ok(value, constraint)):
+                return False
+        if self.genres_include and not self.genres_include.intersection(title.genres):
+            return False
+        if self.genres_exclude and self.genres_exclude.intersection(title.genres):
+            return False
+        if self.languages and title.language not in self.languages:
+            return False
+        return not (self.media_types and title.media_type not in self.media_types)
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    """A title found by search_titles: how well its name matched (0-100) and how (exact or fuzzy)."""
+
+    title: Title
+    score: float
+    kind: str  # "exact" | "fuzzy"
+    matched_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    """One similar title: its rank (1-based) and cosine similarity score in [0, 1]."""
+
+    title: Title
+    score: float
+    rank: int

@@ -1,0 +1,116 @@
+"""Similar titles: exact cosine ranking under filters, the seed never returned, franchise kept apart."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from flixrec.catalog import Catalog
+from flixrec.errors import IndexNotBuilt, TitleNotFound
+from flixrec.index import IndexSnapshot
+from flixrec.models import Filters, Recommendation, Title
+from flixrec.search import normalise_name
+
+FRANCHISE_WINDOW = 200
+"""Franchise entries are looked for among this many nearest titles (sequels embed close together)."""
+
+_SEQUEL_SUFFIX = re.compile(
+    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\s+\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|第.+[季部章]))+$"
+)
+
+
+def franchise_key(name: str) -> str:
+    """The base of a title's name: no leading article, subtitle after ':' or ' - ', or sequel number."""
+    key = normalise_name(name)
+    key = re.split(r"\s*[:：]\s*|\s+-\s+", key, maxsplit=1)[0]
+    key = re.sub(r"^(the|a|an)\s+", "", key)
+    key = _SEQUEL_SUFFIX.sub("", key).strip()
+    return key
+
+
+def same_franchise(a: Title, b: Title) -> bool:
+    """Whether two titles look like entries of one franchise (or share a name): Toy Story 2, Batman Returns."""
+    keys_a = {franchise_key(n) for n in (a.title, a.original_title) if n} - {""}
+    keys_b = {franchise_key(n) for n in (b.title, b.original_title) if n} - {""}
+    for ka in keys_a:
+        for kb in keys_b:
+            short, long_ = sorted((ka, kb), key=len)
+            if len(short) >= 3 and (short == long_ or long_.startswith(short + " ")):
+                return True
+    return False
+
+
+class Recommender:
+    """Similar titles from an index snapshot, with the catalogue for the titles' details."""
+
+    def __init__(self, catalog: Catalog, snapshot: IndexSnapshot, encode_query: Callable[[str], np.ndarray] | None = None):
+        self.catalog = catalog
+        self.snapshot = snapshot
+        self._encode_query = encode_query
+
+    def _seed_vector(self, title_id: str) -> tuple[Title, np.ndarray]:
+        seed = self.catalog.get_title(title_id)  # raises TitleNotFound
+        vector = self.snapshot.vector(title_id)
+        if vector is None:
+            raise IndexNotBuilt(f"{seed.label()} is in the catalogue but not in the index yet; run: python -m ingest embed")
+        return seed, vector
+
+    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
+        """The k titles most similar to `title_id` that pass `filters`, best first; never the title itself.
+
+        Exactly k come back whenever k titles pass. With `separate_franchise`, entries of the seed's own
+        franchise (see `franchise_titles`) are left out so they do not crowd out the discoveries.
+        Raises TitleNotFound for an unknown id.
+        """
+        seed, vector = self._seed_vector(title_id)
+        keep = self.snapshot.mask(filters)
+        row = self.snapshot.position(title_id)
+        keep[row] = False
+        fetch = k + (16 if separate_franchise else 0)
+        while True:
+            hits = self.snapshot.nearest(vector, fetch, keep)
+            if separate_franchise:
+                titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
+                hits = [(tid, s) for tid, s in hits if tid in titles and not same_franchise(seed, titles[tid])]
+            else:
+                titles = None
+            if len(hits) >= k or fetch >= int(keep.sum()):
+                break
+            fetch *= 4
+        return self._recommendations(hits[:k], titles)
+
+    def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
+        """Sequels, prequels and same-name titles of `title_id` among its nearest titles, best first."""
+        seed, vector = self._seed_vector(title_id)
+        keep = np.ones(len(self.snapshot), dtype=bool)
+        keep[self.snapshot.position(title_id)] = False
+        hits = self.snapshot.nearest(vector, FRANCHISE_WINDOW, keep)
+        titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
+        hits = [(tid, s) for tid, s in hits if tid in titles and same_franchise(seed, titles[tid])]
+        return self._recommendations(hits[:k], titles)
+
+    def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
+        """The k titles closest to a free-text description (any language the model reads)."""
+        if self._encode_query is None:
+            raise IndexNotBuilt("free-text search needs the embedding model, which this recommender was built without")
+        if not text or not text.strip():
+            return []
+        vector = self._encode_query(text.strip()[:2000])
+        hits = self.snapshot.nearest(vector, k, self.snapshot.mask(filters))
+        return self._recommendations(hits, None)
+
+    def score_distribution(self, title_id: str) -> np.ndarray:
+        """Similarity of every other indexed title to this one (to see how far the top-k stands out)."""
+        _, vector = self._seed_vector(title_id)
+        scores = self.snapshot.scores_against(vector)
+        return np.delete(scores, self.snapshot.position(title_id))
+
+    def _recommendations(self, hits: list[tuple[str, float]], titles: dict[str, Title] | None) -> list[Recommendation]:
+        if titles is None:
+            titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
+        return [
+            Recommendation(titles[tid], round(score, 6), rank)
+            for rank, (tid, score) in enumerate(((t, s) for t, s in hits if t in titles), start=1)
+        ]

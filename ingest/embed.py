@@ -1,0 +1,105 @@
+"""Build or refresh the vector index from the catalogue: incremental, batched, resumable.
+
+Only titles whose content hash differs from the stored one are embedded; titles whose other fields
+changed get new metadata without re-embedding; titles gone from the catalogue are removed. Vectors are
+written batch by batch, so a build killed half-way resumes where it stopped. The build stamp is
+written last: readers reload only complete builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from flixrec.catalog import Catalog
+from flixrec.embedding import Embedder, embedding_texts
+from flixrec.index import VectorIndex, title_metadata
+from flixrec.models import Title
+
+Progress = Callable[[int], None]
+
+
+@dataclasses.dataclass
+class EmbedSummary:
+    """What a build did."""
+
+    embedded: int = 0
+    metadata_updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    seconds_embedding: float = 0.0
+
+    @property
+    def titles_per_second(self) -> float:
+        """Embedding throughput of this build."""
+        return self.embedded / self.seconds_embedding if self.seconds_embedding else 0.0
+
+
+@dataclasses.dataclass
+class EmbedPlan:
+    """What a build has to do, decided by comparing hashes (cheap: no model needed)."""
+
+    to_embed: list[str]
+    to_update: list[str]
+    to_delete: list[str]
+    unchanged: int
+
+
+def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
+    """Compare the catalogue's hashes with the index's to decide what to embed, update and delete."""
+    stored = index.stored_hashes()
+    to_embed: list[str] = []
+    to_update: list[str] = []
+    unchanged = 0
+    live: set[str] = set()
+    for title in catalog.iter_titles():
+        live.add(title.title_id)
+        content, record = stored.get(title.title_id, (None, None))
+        if content != title.content_hash:
+            to_embed.append(title.title_id)
+        elif record != title.record_hash:
+            to_update.append(title.title_id)
+        else:
+            unchanged += 1
+    to_delete = sorted(tid for tid in stored if tid not in live)
+    return EmbedPlan(to_embed, to_update, to_delete, unchanged)
+
+
+def build_index(
+    catalog: Catalog,
+    index: VectorIndex,
+    embedder: Embedder,
+    batch_size: int = 512,
+    progress: Progress | None = None,
+    plan: EmbedPlan | None = None,
+) -> EmbedSummary:
+    """Bring the index in line with the catalogue; `progress` is called with titles embedded per step."""
+    import time
+
+    plan = plan or plan_build(catalog, index)
+    summary = EmbedSummary(unchanged=plan.unchanged)
+    for start in range(0, len(plan.to_embed), batch_size):
+        titles = _titles(catalog, plan.to_embed[start : start + batch_size])
+        texts = embedding_texts(titles, embedder)
+        began = time.perf_counter()
+        vectors = embedder.encode(texts)
+        summary.seconds_embedding += time.perf_counter() - began
+        index.upsert([t.title_id for t in titles], vectors, [title_metadata(t) for t in titles])
+        summary.embedded += len(titles)
+        if progress:
+            progress(len(titles))
+    for start in range(0, len(plan.to_update), 5000):
+        titles = _titles(catalog, plan.to_update[start : start + 5000])
+        index.update_metadata([t.title_id for t in titles], [title_metadata(t) for t in titles])
+        summary.metadata_updated += len(titles)
+    if plan.to_delete:
+        index.delete(plan.to_delete)
+        summary.deleted = len(plan.to_delete)
+    if summary.embedded or summary.metadata_updated or summary.deleted or index.stamp() is None:
+        index.mark_built()
+    return summary
+
+
+def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
+    found = catalog.find_titles(title_ids, with_people=False)
+    return [found[tid] for tid in title_ids if tid in found]

@@ -1,0 +1,88 @@
+"""Shared fixtures: real SQLite files, real Chroma directories, the real packaged models, the real demo data.
+
+The demo packages are downloaded once into ~/.cache/flixrec/downloads (outside the repo) and reused.
+The full demo catalogue is built and embedded once per session with the default model (`demo_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flixrec.catalog import Catalog
+from flixrec.config import Settings, default_home
+from flixrec.embedding import Embedder, load_embedder
+from flixrec.index import VectorIndex
+from flixrec.service import FlixRec
+
+SHARED_DOWNLOADS = Path(os.environ.get("FLIXREC_TEST_DOWNLOADS", default_home() / "downloads"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees a developer's FlixRec or Trakt settings."""
+    for key in list(os.environ):
+        if key.startswith(("FLIXREC_", "TRAKT_")):
+            monkeypatch.delenv(key, raising=False)
+
+
+def make_settings(home: Path, model: str = "use-multilingual", **extra: str) -> Settings:
+    """Settings for a FlixRec home in a temp dir, with the shared download cache."""
+    return Settings.from_mapping({"FLIXREC_HOME": str(home), "FLIXREC_DOWNLOADS": str(SHARED_DOWNLOADS),
+                                  "FLIXREC_MODEL": model, **extra})
+
+
+@pytest.fixture(scope="session")
+def demo_reports():
+    """The parsed demo catalogue (TMDB-5000 + anime), fetched once into the shared cache."""
+    from ingest.demo import iter_demo_reports
+
+    return {r.source: r for r in iter_demo_reports(SHARED_DOWNLOADS)}
+
+
+@pytest.fixture(scope="session")
+def use_embedder() -> Embedder:
+    """The multilingual USE model (the default), loaded once."""
+    return load_embedder("use-multilingual")
+
+
+@pytest.fixture(scope="session")
+def minilm_embedder() -> Embedder:
+    """The packaged all-MiniLM-L6-v2 (sentence-transformers), loaded once."""
+    return load_embedder("all-MiniLM-L6-v2")
+
+
+def build_home(home: Path, model: str, embedder: Embedder, titles) -> Settings:
+    """A FlixRec home with these titles in a real SQLite catalogue and a real Chroma index."""
+    from ingest.embed import build_index
+
+    settings = make_settings(home, model)
+    catalog = Catalog.open(settings.database_url)
+    catalog.upsert_titles(titles)
+    index = VectorIndex.open(settings.index_dir, model, dimension=embedder.dimension, create=True)
+    build_index(catalog, index, embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory, demo_reports, use_embedder) -> Settings:
+    """Settings of a home holding the whole demo catalogue, embedded with the default model."""
+    titles = [t for r in demo_reports.values() for t in r.titles]
+    return build_home(tmp_path_factory.mktemp("demo-home"), "use-multilingual", use_embedder, titles)
+
+
+@pytest.fixture(scope="session")
+def demo_app(demo_settings, use_embedder) -> FlixRec:
+    """FlixRec over the full demo catalogue (default model)."""
+    return FlixRec(demo_settings, embedder=use_embedder)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    """An empty catalogue in a fresh SQLite file."""
+    cat = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
+    yield cat
+    cat.engine.dispose()
