@@ -19,6 +19,9 @@ from flixrec.index import VectorIndex
 from flixrec.service import FlixRec
 
 SHARED_DOWNLOADS = Path(os.environ.get("FLIXREC_TEST_DOWNLOADS", default_home() / "downloads"))
+# Development shortcut (never set in CI): reuse an already built demo home instead of embedding the
+# whole demo catalogue again in each session. Tests treat it as read-only.
+PREBUILT_DEMO_HOME = os.environ.get("FLIXREC_TEST_DEMO_HOME")
 
 
 @pytest.fixture(autouse=True)
@@ -70,6 +73,8 @@ def build_home(home: Path, model: str, embedder: Embedder, titles) -> Settings:
 @pytest.fixture(scope="session")
 def demo_settings(tmp_path_factory: pytest.TempPathFactory, demo_reports, use_embedder) -> Settings:
     """Settings of a home holding the whole demo catalogue, embedded with the default model."""
+    if PREBUILT_DEMO_HOME:
+        return make_settings(Path(PREBUILT_DEMO_HOME), "use-multilingual")
     titles = [t for r in demo_reports.values() for t in r.titles]
     return build_home(tmp_path_factory.mktemp("demo-home"), "use-multilingual", use_embedder, titles)
 
