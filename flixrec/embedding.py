@@ -99,8 +99,9 @@ class SentenceTransformerEmbedder:
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use FLIXREC_MODEL="
                 "use-multilingual or all-MiniLM-L6-v2 (both ship in pip packages), or a local model path."
             ) from exc
-        dimension = self._model.get_sentence_embedding_dimension() if hasattr(
-            self._model, "get_sentence_embedding_dimension") else None
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension")
+        dimension = get_dimension()
         self.dimension = int(dimension or self._model.encode(["x"]).shape[1])
         self.max_tokens = int(self._model.max_seq_length) if self._model.max_seq_length else None
 

@@ -1,0 +1,48 @@
+"""Settings: defaults, validation messages that say how to fix, the key never in a repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flixrec.config import Settings
+from flixrec.errors import ConfigError
+
+
+def test_defaults_live_under_home(tmp_path: Path):
+    settings = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'flixrec.sqlite3'}"
+    assert settings.index_dir == tmp_path / "chroma"
+    assert settings.model == "use-multilingual"
+    assert settings.trakt_base_url == "https://api.trakt.tv"
+
+
+def test_earlier_mapping_wins_and_blank_values_fall_through(tmp_path: Path):
+    env = {"FLIXREC_HOME": str(tmp_path), "FLIXREC_MODEL": ""}
+    secrets = {"FLIXREC_MODEL": "all-MiniLM-L6-v2", "TRAKT_CLIENT_ID": "from-secrets"}
+    settings = Settings.from_mapping(env, secrets)
+    assert settings.model == "all-MiniLM-L6-v2"
+    assert settings.trakt_client_id == "from-secrets"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "hint"),
+    [
+        ("TRAKT_REQUESTS_PER_5MIN", "lots", "TRAKT_REQUESTS_PER_5MIN"),
+        ("TRAKT_REQUESTS_PER_5MIN", "0", "positive whole number"),
+        ("FLIXREC_DATABASE_URL", "flixrec.db", "sqlite:///"),
+        ("TRAKT_BASE_URL", "api.trakt.tv", "http://"),
+    ],
+)
+def test_invalid_settings_say_which_key_and_how_to_fix(key: str, value: str, hint: str):
+    with pytest.raises(ConfigError, match=hint):
+        Settings.from_mapping({key: value})
+
+
+def test_trakt_key_is_never_in_repr_and_missing_key_says_where_to_put_it():
+    settings = Settings.from_mapping({"TRAKT_CLIENT_ID": "s3cr3t-key-value"})
+    assert "s3cr3t" not in repr(settings)
+    assert settings.require_trakt_key() == "s3cr3t-key-value"
+    with pytest.raises(ConfigError, match="TRAKT_CLIENT_ID"):
+        Settings.from_mapping({}).require_trakt_key()

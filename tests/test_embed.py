@@ -1,0 +1,109 @@
+"""Embedding into a real Chroma directory: incremental, per-model collections, genres kept in the text."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from flixrec.catalog import Catalog
+from flixrec.embedding import collection_name, embedding_text, embedding_texts
+from flixrec.errors import IndexNotBuilt
+from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.service import FlixRec
+from ingest.embed import build_index
+
+from conftest import make_settings
+
+
+@pytest.fixture
+def small(tmp_path, demo_reports):
+    """A home with 60 real TMDB movies in the catalogue, nothing embedded yet."""
+    settings = make_settings(tmp_path)
+    catalog = Catalog.open(settings.database_url)
+    titles = demo_reports["tmdb5000"].titles[:60]
+    catalog.upsert_titles(titles)
+    return settings, catalog, titles
+
+
+def test_embed_is_incremental_and_a_rerun_changes_nothing(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    first = build_index(catalog, index, use_embedder, batch_size=16)
+    assert (first.embedded, first.unchanged) == (60, 0) and index.count() == 60
+    stamp = index.stamp()
+    again = build_index(catalog, index, use_embedder)
+    assert (again.embedded, again.metadata_updated, again.deleted, again.unchanged) == (0, 0, 0, 60)
+    assert index.stamp() == stamp  # nothing changed: readers keep their snapshot
+
+    # new overview -> only that title is re-embedded; new vote count -> metadata only
+    catalog.upsert_titles([dataclasses.replace(titles[0], overview="A quiet drama about a lighthouse keeper."),
+                           dataclasses.replace(titles[1], votes=(titles[1].votes or 0) + 1)])
+    catalog.delete_titles([titles[2].title_id])
+    third = build_index(catalog, index, use_embedder)
+    assert (third.embedded, third.metadata_updated, third.deleted, third.unchanged) == (1, 1, 1, 57)
+    assert index.stamp() != stamp
+    snapshot = IndexSnapshot.load(index)
+    row = snapshot.position(titles[1].title_id)
+    assert snapshot.numeric["votes"][row] == (titles[1].votes or 0) + 1
+    assert snapshot.position(titles[2].title_id) is None
+
+
+def test_a_build_killed_half_way_resumes_without_redoing_work(small, use_embedder):
+    settings, catalog, _ = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_two_batches(done: int, seen=[0]) -> None:  # noqa: B006 - a counter on purpose
+        seen[0] += done
+        if seen[0] >= 32:
+            raise Crash
+
+    with pytest.raises(Crash):
+        build_index(catalog, index, use_embedder, batch_size=16, progress=crash_after_two_batches)
+    assert index.count() == 32 and index.stamp() is None  # no half build is ever published
+    resumed = build_index(catalog, index, use_embedder, batch_size=16)
+    assert (resumed.embedded, resumed.unchanged) == (28, 32) and index.stamp() is not None
+
+
+def test_each_model_has_its_own_collection_and_vectors_never_mix(small, use_embedder, minilm_embedder):
+    settings, catalog, _ = small
+    use_index = VectorIndex.open(settings.index_dir, "use-multilingual", dimension=512, create=True)
+    build_index(catalog, use_index, use_embedder)
+    with pytest.raises(IndexNotBuilt, match="FLIXREC_MODEL=all-MiniLM-L6-v2 python -m ingest embed"):
+        VectorIndex.open(settings.index_dir, "all-MiniLM-L6-v2")
+    minilm_index = VectorIndex.open(settings.index_dir, "all-MiniLM-L6-v2", dimension=384, create=True)
+    build_index(catalog, minilm_index, minilm_embedder)
+    assert collection_name("use-multilingual") != collection_name("all-MiniLM-L6-v2")
+    assert IndexSnapshot.load(use_index).matrix.shape == (60, 512)
+    assert IndexSnapshot.load(minilm_index).matrix.shape == (60, 384)
+
+
+def test_vectors_are_unit_length_and_chroma_scores_agree(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    build_index(catalog, index, use_embedder)
+    snapshot = IndexSnapshot.load(index)
+    assert np.allclose(np.linalg.norm(snapshot.matrix, axis=1), 1.0, atol=1e-4)
+    seed = snapshot.vector(titles[0].title_id)
+    chroma = index.collection.query(query_embeddings=[seed], n_results=5, include=["distances"])
+    ours = snapshot.nearest(seed, 5)
+    assert chroma["ids"][0] == [tid for tid, _ in ours]  # cosine space: score == 1 - distance
+    assert np.allclose([1 - d for d in chroma["distances"][0]], [s for _, s in ours], atol=1e-4)
+
+
+def test_genres_survive_the_model_token_limit(demo_reports, minilm_embedder):
+    title = dataclasses.replace(demo_reports["tmdb5000"].titles[0], overview="word " * 600)
+    [text] = embedding_texts([title], minilm_embedder)
+    assert text.endswith("Genres: " + ", ".join(title.genres))
+    assert minilm_embedder.count_tokens([text])[0] <= minilm_embedder.max_tokens
+    assert embedding_text(demo_reports["tmdb5000"].titles[0]).startswith("Avatar: In the 22nd century")
+
+
+def test_missing_index_tells_how_to_build_it(tmp_path):
+    app = FlixRec(make_settings(tmp_path))
+    with pytest.raises(IndexNotBuilt, match="python -m ingest"):
+        app.search_titles("Batman")
