@@ -71,7 +71,10 @@ class VectorIndex:
         index_dir = Path(index_dir)
         name = collection_name(model_name)
         if not create and not (index_dir / "chroma.sqlite3").exists():
-            raise IndexNotBuilt(f"no vector index at {index_dir}; build it with: python -m ingest embed")
+            raise IndexNotBuilt(
+                f"no vector index at {index_dir}; build it with: python -m ingest embed "
+                "(the demo catalogue and its index: make run, or python -m ingest build-demo)"
+            )
         client = _client(index_dir)
         if create:
             collection = client.get_or_create_collection(
