@@ -17,13 +17,15 @@ FRANCHISE_WINDOW = 200
 """Franchise entries are looked for among this many nearest titles (sequels embed close together)."""
 
 _SEQUEL_SUFFIX = re.compile(
-    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\s+\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|第.+[季部章]))+$"
+    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|"
+    r"oad|ova|oav|sp|specials?|the movie|movie|第.+[季部章]))+$"
 )
+_FILM_PREFIX = re.compile(r"^(剧场版|劇場版|映画|电影版|the movie)\s*")
 
 
 def franchise_key(name: str) -> str:
     """The base of a title's name: no leading article, subtitle after ':' or ' - ', or sequel number."""
-    key = normalise_name(name)
+    key = _FILM_PREFIX.sub("", normalise_name(name))
     key = re.split(r"\s*[:：]\s*|\s+-\s+", key, maxsplit=1)[0]
     key = re.sub(r"^(the|a|an)\s+", "", key)
     key = _SEQUEL_SUFFIX.sub("", key).strip()
@@ -31,15 +33,35 @@ def franchise_key(name: str) -> str:
 
 
 def same_franchise(a: Title, b: Title) -> bool:
-    """Whether two titles look like entries of one franchise (or share a name): Toy Story 2, Batman Returns."""
-    keys_a = {franchise_key(n) for n in (a.title, a.original_title) if n} - {""}
-    keys_b = {franchise_key(n) for n in (b.title, b.original_title) if n} - {""}
-    for ka in keys_a:
-        for kb in keys_b:
-            short, long_ = sorted((ka, kb), key=len)
-            if len(short) >= 3 and (short == long_ or long_.startswith(short + " ")):
-                return True
+    """Whether two titles look like entries of one franchise (or share a name): Toy Story 2, Batman Returns.
+
+    Names, original names and aliases count (an anime film's alias is often its series' name), and so
+    does a keyword naming the other's franchise ("batman" on The Dark Knight) when the two share much
+    of their other keywords too (so the keyword "alien" does not make Independence Day an Alien film).
+    """
+    keys_a = _franchise_keys(a)
+    keys_b = _franchise_keys(b)
+    if any(_extends(ka, kb) for ka in keys_a for kb in keys_b):
+        return True
+    words_a, words_b = set(a.keywords), set(b.keywords)
+    for words, keys in ((words_a, keys_b), (words_b, keys_a)):
+        for word in words:
+            if any(_extends(word, key) for key in keys):
+                shared = (words_a & words_b) - {word}
+                if len(shared) >= 4 and len(shared) >= 0.3 * min(len(words_a), len(words_b)):
+                    return True
     return False
+
+
+def _extends(x: str, y: str) -> bool:
+    """One key is the other (or its plural), or the other followed by more words ("batman" / "batman returns")."""
+    short, long_ = sorted((x, y), key=len)
+    return len(short) >= 3 and (short == long_ or long_ == short + "s" or long_.startswith(short + " "))
+
+
+def _franchise_keys(title: Title) -> set[str]:
+    names = (title.title, title.original_title, *title.aliases[:8])
+    return {franchise_key(n) for n in names if n} - {""}
 
 
 class Recommender:

@@ -1,0 +1,50 @@
+"""Franchise detection: sequels and same-name titles are kept apart from "similar"."""
+
+from __future__ import annotations
+
+import pytest
+
+from flixrec.models import Title
+from flixrec.recommend import franchise_key, same_franchise
+
+
+def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = ()) -> Title:
+    return Title(title_id=name, media_type="movie", title=name, source="test", original_title=original,
+                 aliases=aliases, keywords=keywords)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("Toy Story 3", "toy story"), ("The Avengers", "avengers"), ("Avengers: Age of Ultron", "avengers"),
+     ("Rocky IV", "rocky"), ("Attack on Titan Season 3 Part.2", "attack on titan"), ("进击的巨人 OAD", "进击的巨人"),
+     ("剧场版 进击的巨人 完结篇", "进击的巨人 完结篇"), ("Kill Bill: Vol. 2", "kill bill"), ("Alien³", "alien")],
+)
+def test_franchise_key(name: str, key: str):
+    assert franchise_key(name) == key
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (t("Toy Story"), t("Toy Story 2"), True),
+        (t("The Avengers"), t("Avengers: Age of Ultron"), True),
+        (t("Batman"), t("Batman Returns"), True),
+        (t("Alien"), t("Aliens"), True),
+        (t("Attack on Titan", "進撃の巨人"), t("剧场版 进击的巨人", aliases=("進撃の巨人",)), True),
+        (t("Alien"), t("Alien Nation"), True),  # a shared name: listed apart, as FlixRec's same-title list was
+        (t("Up"), t("Upside Down"), False),
+        (t("Titanic"), t("Raise the Titanic"), False),
+        (t("Crazy, Stupid, Love", keywords=("love", "divorce")), t("Love", keywords=("love",)), False),
+    ],
+)
+def test_same_franchise_by_name(a: Title, b: Title, expected: bool):
+    assert same_franchise(a, b) is expected and same_franchise(b, a) is expected
+
+
+def test_a_keyword_naming_a_franchise_counts_only_with_much_else_in_common():
+    shared = ("dc comics", "gotham city", "crime fighter", "superhero", "secret identity")
+    dark_knight = t("The Dark Knight", keywords=("batman", "joker", *shared))
+    assert same_franchise(dark_knight, t("Batman Begins", keywords=shared))
+    assert not same_franchise(dark_knight, t("Batman Begins", keywords=("ninja", "himalaya")))
+    alien = t("Alien", keywords=("spacecraft", "android", "space", "monster"))
+    assert not same_franchise(alien, t("Independence Day", keywords=("alien", "spacecraft", "president", "war")))
