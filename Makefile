@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run demo test chromium bench bench-1m clean-venv
+.PHONY: install run demo test system-deps bench bench-1m clean-venv
 
 # Reinstall only when requirements.txt changes (a second run is quick).
 $(VENV)/.installed: requirements.txt
@@ -27,11 +27,14 @@ demo: install
 run: demo
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
 
-# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends chromium)
+# Test-only system packages from Debian, installed when missing: Chromium for the browser tests
+# (Playwright drives it; never `playwright install`) and a PostgreSQL server for the Postgres catalogue tests.
+MISSING_DEBS = $(strip $(if $(wildcard /usr/bin/chromium),,chromium) \
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql))
+system-deps:
+	@$(if $(MISSING_DEBS),apt-get update && apt-get install -y --no-install-recommends $(MISSING_DEBS),true)
 
-test: install chromium
+test: install system-deps
 	$(PY) -m pytest
 
 bench: install

@@ -85,6 +85,37 @@ def demo_app(demo_settings, use_embedder) -> FlixRec:
     return FlixRec(demo_settings, embedder=use_embedder)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 for this session (the Makefile installs it when missing)."""
+    import pg_server
+
+    if not pg_server.available():
+        pytest.fail("PostgreSQL is not installed: run `make test` (it installs it) or apt-get install postgresql")
+    with pg_server.running_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_catalog(request, tmp_path: Path) -> Iterator[Catalog]:
+    """An empty catalogue in a fresh SQLite file, or in a fresh database on a real PostgreSQL server."""
+    if request.param == "sqlite":
+        cat = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
+    else:
+        import sqlalchemy as sa
+
+        server_url = request.getfixturevalue("postgres_server")
+        name = f"t{os.getpid()}_{abs(hash(request.node.nodeid)) % 10**9}"
+        admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        cat = Catalog.open(server_url.rsplit("/", 1)[0] + f"/{name}")
+    yield cat
+    cat.engine.dispose()
+
+
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
     """An empty catalogue in a fresh SQLite file."""

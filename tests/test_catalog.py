@@ -21,7 +21,8 @@ def movie(n: int, **changes) -> Title:
     return dataclasses.replace(base, **changes)
 
 
-def test_upsert_is_idempotent_and_counts_what_changed(catalog: Catalog):
+def test_upsert_is_idempotent_and_counts_what_changed(any_catalog: Catalog):
+    catalog = any_catalog
     first = catalog.upsert_titles([movie(1), movie(2)])
     assert (first.new, first.updated, first.unchanged) == (2, 0, 0)
     again = catalog.upsert_titles([movie(1), movie(2)])
@@ -32,14 +33,16 @@ def test_upsert_is_idempotent_and_counts_what_changed(catalog: Catalog):
     assert catalog.count() == 2
 
 
-def test_rating_is_a_float_and_nulls_round_trip(catalog: Catalog):
+def test_rating_is_a_float_and_nulls_round_trip(any_catalog: Catalog):
+    catalog = any_catalog
     catalog.upsert_titles([movie(1), movie(3, runtime=None, year=None, rating=None, votes=None, overview=None)])
     assert catalog.get_title("test-movie-1").rating == pytest.approx(7.25)
     blank = catalog.get_title("test-movie-3")
     assert (blank.runtime, blank.year, blank.rating, blank.votes, blank.overview) == (None, None, None, None, None)
 
 
-def test_people_live_in_their_own_table_and_are_replaced_on_update(catalog: Catalog):
+def test_people_live_in_their_own_table_and_are_replaced_on_update(any_catalog: Catalog):
+    catalog = any_catalog
     catalog.upsert_titles([movie(1), movie(2)])
     title = catalog.get_title("test-movie-1")
     assert title.directors == ["Director 1"] and title.cast == ["Shared Actor"]
@@ -56,7 +59,8 @@ def test_content_hash_changes_only_with_embedded_text():
     assert movie(1).content_hash != movie(1, overview="Other").content_hash
 
 
-def test_checkpoint_commits_with_the_titles_or_not_at_all(catalog: Catalog):
+def test_checkpoint_commits_with_the_titles_or_not_at_all(any_catalog: Catalog):
+    catalog = any_catalog
     catalog.upsert_titles([movie(1)], state={"crawl:a": {"page": 1}})
     assert catalog.get_state("crawl:a") == {"page": 1}
     with pytest.raises(TypeError):  # a non-JSON checkpoint aborts the whole transaction
@@ -66,19 +70,22 @@ def test_checkpoint_commits_with_the_titles_or_not_at_all(catalog: Catalog):
     assert catalog.states("crawl:") == {"crawl:a": {"page": 1}}
 
 
-def test_unknown_id_raises_title_not_found(catalog: Catalog):
+def test_unknown_id_raises_title_not_found(any_catalog: Catalog):
+    catalog = any_catalog
     with pytest.raises(TitleNotFound, match="nope"):
         catalog.get_title("nope")
     assert catalog.find_title("nope") is None
 
 
-def test_iter_titles_pages_through_everything_in_id_order(catalog: Catalog):
+def test_iter_titles_pages_through_everything_in_id_order(any_catalog: Catalog):
+    catalog = any_catalog
     catalog.upsert_titles([movie(n) for n in range(25)])
     ids = [t.title_id for t in catalog.iter_titles(batch_size=7)]
     assert ids == sorted(f"test-movie-{n}" for n in range(25))
 
 
-def test_delete_titles_removes_rows_and_credits(catalog: Catalog):
+def test_delete_titles_removes_rows_and_credits(any_catalog: Catalog):
+    catalog = any_catalog
     catalog.upsert_titles([movie(1), movie(2)])
     assert catalog.delete_titles(["test-movie-1", "missing"]) == 1
     assert catalog.count() == 1
