@@ -59,8 +59,12 @@ class Title:
 
     @property
     def record_hash(self) -> str:
-        """Hash of every stored field; an upsert writes a row only when it changes."""
-        fields = dataclasses.asdict(self)
+        """Hash of every stored field; an upsert writes a row only when it changes.
+
+        Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl).
+        """
+        fields: dict[str, Any] = {name: getattr(self, name) for name in _TITLE_FIELDS}
+        fields["people"] = [{name: getattr(p, name) for name in _PERSON_FIELDS} for p in self.people]
         return _hash(fields)
 
     @property
@@ -88,6 +92,10 @@ class Title:
     def label(self) -> str:
         """'Title (year)' for lists and messages."""
         return f"{self.title} ({self.year})" if self.year else self.title
+
+
+_TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
+_PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
 
 
 def _hash(value: Any) -> str:

@@ -1,0 +1,197 @@
+"""`python -m ingest trakt {search,popular,updates,people,status}`: crawl Trakt into the catalogue.
+
+Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes), checkpointed with each
+page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
+stopped. The API key comes from TRAKT_CLIENT_ID (environment) or .streamlit/secrets.toml.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from flixrec.catalog import Catalog
+from flixrec.config import Settings
+from flixrec.errors import TraktError
+from ingest.trakt import (
+    MAX_LIMIT,
+    PACING_PERIOD,
+    SECRETS_FILE,
+    CrawlPlan,
+    CrawlSummary,
+    Pacer,
+    TraktClient,
+    count_pending_people,
+    crawl_people,
+    parse_since,
+    popular_plan,
+    resolve_client_id,
+    run_crawl,
+    search_plan,
+    updates_plan,
+)
+
+
+def _media(args: argparse.Namespace) -> list[str]:
+    return ["movie", "show"] if args.type == "both" else [args.type]
+
+
+def _years(text: str | None) -> tuple[int, int] | None:
+    if text in (None, "", "all"):
+        return None
+    first, _, last = text.partition("-")
+    try:
+        years = (int(first), int(last or first))
+    except ValueError:
+        raise TraktError(f"--years {text!r} is not a year or a range like 1990-1999 (or 'all')") from None
+    if years[0] > years[1]:
+        raise TraktError(f"--years {text!r}: the first year is after the last")
+    return years
+
+
+def make_client(settings: Settings, args: argparse.Namespace) -> TraktClient:
+    """A TraktClient from the settings and the command line (key checked before any request)."""
+    client_id = resolve_client_id(settings, Path(args.secrets_file))
+    rate = settings.trakt_requests_per_5min if args.rate is None else args.rate
+    pacer = Pacer(rate, PACING_PERIOD) if rate > 0 else None
+    return TraktClient(client_id, settings.trakt_base_url, pacer=pacer, timeout=args.timeout, backoff=args.backoff)
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan]) -> int:
+    catalog = Catalog.open(settings.database_url)
+    totals = CrawlSummary("total")
+    complete = True
+    with make_client(settings, args) as client:
+        for plan in plans:
+            with tqdm(desc=plan.name, unit="page", disable=args.quiet, dynamic_ncols=True) as bar:
+
+                def progress(page: Any, summary: CrawlSummary, segment: Any, bar: tqdm = bar) -> None:
+                    remaining = max(0, page.page_count - page.number)
+                    bar.total = summary.pages + remaining
+                    bar.update(1)
+                    postfix = {"titles": summary.titles, "new": summary.new, "at": segment.label}
+                    if client.pacer is not None:
+                        postfix["pace_eta"] = _format_seconds(remaining * client.pacer.interval)
+                    bar.set_postfix(postfix, refresh=False)
+
+                summary = run_crawl(client, catalog, plan, limit=args.limit, dry_run=args.dry_run,
+                                    max_pages=args.max_pages, restart=args.restart, progress=progress)
+            prefix = "dry run, nothing written: " if args.dry_run else ""
+            if summary.already_done:
+                print(f"{plan.name}: already complete; --restart crawls it again")
+            else:
+                print(prefix + summary.line())
+            for name in ("new", "updated", "unchanged", "skipped", "pages", "titles"):
+                setattr(totals, name, getattr(totals, name) + getattr(summary, name))
+            totals.failed_pages += summary.failed_pages
+            complete = complete and summary.done
+        if len(plans) > 1:
+            totals.done = complete
+            print(totals.line())
+        print(f"{client.requests_sent} requests to Trakt")
+    if totals.failed_pages:
+        print(f"{len(totals.failed_pages)} pages still fail; they are retried when you run the same command again")
+        return 1
+    return 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    """Enumerate movies/shows with /search over year ranges (empty query, extended=full)."""
+    years = _years(args.years)
+    return _crawl(settings, args, [search_plan(m, years, args.step, args.languages, args.query) for m in _media(args)])
+
+
+def cmd_popular(settings: Settings, args: argparse.Namespace) -> int:
+    """Enumerate movies/shows with /movies|shows/popular and Trakt's filters."""
+    filters = {"years": args.years, "genres": args.genres, "languages": args.languages, "countries": args.countries}
+    return _crawl(settings, args, [popular_plan(m, filters) for m in _media(args)])
+
+
+def cmd_updates(settings: Settings, args: argparse.Namespace) -> int:
+    """Refresh what changed on Trakt since the last sync (/updates, at most 30 days back)."""
+    catalog = Catalog.open(settings.database_url)
+    since = parse_since(args.since) if args.since else None
+    return _crawl(settings, args, [updates_plan(catalog, m, since) for m in _media(args)])
+
+
+def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
+    """Fetch cast and directors (one request per title) for Trakt titles that have none yet."""
+    catalog = Catalog.open(settings.database_url)
+    with make_client(settings, args) as client:
+        for media in _media(args):
+            pending = count_pending_people(catalog, media)
+            if args.max_titles is not None:
+                pending = min(pending, args.max_titles)
+            with tqdm(total=pending, desc=f"{media} people", unit="title", disable=args.quiet) as bar:
+                summary = crawl_people(client, catalog, media, max_titles=args.max_titles, restart=args.restart,
+                                       dry_run=args.dry_run, progress=bar.update)
+            print(("dry run, nothing written: " if args.dry_run else "") + summary.line())
+        print(f"{client.requests_sent} requests to Trakt")
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """Show every Trakt checkpoint (crawl cursors, last incremental sync)."""
+    catalog = Catalog.open(settings.database_url)
+    states = catalog.states("trakt:")
+    if not states:
+        print("no Trakt crawl has run yet")
+    for key, value in sorted(states.items()):
+        print(f"{key}: {value}")
+    print(f"catalogue: {catalog.count('movie')} movies, {catalog.count('show')} shows")
+    return 0
+
+
+def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `trakt` and its subcommands on the ingest CLI."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--type", choices=["movie", "show", "both"], default="both",
+                        help="what to crawl (default both)")
+    common.add_argument("--dry-run", action="store_true",
+                        help="fetch and compare, write nothing (not even the checkpoint)")
+    common.add_argument("--rate", type=int, default=None,
+                        help="requests per 5 minutes to pace at (default TRAKT_REQUESTS_PER_5MIN, 450); "
+                             "0 turns pacing off")
+    common.add_argument("--timeout", type=float, default=30.0, help="seconds before a request times out (retried)")
+    common.add_argument("--backoff", type=float, default=1.0,
+                        help="base seconds of the exponential, jittered backoff between retries (default 1)")
+    common.add_argument("--restart", action="store_true", help="ignore the checkpoint and start from the first page")
+    common.add_argument("--secrets-file", default=str(SECRETS_FILE), help="TOML file with TRAKT_CLIENT_ID (fallback)")
+    listing = argparse.ArgumentParser(add_help=False, parents=[common])
+    listing.add_argument("--limit", type=int, default=MAX_LIMIT, help="items per page (Trakt clamps at 250)")
+    listing.add_argument("--max-pages", type=int, default=None, help="stop after this many pages (resume later)")
+    listing.add_argument("--languages", default=None, help="comma-separated language codes, e.g. en,fr")
+
+    trakt = subparsers.add_parser("trakt", help="crawl movies, shows and people from the Trakt API (paced, resumable)",
+                                  description=__doc__.splitlines()[0])
+    sub = trakt.add_subparsers(dest="trakt_command", required=True)
+    search = sub.add_parser("search", parents=[listing], help=cmd_search.__doc__)
+    search.add_argument("--years", default=f"1900-{dt.date.today().year}",
+                        help="year range, e.g. 1990-1999, or 'all' for no year filter (default 1900-this year)")
+    search.add_argument("--step", type=int, default=1, help="years per search segment (default 1)")
+    search.add_argument("--query", default="", help="search text (default empty: everything)")
+    search.set_defaults(handler=cmd_search)
+    popular = sub.add_parser("popular", parents=[listing], help=cmd_popular.__doc__)
+    popular.add_argument("--years", default=None, help="year or range filter, e.g. 2010-2020")
+    popular.add_argument("--genres", default=None, help="comma-separated genre slugs, e.g. drama,comedy")
+    popular.add_argument("--countries", default=None, help="comma-separated country codes, e.g. us,gb")
+    popular.set_defaults(handler=cmd_popular)
+    updates = sub.add_parser("updates", parents=[listing], help=cmd_updates.__doc__)
+    updates.add_argument("--since", default=None, help="UTC start, e.g. 2026-11-20T13 (default: the last sync)")
+    updates.set_defaults(handler=cmd_updates)
+    people = sub.add_parser("people", parents=[common], help=cmd_people.__doc__)
+    people.add_argument("--max-titles", type=int, default=None, help="stop after this many titles (resume later)")
+    people.set_defaults(handler=cmd_people)
+    status = sub.add_parser("status", help=cmd_status.__doc__)
+    status.set_defaults(handler=cmd_status)
+
