@@ -11,11 +11,13 @@ import threading
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import IndexNotBuilt
+from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import IndexSnapshot, VectorIndex
 from flixrec.models import Filters, Match, Recommendation, Title
 from flixrec.recommend import Recommender
@@ -180,3 +182,52 @@ class FlixRec:
             missing_from_index=sum(1 for tid, h in hashes.items() if tid not in stored or stored[tid][0] != h),
             stale_in_index=sum(1 for tid in stored if tid not in hashes),
         )
+
+    # ---- views for the dashboard (read-only; pure helpers in flixrec.explore) ----------------------
+
+    def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarView:
+        """A seed with its k similar titles under filters and its franchise entries (hidden ids left out)."""
+        seed = self.get_title(title_id)
+        similar = self.similar_titles(title_id, k, filters, separate_franchise=True)
+        hidden = filters.exclude_ids if filters else frozenset()
+        franchise = [r for r in self.franchise_titles(title_id) if r.title.title_id not in hidden]
+        return SimilarView(seed, similar, franchise)
+
+    def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarityMap:
+        """The top-k under filters, a 2-D PCA map of seed + top-k + franchise, and the catalogue's scores."""
+        view = self.similar_view(title_id, k, filters)
+        entries = [(view.seed, "seed", 0, 1.0)]
+        entries += [(r.title, "similar", r.rank, r.score) for r in view.similar]
+        entries += [(r.title, "franchise", r.rank, r.score) for r in view.franchise]
+        snapshot = self._fresh().snapshot
+        entries = [e for e in entries if snapshot.position(e[0].title_id) is not None]
+        coords = project_2d(self.vectors_of([e[0].title_id for e in entries]))
+        points = pd.DataFrame(
+            {
+                "title_id": [t.title_id for t, *_ in entries],
+                "label": [t.label() for t, *_ in entries],
+                "role": [role for _, role, _, _ in entries],
+                "rank": [rank for _, _, rank, _ in entries],
+                "score": [round(float(score), 3) for *_, score in entries],
+                "x": coords[:, 0] if len(entries) else [],
+                "y": coords[:, 1] if len(entries) else [],
+                "year": [t.year for t, *_ in entries],
+                "media_type": [t.media_type for t, *_ in entries],
+                "genres": [", ".join(t.genres) for t, *_ in entries],
+            }
+        )
+        return SimilarityMap(view.seed, view.similar, points, self.score_distribution(title_id))
+
+    def catalogue_frame(self) -> pd.DataFrame:
+        """Every title as a table row (see flixrec.explore.CATALOGUE_COLUMNS), reloaded after a new build."""
+        stamp = self._fresh().snapshot.stamp
+        with self._lock:
+            cached = getattr(self, "_catalogue_frame", None)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, catalogue_frame(self.catalog.frame_rows(CATALOGUE_COLUMNS)))
+                self._catalogue_frame = cached
+        return cached[1]
+
+    def explore_catalogue(self, filters: Filters | None = None) -> pd.DataFrame:
+        """The catalogue's titles that pass the filters, most voted first."""
+        return filter_frame(self.catalogue_frame(), filters)

@@ -1,0 +1,56 @@
+"""The dashboard's only cached resources: the Settings (environment + st.secrets) and the FlixRec service.
+
+`st.cache_resource` keeps one of each per process and per configuration, so the index snapshot and the
+name search are loaded once and shared by every session. The app only reads the index.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from flixrec.config import SETTINGS, Settings
+from flixrec.service import FlixRec
+
+
+def _secrets() -> dict[str, Any]:
+    """Top-level values of .streamlit/secrets.toml (Community Cloud: the app's Secrets box); {} when none."""
+    try:
+        return {key: value for key, value in st.secrets.to_dict().items() if not isinstance(value, dict)}
+    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets file at all, which is fine
+        return {}
+
+
+def configured_values() -> tuple[tuple[str, str], ...]:
+    """Every FlixRec/Trakt setting that is set, environment first, then secrets (AppTest secrets never reach os.environ)."""
+    secrets = _secrets()
+    values: dict[str, str] = {}
+    for setting in SETTINGS.values():
+        for source in (os.environ, secrets):
+            value = source.get(setting.env)
+            if value not in (None, ""):
+                values[setting.env] = str(value)
+                break
+    return tuple(sorted(values.items()))
+
+
+@st.cache_resource(show_spinner=False)
+def _settings_for(values: tuple[tuple[str, str], ...]) -> Settings:
+    return Settings.from_mapping(dict(values))
+
+
+def load_settings() -> Settings:
+    """The validated Settings for the current environment and secrets (ConfigError says what to fix)."""
+    return _settings_for(configured_values())
+
+
+def _service_key(settings: Settings) -> tuple[str, str, str]:
+    return (settings.database_url, str(settings.index_dir), settings.model)
+
+
+@st.cache_resource(show_spinner="Loading the catalogue and its index…", hash_funcs={Settings: _service_key})
+def flixrec_service(settings: Settings) -> FlixRec:
+    """The one FlixRec of this process for these settings (thread-safe reads; reloads after a new build)."""
+    return FlixRec(settings)

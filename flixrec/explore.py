@@ -1,0 +1,100 @@
+"""Read-only views for the dashboard: the catalogue as a table, its filtering, and neighbourhood maps.
+
+Pure functions over pandas and numpy (no Streamlit); `FlixRec` exposes them over the built index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flixrec.models import Filters, Recommendation, Title
+
+CATALOGUE_COLUMNS = (
+    "title_id", "title", "original_title", "media_type", "year", "runtime", "votes", "rating", "genres",
+    "language", "tmdb_id", "imdb_id",
+)
+"""The catalogue columns the Explore page shows and filters on."""
+
+
+def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Catalogue rows as a typed table: nullable numbers stay missing (never 0), genres as tuples."""
+    frame = pd.DataFrame(list(rows), columns=list(CATALOGUE_COLUMNS))
+    for name in ("year", "runtime", "votes", "tmdb_id"):
+        frame[name] = pd.array(frame[name], dtype="Int64")
+    frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("Float64")
+    frame["genres"] = [tuple(g or ()) for g in frame["genres"]]
+    return frame.sort_values(["votes", "title_id"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
+def filter_frame(frame: pd.DataFrame, filters: Filters | None) -> pd.DataFrame:
+    """The rows that pass the filters, with exactly `Filters.accepts` semantics (null fails an active bound)."""
+    if filters is None or filters.is_empty():
+        return frame
+    keep = pd.Series(True, index=frame.index)
+    bounds = (
+        ("year", filters.year_min, "ge"), ("year", filters.year_max, "le"),
+        ("runtime", filters.runtime_min, "ge"), ("runtime", filters.runtime_max, "le"),
+        ("votes", filters.min_votes, "ge"), ("rating", filters.min_rating, "ge"),
+    )
+    for name, bound, op in bounds:
+        if bound is not None:
+            keep &= getattr(frame[name], op)(bound).fillna(False).astype(bool)
+    if filters.genres_include:
+        keep &= frame["genres"].map(lambda g: not filters.genres_include.isdisjoint(g))
+    if filters.genres_exclude:
+        keep &= frame["genres"].map(lambda g: filters.genres_exclude.isdisjoint(g))
+    if filters.languages:
+        keep &= frame["language"].isin(list(filters.languages))
+    if filters.media_types:
+        keep &= frame["media_type"].isin(list(filters.media_types))
+    if filters.exclude_ids:
+        keep &= ~frame["title_id"].isin(list(filters.exclude_ids))
+    return frame[keep.astype(bool)]
+
+
+def project_2d(vectors: np.ndarray) -> np.ndarray:
+    """A 2-D PCA projection of row vectors (centred, via SVD); zeros when there is nothing to spread."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2 or len(vectors) == 0:
+        return np.zeros((0, 2))
+    centred = vectors - vectors.mean(axis=0)
+    if len(vectors) < 2 or not np.any(centred):
+        return np.zeros((len(vectors), 2))
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    coords = centred @ vt[:2].T
+    if coords.shape[1] < 2:
+        coords = np.hstack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
+    # a stable orientation: the seed (row 0) on the left and lower half, whatever sign SVD chose
+    for axis in range(2):
+        if coords[0, axis] > 0:
+            coords[:, axis] *= -1
+    return coords
+
+
+@dataclasses.dataclass(frozen=True)
+class SimilarView:
+    """What the Find-similar page shows for one seed: the seed, its similar titles, its franchise."""
+
+    seed: Title
+    similar: list[Recommendation]
+    franchise: list[Recommendation]
+
+
+@dataclasses.dataclass(frozen=True)
+class SimilarityMap:
+    """What the Similarity-charts page shows: the top-k, a 2-D map of them, and every title's score."""
+
+    seed: Title
+    similar: list[Recommendation]
+    points: pd.DataFrame  # title_id, label, role (seed|similar|franchise), rank, score, x, y, year, genres
+    distribution: np.ndarray  # similarity of every other indexed title to the seed
+
+    @property
+    def cutoff(self) -> float | None:
+        """The score of the k-th similar title (the top-k cut-off), None when there are none."""
+        return self.similar[-1].score if self.similar else None

@@ -1,0 +1,41 @@
+"""Similarity charts: the chosen title's top-k scores, a 2-D map of its neighbourhood, the catalogue's scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import app_charts
+import app_ui
+
+service, facets = app_ui.start_page("Similarity charts", "📊")
+st.title("Similarity charts", anchor=False)
+title_id = app_ui.chosen_title_id()
+if not title_id:
+    app_ui.no_seed_hint()
+    st.stop()
+
+with app_ui.shown_errors():
+    view = service.similarity_map(title_id, app_ui.top_k(), app_ui.filters_now(facets))
+
+st.markdown(f"For **{app_ui.md(view.seed.label())}** · {app_ui.meta_line(view.seed)}")
+if not view.similar:
+    st.info("No title passes the current filters. Loosen them in the sidebar.")
+    st.stop()
+scores = view.distribution
+cutoff = view.cutoff
+share_above = float(np.mean(scores >= cutoff)) if scores.size else 0.0
+top, mean, median, above = st.columns(4)
+top.metric("Best match", f"{view.similar[0].score:.3f}", help=view.similar[0].title.label())
+mean.metric(f"Top-{len(view.similar)} cut-off", f"{cutoff:.3f}")
+median.metric("Catalogue median", f"{float(np.median(scores)):.3f}")
+above.metric("Titles at or above the cut-off", f"{share_above:.2%}",
+             help="Includes titles left out by the filters or kept apart as the same franchise")
+
+left, right = st.columns([1, 1.25])
+left.altair_chart(app_charts.score_bars(view), width="stretch")
+right.altair_chart(app_charts.neighbourhood_map(view), width="stretch", height=480)
+st.altair_chart(app_charts.score_histogram(view), width="stretch", height=320)
+st.caption("Scores are cosine similarities of the title embeddings. The map projects the chosen title, its "
+           "similar titles and its franchise onto their two main directions of variation (PCA), so nearby "
+           "points read as alike; distances are approximate.")

@@ -1,0 +1,280 @@
+"""The Streamlit dashboard under AppTest, over the real demo catalogue: every page, state, URLs, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from flixrec.models import Filters
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CHARTS, EXPLORE, DATA = "pages/1_Similarity_charts.py", "pages/2_Explore_catalogue.py", "pages/3_Data_and_index.py"
+BATMAN_1989, BATMAN_1966, BATMAN_RETURNS = "tmdb-movie-268", "tmdb-movie-2661", "tmdb-movie-364"
+
+
+@pytest.fixture
+def app_env(demo_settings, monkeypatch):
+    """The app's environment pointing at the demo home (AppTest runs the script in this process)."""
+    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
+    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
+    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
+    return demo_settings
+
+
+def new_app(**query: str | list[str]) -> AppTest:
+    """The dashboard, with URL query parameters set before the first run."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    """Fail on any exception element (a traceback a user would see)."""
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def shown_ids(at: AppTest) -> list[str]:
+    """The ids of the ranked similar titles on the page, in order (from their Hide buttons)."""
+    return [b.key.split(":", 1)[1] for b in at.button if b.key and b.key.startswith("hide:")]
+
+
+def keyed(at: AppTest, prefix: str) -> list[str]:
+    """Ids behind buttons whose key starts with `prefix` ('pick:', 'franchise:')."""
+    return [b.key.split(":", 1)[1] for b in at.button if b.key and b.key.startswith(prefix)]
+
+
+def texts(at: AppTest) -> str:
+    """Everything textual on the page, for 'never shows X' checks."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
+    parts += [str(m.value) for m in at.metric] + [h.value for h in at.subheader] + [t.value for t in at.title]
+    parts += [e.value for e in at.success] + [e.value for e in at.warning] + [e.value for e in at.info]
+    parts += [e.value for e in at.error]
+    return "\n".join(parts)
+
+
+def vega_specs(at: AppTest) -> list[dict]:
+    """The Vega-Lite specs of the page's charts, with Streamlit's Arrow datasets decoded into "rows"."""
+    import pyarrow as pa
+
+    specs = []
+    for el in at.get("vega_lite_chart"):
+        spec = json.loads(el.proto.spec)
+        spec["datasets_rows"] = [pa.ipc.open_stream(ds.data.data).read_all().to_pylist() for ds in el.proto.datasets]
+        spec["rows"] = [row for rows in spec["datasets_rows"] for row in rows]
+        specs.append(spec)
+    return specs
+
+
+def dataset_rows(spec: dict) -> list[dict]:
+    """Every data row of a chart (all its layers)."""
+    return spec["rows"]
+
+
+def test_search_disambiguation_pick_results(app_env, demo_app):
+    at = ok(new_app().run())
+    at.text_input(key="w.query").input("Batman").run()
+    ok(at)
+    assert set(keyed(at, "pick:")) == {BATMAN_1989, BATMAN_1966}
+    assert "2 titles are called" in texts(at) and not shown_ids(at)
+
+    at.button(key=f"pick:{BATMAN_1989}").click().run()
+    ok(at)
+    headings = [h.value for h in at.subheader]
+    assert headings[0] == "Batman (1989)" and "Similar titles (20)" in headings
+    assert shown_ids(at) == [r.title.title_id for r in demo_app.similar_titles(BATMAN_1989, 20)]
+    franchise = keyed(at, "franchise:")
+    assert BATMAN_RETURNS in franchise and BATMAN_1966 in franchise
+    assert not set(franchise) & set(shown_ids(at))
+    scores = [m.value for m in at.metric if m.label == "Similarity"]
+    assert len(scores) == 20 and all(re.fullmatch(r"0\.\d{3}", s) for s in scores)
+    assert at.query_params["title"] == [BATMAN_1989] or at.query_params["title"] == BATMAN_1989
+
+
+def test_an_exact_unique_name_goes_straight_to_results(app_env):
+    at = ok(new_app().run())
+    at.text_input(key="w.query").input("interstellar").run()
+    ok(at)
+    assert not keyed(at, "pick:")
+    assert at.subheader[0].value == "Interstellar (2014)" and len(shown_ids(at)) == 20
+
+
+def test_a_typo_offers_did_you_mean_cards(app_env, demo_app):
+    interstellar = demo_app.search_titles("Interstellar")[0].title.title_id
+    at = ok(new_app().run())
+    at.text_input(key="w.query").input("Intersteller").run()
+    ok(at)
+    assert "Did you mean" in texts(at)
+    assert keyed(at, "pick:")[0] == interstellar
+    at.button(key=f"pick:{interstellar}").click().run()
+    assert ok(at).subheader[0].value == "Interstellar (2014)"
+
+
+def test_filters_change_results_keep_the_seed_and_every_result_passes(app_env, demo_app):
+    at = ok(new_app(title=BATMAN_1989).run())
+    before = shown_ids(at)
+    at.slider(key="w.year").set_value((1995, 2015)).run()
+    at.slider(key="w.min_rating").set_value(6.5).run()
+    at.select_slider(key="w.min_votes").set_value(250).run()
+    at.radio(key="w.media").set_value("movie").run()
+    at.multiselect(key="w.no_genres").set_value(["Comedy"]).run()
+    at.slider(key="w.k").set_value(15).run()
+    ok(at)
+    after = shown_ids(at)
+    assert after != before and len(after) == 15
+    assert at.subheader[0].value == "Batman (1989)"  # the seed fails its own year filter and stays chosen
+    filters = Filters(year_min=1995, year_max=2015, min_rating=6.5, min_votes=250, media_types={"movie"},
+                      genres_exclude={"Comedy"})
+    titles = demo_app.catalog.find_titles(after, with_people=False)
+    assert all(filters.accepts(titles[t]) for t in after)
+    assert after == [r.title.title_id for r in demo_app.similar_titles(BATMAN_1989, 15, filters)]
+    params = {k: at.query_params[k] for k in at.query_params}
+    flat = {k: v[0] if isinstance(v, list) and len(v) == 1 else v for k, v in params.items()}
+    assert flat["year"] == "1995-2015" and flat["rating"] == "6.5" and flat["type"] == "movie" and flat["k"] == "15"
+
+
+def test_sliders_at_full_range_do_not_hide_the_anime(app_env, demo_app):
+    attack_on_titan = demo_app.search_titles("Attack on Titan")[0].title.title_id
+    at = ok(new_app(title=attack_on_titan).run())
+    anime = [t for t in shown_ids(at) if t.startswith("bgm-")]
+    assert anime, "default filters must keep titles without runtime/votes/rating"
+    assert "no filter" in at.slider(key="w.year").help
+    at.slider(key="w.runtime").set_value((30, 200)).run()
+    assert ok(at) and not [t for t in shown_ids(at) if t.startswith("bgm-")]  # null runtime fails an active bound
+
+
+def test_query_params_restore_a_view(app_env, demo_app):
+    hidden = demo_app.similar_titles(BATMAN_1989, 1)[0].title.title_id
+    at = ok(new_app(title=BATMAN_1989, year="1980-2010", type="movie", rating="6", genre=["Action", "Crime"],
+                    hide=[hidden]).run())
+    assert at.slider(key="w.year").value == (1980, 2010)
+    assert at.slider(key="w.min_rating").value == 6.0
+    assert at.radio(key="w.media").value == "movie"
+    assert at.multiselect(key="w.genres").value == ["Action", "Crime"]
+    assert at.subheader[0].value == "Batman (1989)"
+    filters = Filters(year_min=1980, year_max=2010, min_rating=6.0, media_types={"movie"},
+                      genres_include={"Action", "Crime"}, exclude_ids={hidden})
+    assert shown_ids(at) == [r.title.title_id for r in demo_app.similar_titles(BATMAN_1989, 20, filters)]
+    assert hidden not in shown_ids(at)
+
+
+def test_broken_url_values_and_unknown_titles_are_harmless(app_env):
+    at = ok(new_app(title="tmdb-movie-does-not-exist", year="soon", votes="-3", rating="inf", runtime="9-x",
+                    k="9999").run())
+    assert "not in the catalogue" in texts(at)
+    assert at.slider(key="w.k").value == 50
+
+
+def test_hide_a_title_and_bring_it_back(app_env):
+    at = ok(new_app(title=BATMAN_1989).run())
+    first = shown_ids(at)[0]
+    at.button(key=f"hide:{first}").click().run()
+    ok(at)
+    assert first not in shown_ids(at) and len(shown_ids(at)) == 20
+    assert first in str(at.query_params["hide"])
+    at.switch_page(CHARTS).run()
+    bars = vega_specs(ok(at))[0]
+    assert all(first not in json.dumps(row) for row in dataset_rows(bars))
+    at.switch_page("streamlit_app.py").run()
+    at.button(key="w.unhide").click().run()
+    assert ok(at) and shown_ids(at)[0] == first
+
+
+def test_page_switches_keep_the_title_and_filters(app_env, demo_app):
+    at = ok(new_app().run())
+    at.text_input(key="w.query").input("The Host").run()
+    host_ids = keyed(ok(at), "pick:")
+    assert len(host_ids) == 2
+    chosen = next(t for t in host_ids if demo_app.get_title(t).year == 2006)
+    at.button(key=f"pick:{chosen}").click().run()
+    at.slider(key="w.min_rating").set_value(7.0).run()
+    for page in (CHARTS, EXPLORE, DATA, "streamlit_app.py"):
+        at.switch_page(page).run()
+        ok(at)
+        if page != DATA:
+            assert at.slider(key="w.min_rating").value == 7.0, page
+    assert at.subheader[0].value == "The Host (2006)"
+    assert at.text_input(key="w.query").value == "The Host"
+
+
+def test_similarity_charts_page(app_env, demo_app):
+    at = new_app(title=BATMAN_1989)
+    at.switch_page(CHARTS).run()
+    ok(at)
+    bars, neighbourhood, histogram = vega_specs(at)
+    expected = demo_app.similar_titles(BATMAN_1989, 20)
+    bar_rows = dataset_rows(bars)
+    assert [row["score"] for row in bar_rows] == [round(r.score, 3) for r in expected]
+    points = max(neighbourhood["datasets_rows"], key=len)  # the dots layer (the labels layer is a subset)
+    assert [p["title_id"] for p in points if p.get("role") == "seed"] == [BATMAN_1989]
+    assert {"x", "y", "label", "score"} <= set(points[0])
+    assert "tooltip" in neighbourhood["layer"][0]["encoding"]
+    cutoff_rows = [row for row in dataset_rows(histogram) if "cutoff" in row]
+    assert cutoff_rows and cutoff_rows[0]["cutoff"] == round(expected[-1].score, 3)
+    assert sum(row.get("titles", 0) for row in dataset_rows(histogram)) == demo_app.status().catalog_titles - 1
+
+
+def test_similarity_charts_without_a_title_point_to_find_similar(app_env):
+    at = new_app()
+    at.switch_page(CHARTS).run()
+    assert "Pick a title" in texts(ok(at)) and not at.get("vega_lite_chart")
+
+
+def test_explore_page_applies_the_sidebar_filters(app_env, demo_app):
+    at = new_app(type="show", year="2010-2020")
+    at.switch_page(EXPLORE).run()
+    ok(at)
+    frame = at.dataframe[0].value
+    expected = demo_app.explore_catalogue(Filters(media_types={"show"}, year_min=2010, year_max=2020))
+    assert len(frame) == len(expected) > 100
+    assert set(frame["Type"] if "Type" in frame else frame["type"]) == {"Show"}
+    assert at.metric[0].value == f"{len(expected):,}"
+    assert len(at.get("vega_lite_chart")) == 3
+
+
+def test_data_page_reports_counts_and_never_shows_the_key(app_env, demo_app):
+    at = new_app()
+    at.secrets["TRAKT_CLIENT_ID"] = "sekrit-trakt-client-id-123"
+    at.switch_page(DATA).run()
+    ok(at)
+    status = demo_app.status()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Catalogue titles"] == f"{status.catalog_titles:,}"
+    assert metrics["Index vectors"] == f"{status.index_vectors:,}"
+    assert at.success and "agree" in at.success[0].value
+    page = texts(at)
+    assert "use-multilingual" in page and "512" in page and "python -m ingest embed" in page
+    assert "configured (never shown)" in page and "sekrit" not in page
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 500, "🎬🍿🎞️", "'; DROP TABLE titles; --", "%_%",
+                                   "<script>alert(1)</script>", "$$\\frac{1}{2}$$ *[x](y)*"])
+def test_odd_input_never_crashes(app_env, demo_app, query):
+    before = demo_app.catalog.count()
+    at = ok(new_app().run())
+    at.text_input(key="w.query").input(query).run()
+    ok(at)
+    assert demo_app.catalog.count() == before
+
+
+def test_no_index_page_names_the_command_on_every_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "empty-home"))
+    st.cache_resource.clear()
+    for page in ("streamlit_app.py", CHARTS, EXPLORE, DATA):
+        at = new_app(title=BATMAN_1989)
+        if page != "streamlit_app.py":
+            at.switch_page(page)
+        at.run()
+        ok(at)
+        page_text = texts(at)
+        assert "python -m ingest build-demo" in page_text and "make run" in page_text, page
+        assert any(b.label == "Build the demo catalogue" for b in at.button), page
+    assert not (tmp_path / "empty-home" / "chroma").exists()  # the app only offers to build: it wrote nothing

@@ -1,0 +1,202 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against `streamlit run` on loopback.
+
+Screenshots of each page go to tests/artifacts/ (git-ignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+WAIT_MS = 90_000
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(home: Path, downloads: Path, model: str, log: Path) -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free 127.0.0.1 port over a FlixRec home; yields its base URL."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("FLIXREC_", "TRAKT_"))}
+    env.update(FLIXREC_HOME=str(home), FLIXREC_DOWNLOADS=str(downloads),
+               FLIXREC_MODEL=model, OPENBLAS_NUM_THREADS="1", ANONYMIZED_TELEMETRY="False")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(demo_settings, tmp_path_factory) -> Iterator[str]:
+    """The dashboard over the demo catalogue."""
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server(demo_settings.home, demo_settings.downloads_dir, demo_settings.model, log) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser_page(server):
+    """A Chromium page (Debian's binary, driven by Playwright; never `playwright install`)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Chromium is missing: run `make chromium` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1440, "height": 1300})
+        page.set_default_timeout(WAIT_MS)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def settle(page, text: str) -> None:
+    """Wait until `text` is on the page and the script has finished its run (no sleeps)."""
+    page.get_by_text(text).first.wait_for(state="visible")
+    page.wait_for_selector(IDLE)
+    page.wait_for_function(  # nothing left greyed out from the previous run
+        "() => !document.querySelector('[data-stale=\"true\"]')"
+    )
+
+
+def shoot(page, name: str) -> Path:
+    """A full-page screenshot under tests/artifacts/."""
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def test_search_pick_filter_switch_pages(browser_page, server):
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server)
+    settle(page, "Find similar movies and shows")
+    page.get_by_role("button", name="Interstellar").wait_for()
+    shoot(page, "0_landing.png")
+
+    search = page.get_by_placeholder("Type a movie or show")
+    search.fill("Batman")
+    search.press("Enter")
+    settle(page, "2 titles are called")
+    assert page.locator(".st-key-pick-tmdb-movie-2661").count() == 1
+    shoot(page, "1_find_similar_disambiguation.png")
+
+    page.locator(".st-key-pick-tmdb-movie-268 button").first.click()
+    settle(page, "Similar titles (20)")
+    page.get_by_text("Same franchise").first.wait_for()
+    assert re.search(r"title=tmdb-movie-268", page.url)
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().count(".") == 1
+    shoot(page, "2_find_similar_results.png")
+    page.set_viewport_size({"width": 1440, "height": 3200})  # Streamlit scrolls inside its own container
+    settle(page, "Similar titles (20)")
+    shoot(page, "2b_find_similar_full_list.png")
+    page.set_viewport_size({"width": 1440, "height": 1300})
+
+    thumb = page.locator('.st-key-w-min_rating input[type="range"]')
+    thumb.focus()
+    for _ in range(14):  # 0.0 -> 7.0 in steps of 0.5
+        thumb.press("ArrowRight")
+    settle(page, "Filtered by the sidebar")
+    page.wait_for_function("() => window.location.search.includes('rating=7')")
+    assert "title=tmdb-movie-268" in page.url
+    assert page.get_by_text("Batman (1989)").count() >= 1  # the seed survived its own filter
+
+    page.locator('[data-testid="stSidebar"] a', has_text="Similarity charts").click()
+    settle(page, "Top-20 cut-off")
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] canvas, "
+                           "[data-testid=\"stVegaLiteChart\"] svg.marks').length >= 3")
+    assert "rating=7" in page.url and "title=tmdb-movie-268" in page.url
+    shoot(page, "3_similarity_charts.png")
+
+    page.locator('[data-testid="stSidebar"] a', has_text="Explore the catalogue").click()
+    settle(page, "Titles passing the filters")
+    assert page.locator(".st-key-w-min_rating input[type='range']").get_attribute("aria-valuetext") == "7.0"
+    page.wait_for_selector('[data-testid="stDataFrame"]')
+    shoot(page, "4_explore_catalogue.png")
+    page.get_by_role("tab", name="By genre").click()
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+                           ".some(el => el.offsetParent !== null && el.querySelector('canvas, svg.marks'))")
+    shoot(page, "4b_explore_by_genre.png")
+
+    page.locator('[data-testid="stSidebar"] a', has_text="Data & index").click()
+    settle(page, "Catalogue and index agree")
+    page.get_by_text("python -m ingest check").first.wait_for()
+    shoot(page, "5_data_and_index.png")
+
+    page.locator('[data-testid="stSidebar"] a', has_text="Find similar").click()
+    settle(page, "Similar titles (20)")
+    assert page.get_by_text("Batman (1989)").count() >= 1
+
+    # a row picked in the Explore table becomes the chosen title
+    page.locator('[data-testid="stSidebar"] a', has_text="Explore the catalogue").click()
+    settle(page, "Titles passing the filters")
+    grid = page.locator('[data-testid="stDataFrame"]')
+    grid.wait_for()
+    grid.click(position={"x": 16, "y": 52})  # the first row's selection box (the grid is a canvas)
+    settle(page, "Find titles similar to Inception (2010)")
+    page.get_by_role("button", name="Find titles similar to Inception (2010)").click()
+    settle(page, "Inception (2010)")
+    page.get_by_text("Similar titles (20)").first.wait_for()
+    assert "title=tmdb-movie-27205" in page.url
+    assert not errors, errors
+
+
+def test_no_index_page_in_the_browser(tmp_path, browser_page):
+    page = browser_page
+    with streamlit_server(tmp_path / "empty-home", tmp_path / "downloads", "use-multilingual", tmp_path / "log") as base:
+        page.goto(base)
+        settle(page, "Welcome to FlixRec")
+        page.get_by_text("python -m ingest build-demo").first.wait_for()
+        assert page.get_by_role("button", name="Build the demo catalogue").count() == 1
+        assert page.locator('[data-testid="stException"]').count() == 0
+        shoot(page, "6_no_index.png")
