@@ -1,7 +1,7 @@
 """Shared dashboard UI: page set-up, app state (session + shareable URL), sidebar filters, title cards.
 
 Not a page (it lives beside streamlit_app.py, never in pages/). The chosen title, the search text, the
-filters and the hidden titles live in NON-widget session state ("fx.*"), because Streamlit drops a
+filters, the hidden titles, the search mode and the description live in NON-widget session state ("fx.*"), because Streamlit drops a
 keyed widget's state on pages where the widget is absent; widgets ("w.*") are seeded from that state
 before they render and write back through on_change callbacks. Every run mirrors the state into
 `st.query_params`, so the URL restores the view.
@@ -31,9 +31,12 @@ from flixrec.service import FlixRec
 
 QUERY, TITLE, FILTERS, HIDDEN, RESTORED = "fx.query", "fx.title_id", "fx.filters", "fx.hidden", "fx.restored"
 PAGE, PAGE_ENTERED = "fx.page", "fx.page_entered"
+MODE, TEXT = "fx.mode", "fx.text"
+SEARCH_MODES = {"title": "By title", "text": "By description"}
 VOTE_STEPS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 DEFAULT_K = 20
 MAX_QUERY_CHARS = 500
+MAX_TEXT_CHARS = 1000
 _BUILD_LOCK = threading.Lock()  # one in-app demo build per process: Chroma takes one writer
 BUILD_COMMAND = "make run        # or: python -m ingest build-demo"
 FILTER_HELP = (
@@ -116,6 +119,13 @@ def state_from_url(params: dict[str, list[str]]) -> tuple[str, str | None, dict[
     return query, title_id, filters, hidden
 
 
+def mode_from_url(params: dict[str, list[str]]) -> tuple[str, str]:
+    """(search mode, description) from URL parameters: with `mode=text`, `q` is the description."""
+    if (params.get("mode") or [""])[-1] != "text":
+        return "title", ""
+    return "text", (params.get("q") or [""])[-1].strip()[:MAX_TEXT_CHARS]
+
+
 def url_from_state() -> dict[str, str | list[str]]:
     """The URL parameters for the current state (defaults left out, so URLs stay short)."""
     state = st.session_state
@@ -123,7 +133,11 @@ def url_from_state() -> dict[str, str | list[str]]:
     params: dict[str, str | list[str]] = {}
     if state[TITLE]:
         params["title"] = state[TITLE]
-    if state[QUERY]:
+    if state[MODE] == "text":
+        params["mode"] = "text"
+        if state[TEXT]:
+            params["q"] = state[TEXT]
+    elif state[QUERY]:
         params["q"] = state[QUERY]
     for name in ("year", "runtime"):
         if f[name]:
@@ -151,6 +165,9 @@ def init_state() -> None:
         return
     params = {key: st.query_params.get_all(key) for key in st.query_params}
     state[QUERY], state[TITLE], state[FILTERS], state[HIDDEN] = state_from_url(params)
+    state[MODE], state[TEXT] = mode_from_url(params)
+    if state[MODE] == "text":  # `q` held the description, not a title to search for
+        state[QUERY] = ""
     state[RESTORED] = True
 
 
@@ -204,6 +221,27 @@ def choose_title(title_id: str, name: str | None = None) -> None:
     st.session_state[TITLE] = title_id
     if name:
         st.session_state[QUERY] = name
+
+
+def find_similar_to(title_id: str, name: str) -> None:
+    """Leave the description view for the titles similar to one of its results."""
+    choose_title(title_id, name)
+    st.session_state[MODE] = "title"
+
+
+def mode_changed() -> None:
+    """The By title / By description control changed (clicking the chosen option keeps it)."""
+    st.session_state[MODE] = st.session_state["w.mode"] or st.session_state[MODE]
+
+
+def text_changed() -> None:
+    """The description box changed (Ctrl+Enter, leaving the box, or the search button)."""
+    st.session_state[TEXT] = (st.session_state.get("w.text") or "").strip()[:MAX_TEXT_CHARS]
+
+
+def set_text(text: str) -> None:
+    """Search for a description (example buttons)."""
+    st.session_state[TEXT] = text
 
 
 def set_query(query: str) -> None:
@@ -454,8 +492,8 @@ def seed_header(title: Title) -> None:
             st.markdown(links_line(title))
 
 
-def recommendation_card(rec: Recommendation) -> None:
-    """One ranked similar title: score (3 decimals), facts, genres, overview, links, Hide."""
+def recommendation_card(rec: Recommendation, find_similar: bool = False) -> None:
+    """One ranked similar title: score (3 decimals), facts, genres, overview, links, Hide (and Find similar)."""
     title = rec.title
     with st.container(border=True):
         rank, body, side = st.columns([0.5, 7, 1.5], vertical_alignment="center")
@@ -472,6 +510,10 @@ def recommendation_card(rec: Recommendation) -> None:
             st.metric("Similarity", f"{rec.score:.3f}")
             st.button("Hide", key=f"hide:{title.title_id}", on_click=hide_title, args=(title.title_id,),
                       icon=":material/visibility_off:", help="Leave this title out of the results (undo in the sidebar)")
+            if find_similar:
+                st.button("Find similar", key=f"similar:{title.title_id}", on_click=find_similar_to,
+                          args=(title.title_id, title.title), icon=":material/arrow_forward:",
+                          help=f"Find titles similar to {title.label()}")
 
 
 def franchise_section(franchise: list[Recommendation], shown: int = 5) -> None:
@@ -510,6 +552,49 @@ def similar_results(view: SimilarView, filters: Filters) -> None:
         st.info("No title passes the current filters. Loosen them in the sidebar (or press Reset filters).")
     for rec in view.similar:
         recommendation_card(rec)
+
+
+def search_mode() -> str:
+    """The By title / By description control under the landing page's heading; returns the mode."""
+    seed_widget("w.mode", st.session_state[MODE])
+    st.segmented_control("Search by", list(SEARCH_MODES), format_func=SEARCH_MODES.get, required=True,
+                         key="w.mode", on_change=mode_changed, label_visibility="collapsed")
+    return st.session_state[MODE]
+
+
+def description_search(service: FlixRec, filters: Filters, examples: tuple[str, ...]) -> None:
+    """Free-text search: a description in any language the model reads, ranked like similar titles."""
+    state = st.session_state
+    seed_widget("w.text", state[TEXT])
+    st.text_area(
+        "Description", key="w.text", on_change=text_changed, max_chars=MAX_TEXT_CHARS, height=100,
+        placeholder="Describe what you want to watch: a plot, a setting, a mood. Any language, "
+                    "e.g. a thief who steals secrets from people's dreams",
+        help="Compared with every title's overview, tagline and genres by the multilingual sentence model, "
+             "so German, Spanish, Japanese or Chinese descriptions work too.",
+        label_visibility="collapsed",
+    )
+    button, note = st.columns([1, 4], vertical_alignment="center")
+    button.button("Find matching titles", key="w.text_search", on_click=text_changed, type="primary",
+                  icon=":material/search:", width="stretch")
+    note.caption("Ctrl+Enter (⌘+Enter) in the box searches too. Pick a result's **Find similar** to continue from that title.")
+    text = state[TEXT]
+    if not text:
+        st.markdown("Describe what you are in the mood for, in your own words and language. Try one of these:")
+        columns = st.columns(2)  # two a row: the sentences stay readable
+        for i, example in enumerate(examples):
+            columns[i % 2].button(example, key=f"text-example:{example}", on_click=set_text, args=(example,),
+                                  width="stretch")
+        return
+    with shown_errors():
+        results = service.similar_to_text(text, top_k(), filters)
+    st.subheader(f"Titles matching your description ({len(results)})", anchor=False)
+    if not filters.is_empty():
+        st.caption("Filtered by the sidebar.")
+    if not results:
+        st.info("No title passes the current filters. Loosen them in the sidebar (or press Reset filters).")
+    for rec in results:
+        recommendation_card(rec, find_similar=True)
 
 
 def no_seed_hint() -> None:

@@ -1,4 +1,4 @@
-"""FlixRec dashboard, landing page "Find similar": type a title, pick it, see similar movies and shows.
+"""FlixRec dashboard, landing page "Find similar": type a title (or describe one), see similar movies and shows.
 
 Run with `make run` (or `streamlit run streamlit_app.py`). The other pages live in pages/; shared UI
 helpers in app_ui.py; the cached services in app_services.py.
@@ -12,11 +12,16 @@ import app_ui
 from flixrec.errors import TitleNotFound
 
 EXAMPLES = ("Interstellar", "Batman", "The Host", "千と千尋の神隠し", "Attack on Titan")
+DESCRIBED = ("A heist that happens inside people's dreams", "Ein Roboter bleibt allein auf der verlassenen Erde zurück",
+             "宇宙で遭難した宇宙飛行士が一人で生き延びる", "Un grupo de niños busca el tesoro de un pirata")
 
 service, facets = app_ui.start_page("Find similar", "🎬")
 state = st.session_state
 
 st.title("Find similar movies and shows", anchor=False)
+if app_ui.search_mode() == "text":
+    app_ui.description_search(service, app_ui.filters_now(facets), DESCRIBED)
+    st.stop()
 app_ui.seed_widget("w.query", state[app_ui.QUERY])
 st.text_input(
     "Title", key="w.query", on_change=app_ui.query_changed, placeholder="Type a movie or show, e.g. Interstellar",

@@ -278,3 +278,97 @@ def test_no_index_page_names_the_command_on_every_page(tmp_path, monkeypatch):
         assert "python -m ingest build-demo" in page_text and "make run" in page_text, page
         assert any(b.label == "Build the demo catalogue" for b in at.button), page
     assert not (tmp_path / "empty-home" / "chroma").exists()  # the app only offers to build: it wrote nothing
+
+
+# ---- "By description": free-text search on the landing page ---------------------------------------------
+
+INCEPTION = "tmdb-movie-27205"
+GERMAN_INCEPTION = ("Ein Dieb, der in das Unterbewusstsein seiner Opfer eindringt, um Firmengeheimnisse zu stehlen, "
+                    "soll einem Menschen eine fremde Idee einpflanzen.")
+
+
+def param(at: AppTest, key: str) -> str | list[str] | None:
+    """One URL parameter as the app set it (a single value unwrapped); None when absent."""
+    if key not in at.query_params:
+        return None
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def described_ids(at: AppTest) -> list[str]:
+    """The ids of the titles matching the description, in rank order (from their Find similar buttons)."""
+    return keyed(at, "similar:")
+
+
+def test_a_german_description_finds_inception_and_leads_on_to_similar_titles(app_env, demo_app):
+    at = ok(new_app().run())
+    at.segmented_control(key="w.mode").set_value("text").run()
+    assert "Try one of these" in texts(ok(at)) and not described_ids(at)  # empty box: a hint, no results
+    at.text_area(key="w.text").input(GERMAN_INCEPTION).run()
+    ok(at)
+    ids = described_ids(at)
+    assert INCEPTION in ids[:3] and len(ids) == 20
+    assert ids == [r.title.title_id for r in demo_app.similar_to_text(GERMAN_INCEPTION, 20)]
+    assert shown_ids(at) == ids  # the same ranked cards as title search, with Hide
+    assert "Titles matching your description (20)" in [h.value for h in at.subheader]
+    assert param(at, "mode") == "text" and param(at, "q") == GERMAN_INCEPTION
+
+    at.button(key=f"similar:{INCEPTION}").click().run()  # from a described result to title similarity
+    ok(at)
+    assert at.subheader[0].value == "Inception (2010)" and len(shown_ids(at)) == 20
+    assert at.segmented_control(key="w.mode").value == "title"
+    assert param(at, "title") == INCEPTION and param(at, "mode") is None and param(at, "q") == "Inception"
+    at.segmented_control(key="w.mode").set_value("text").run()  # back: the description is still there
+    assert ok(at).text_area(key="w.text").value == GERMAN_INCEPTION and described_ids(at) == ids
+
+
+def test_sidebar_filters_apply_to_described_titles(app_env, demo_app):
+    at = ok(new_app(mode="text", q=GERMAN_INCEPTION).run())
+    unfiltered = described_ids(at)
+    at.slider(key="w.year").set_value((1990, 2009)).run()
+    at.slider(key="w.min_rating").set_value(6.0).run()
+    at.radio(key="w.media").set_value("movie").run()
+    at.slider(key="w.k").set_value(10).run()
+    ok(at)
+    after = described_ids(at)
+    assert len(after) == 10 and after != unfiltered[:10] and INCEPTION not in after  # Inception is 2010
+    filters = Filters(year_min=1990, year_max=2009, min_rating=6.0, media_types={"movie"})
+    titles = demo_app.catalog.find_titles(after, with_people=False)
+    assert all(filters.accepts(titles[t]) for t in after)
+    assert after == [r.title.title_id for r in demo_app.similar_to_text(GERMAN_INCEPTION, 10, filters)]
+    at.button(key=f"hide:{after[0]}").click().run()
+    assert after[0] not in described_ids(ok(at)) and len(described_ids(at)) == 10
+    assert param(at, "mode") == "text" and param(at, "year") == "1990-2009"
+
+
+def test_url_restores_a_description_view_across_page_switches(app_env, demo_app):
+    at = ok(new_app(mode="text", q=GERMAN_INCEPTION, type="movie").run())
+    assert at.segmented_control(key="w.mode").value == "text"
+    assert at.text_area(key="w.text").value == GERMAN_INCEPTION
+    expected = [r.title.title_id for r in demo_app.similar_to_text(GERMAN_INCEPTION, 20, Filters(media_types={"movie"}))]
+    assert described_ids(at) == expected and expected[0] == INCEPTION
+    for page in (DATA, "streamlit_app.py"):
+        at.switch_page(page).run()
+        ok(at)
+    assert at.text_area(key="w.text").value == GERMAN_INCEPTION and described_ids(at) == expected
+    assert param(at, "mode") == "text" and param(at, "q") == GERMAN_INCEPTION and param(at, "type") == "movie"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 500, "y" * 1000, "🎬🍿🎞️", "'; DROP TABLE titles; --", "%_%",
+                                  "<script>alert(1)</script>", "$$\\frac{1}{2}$$ *[x](y)*", "\x00\n\t"])
+def test_odd_descriptions_never_crash(app_env, demo_app, text):
+    before = demo_app.catalog.count()
+    at = ok(new_app(mode="text").run())
+    at.text_area(key="w.text").input(text).run()
+    ok(at)
+    if text.strip():
+        assert len(described_ids(at)) == 20 and len(str(param(at, "q"))) <= 1000
+    else:
+        assert "Try one of these" in texts(at) and not described_ids(at) and param(at, "q") is None
+    assert demo_app.catalog.count() == before
+
+
+def test_an_overlong_description_in_a_url_is_cut_to_the_box_limit(app_env):
+    at = ok(new_app(mode="text", q="Ein Dieb stiehlt Träume. " * 80).run())  # 2,000 characters
+    assert len(at.text_area(key="w.text").value) <= 1000 and len(described_ids(at)) == 20
+    assert len(param(at, "q")) <= 1000

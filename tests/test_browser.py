@@ -191,6 +191,29 @@ def test_search_pick_filter_switch_pages(browser_page, server):
     assert not errors, errors
 
 
+
+def test_find_by_description(browser_page, server):
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server)
+    settle(page, "Find similar movies and shows")
+    page.locator(".st-key-w-mode button", has_text="By description").click()
+    settle(page, "Try one of these")
+    page.locator(".st-key-w-text textarea").fill(
+        "Ein Dieb, der in das Unterbewusstsein seiner Opfer eindringt, um Firmengeheimnisse zu stehlen, "
+        "soll einem Menschen eine fremde Idee einpflanzen.")
+    page.get_by_role("button", name="Find matching titles").click()
+    settle(page, "Titles matching your description (20)")
+    page.wait_for_function("() => window.location.search.includes('mode=text')")
+    assert page.locator(".st-key-similar-tmdb-movie-27205").count() == 1  # Inception, from a German plot
+    shoot(page, "7_find_by_description.png")
+    page.locator(".st-key-similar-tmdb-movie-27205 button").first.click()
+    settle(page, "Similar titles (20)")
+    assert "title=tmdb-movie-27205" in page.url and "mode=text" not in page.url
+    assert not errors, errors
+
+
 def test_no_index_page_in_the_browser(tmp_path, browser_page):
     page = browser_page
     with streamlit_server(tmp_path / "empty-home", tmp_path / "downloads", "use-multilingual", tmp_path / "log") as base:
