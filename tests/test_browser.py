@@ -115,12 +115,18 @@ def shoot(page, name: str) -> Path:
     return path
 
 
-def test_search_pick_filter_switch_pages(browser_page, server):
-    page = browser_page
+def open_landing_page(page, server: str) -> list[str]:
+    """Open the app and wait for the landing page; returns the list that collects page errors."""
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(server)
     settle(page, "Find similar movies and shows")
+    return errors
+
+
+def test_search_pick_filter_switch_pages(browser_page, server):
+    page = browser_page
+    errors = open_landing_page(page, server)
     page.get_by_role("button", name="Interstellar").wait_for()
     shoot(page, "0_landing.png")
 
@@ -194,10 +200,7 @@ def test_search_pick_filter_switch_pages(browser_page, server):
 
 def test_find_by_description(browser_page, server):
     page = browser_page
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server)
-    settle(page, "Find similar movies and shows")
+    errors = open_landing_page(page, server)
     page.locator(".st-key-w-mode button", has_text="By description").click()
     settle(page, "Try one of these")
     page.locator(".st-key-w-text textarea").fill(
