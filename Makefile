@@ -29,16 +29,26 @@ run: demo
 
 # Test-only system packages from Debian, installed when missing: Chromium for the browser tests
 # (Playwright drives it; never `playwright install`) and a PostgreSQL server for the Postgres catalogue tests.
+# (fonts-noto-* so Chinese and Japanese titles are readable in the screenshots).
 MISSING_DEBS = $(strip $(if $(wildcard /usr/bin/chromium),,chromium) \
-	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql))
+	$(if $(wildcard /usr/lib/postgresql/*/bin/initdb),,postgresql) \
+	$(if $(wildcard /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc),,fonts-noto-cjk) \
+	$(if $(wildcard /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf),,fonts-noto-color-emoji))
 system-deps:
 	@$(if $(MISSING_DEBS),apt-get update && apt-get install -y --no-install-recommends $(MISSING_DEBS),true)
 
 test: install system-deps
 	$(PY) -m pytest
 
-bench: install
+# 300k suite (bench/similar.py, ~15 min: builds a 300k catalogue + Chroma index in /tmp/flixrec-bench) + quality.
+bench: demo
+	$(PY) bench/similar.py --n 300000 --random
 	$(PY) bench/quality.py
+	$(PY) bench/trakt_crawl.py
+
+# 1M titles: query path, recall and embedding only (no Chroma build or `where` baseline at this size).
+bench-1m: demo
+	$(PY) bench/similar.py --n 1000000 --skip-build --random
 
 clean-venv:
 	rm -rf $(VENV)

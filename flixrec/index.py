@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from flixrec.embedding import collection_name
+from flixrec.engine import PROJECT_FROM_ROWS, Projection, VectorSearch
 from flixrec.errors import IndexNotBuilt
 from flixrec.models import MEDIA_TYPES, Filters, Title
 
@@ -105,9 +106,9 @@ class VectorIndex:
         except FileNotFoundError:
             return None
 
-    def mark_built(self) -> str:
-        """Record that a build completed (readers reload on a new stamp)."""
-        stamp = uuid.uuid4().hex
+    def mark_built(self, stamp: str | None = None) -> str:
+        """Record that a build completed (readers reload on a new stamp); `stamp` when its snapshot is already written."""
+        stamp = stamp or uuid.uuid4().hex
         tmp = self.stamp_path.with_suffix(".tmp")
         tmp.write_text(stamp)
         tmp.replace(self.stamp_path)
@@ -185,12 +186,20 @@ class IndexSnapshot:
     genre_matrix: np.ndarray  # (n, g) bool
     genres: list[str]
     stamp: str | None = None
+    tie_rank: np.ndarray | None = None  # (n,) int64: rank of each id in id order (computed when None)
+    projection: Projection | None = None  # fitted when None and the index is large (see flixrec.engine)
+    search_mode: str = "auto"  # "auto" (planner), "exact" or "projected" (benchmarks and contract tests)
 
     def __post_init__(self) -> None:
         self._position = {title_id: i for i, title_id in enumerate(self.ids)}
-        # tie-break rank: equal scores come back in title-id order, so results are stable
-        self._tie_rank = np.empty(len(self.ids), dtype=np.int64)
-        self._tie_rank[np.argsort(self.ids.astype(str), kind="stable")] = np.arange(len(self.ids))
+        if self.tie_rank is None:
+            # tie-break rank: equal scores come back in title-id order, so results are stable
+            self.tie_rank = np.empty(len(self.ids), dtype=np.int64)
+            self.tie_rank[np.argsort(self.ids.astype(str), kind="stable")] = np.arange(len(self.ids))
+        self._tie_rank = self.tie_rank
+        if self.projection is None and (len(self.ids) >= PROJECT_FROM_ROWS or self.search_mode == "projected"):
+            self.projection = Projection.fit(self.matrix)
+        self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode)
 
     @classmethod
     def from_records(cls, records: Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]], stamp: str | None = None) -> IndexSnapshot:
@@ -231,8 +240,18 @@ class IndexSnapshot:
 
     @classmethod
     def load(cls, index: VectorIndex) -> IndexSnapshot:
-        """Read every vector and its metadata from the index."""
+        """The index's latest complete build: its snapshot files (memory-mapped) when ingest wrote them, else Chroma."""
+        from flixrec.snapshot import read_snapshot
+
         stamp = index.stamp()
+        snapshot = read_snapshot(index, stamp) if stamp else None
+        if snapshot is not None:
+            return snapshot
+        return cls.load_from_chroma(index, stamp)
+
+    @classmethod
+    def load_from_chroma(cls, index: VectorIndex, stamp: str | None = None) -> IndexSnapshot:
+        """Read every vector and its metadata from the Chroma collection (slow at scale: ~1 min at 300k)."""
         return cls.from_records(index.iter_records(include_vectors=True), stamp=stamp)
 
     def __len__(self) -> int:
@@ -281,22 +300,13 @@ class IndexSnapshot:
         return keep
 
     def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """The k rows most similar to `vector` among `keep`, exactly: (title_id, score in [0, 1]), best first."""
-        if k <= 0 or len(self.ids) == 0:
-            return []
-        rows = np.flatnonzero(keep) if keep is not None else np.arange(len(self.ids))
-        if rows.size == 0:
-            return []
-        scores = self.matrix[rows] @ np.asarray(vector, dtype=np.float32)
-        if rows.size > k:
-            # take everything tied with the k-th score too, then order by (score desc, id)
-            kth = np.partition(scores, rows.size - k)[rows.size - k]
-            candidates = np.flatnonzero(scores >= kth)
-        else:
-            candidates = np.arange(rows.size)
-        order = np.lexsort((self._tie_rank[rows[candidates]], -scores[candidates]))[:k]
-        chosen = candidates[order]
-        return [(self.ids[rows[i]], float(min(1.0, max(0.0, scores[i])))) for i in chosen]
+        """The k rows most similar to `vector` among `keep`: (title_id, score in [0, 1]), best first.
+
+        Exact scores and order; min(k, rows kept) results. The plan (exact or projected shortlist) is
+        chosen per query by how many rows pass, see `flixrec.engine`.
+        """
+        rows, scores = self.search.top_k(vector, k, keep)
+        return [(self.ids[row], float(min(1.0, max(0.0, score)))) for row, score in zip(rows, scores)]
 
     def scores_against(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every indexed title to `vector`, clipped to [0, 1] (for distributions)."""

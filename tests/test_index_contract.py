@@ -1,0 +1,245 @@
+"""One contract for every query backend of the index, on a real SQLite catalogue and a real Chroma dir.
+
+Backends: the snapshot read back from Chroma ranked exactly; the memory-mapped snapshot files written
+by ingest with the default planner; the projected shortlist forced on every query; and the planner
+with small thresholds so that one query set goes through every plan. The corpus is a seeded, clustered
+set of titles with varied (sometimes unknown) metadata and a few exact duplicate vectors (ties).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import string
+
+import numpy as np
+import pytest
+
+from flixrec.catalog import Catalog
+from flixrec.engine import Projection, VectorSearch
+from flixrec.errors import TitleNotFound
+from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.models import Filters, Title
+from flixrec.recommend import Recommender
+from flixrec.service import FlixRec
+from flixrec.snapshot import has_snapshot, read_snapshot, snapshot_dir, snapshot_root
+from ingest.embed import build_index
+from conftest import make_settings
+
+N_TITLES, DIM, K = 2400, 64, 20
+GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance", "Anime", "Documentary")
+LETTERS = [c for c in string.ascii_lowercase if c not in "ivx"]  # no sequel-like suffixes in names
+
+
+class TableEmbedder:
+    """Returns the corpus' generated vector of each text (the contract is about ranking, not the model)."""
+
+    name = "use-multilingual"
+    max_tokens = None
+
+    def __init__(self, vectors: dict[str, np.ndarray]):
+        self.vectors = vectors
+        self.dimension = DIM
+
+    def encode(self, texts, batch_size: int = 64, progress=None) -> np.ndarray:
+        """The stored vector of each text."""
+        return np.stack([self.vectors[t] for t in texts])
+
+    def count_tokens(self, texts) -> list[int]:
+        """Word counts."""
+        return [len(t.split()) for t in texts]
+
+
+def _corpus(rng: np.random.Generator) -> tuple[list[Title], np.ndarray]:
+    centres = rng.standard_normal((40, DIM))
+    vectors = centres[rng.integers(0, 40, N_TITLES)] + 0.6 * rng.standard_normal((N_TITLES, DIM))
+    vectors[1:6] = vectors[0]  # exact duplicates: ties must come back in title-id order
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    names: set[str] = set()
+    while len(names) < N_TITLES:
+        names.add("".join(rng.choice(LETTERS, size=9)).capitalize())
+    titles = []
+    for i, name in enumerate(sorted(names)):
+        unknown = rng.random(3) < 0.15
+        titles.append(Title(
+            title_id=f"test-{i:05d}", media_type="movie" if rng.random() < 0.6 else "show", title=name,
+            source="test", overview=f"overview {i}", genres=tuple(sorted(set(rng.choice(GENRES, size=int(rng.integers(0, 3)))))),
+            year=int(rng.integers(1950, 2025)), runtime=None if unknown[0] else int(rng.integers(20, 200)),
+            votes=None if unknown[1] else int(rng.integers(0, 10_000)),
+            rating=None if unknown[2] else round(float(rng.uniform(1, 10)), 1),
+            language=str(rng.choice(["en", "ja", "fr", "de"])) if rng.random() < 0.9 else None,
+        ))
+    return titles, vectors
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """(settings, catalog, index, titles by id, vectors by id): built once with the real ingest path."""
+    from flixrec.embedding import embedding_text
+
+    titles, vectors = _corpus(np.random.default_rng(11))
+    settings = make_settings(tmp_path_factory.mktemp("contract-home"))
+    catalog = Catalog.open(settings.database_url)
+    catalog.upsert_titles(titles)
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=DIM, create=True)
+    build_index(catalog, index, TableEmbedder({embedding_text(t): v for t, v in zip(titles, vectors)}))
+    yield settings, catalog, index, {t.title_id: t for t in titles}, dict(zip((t.title_id for t in titles), vectors))
+    catalog.engine.dispose()
+
+
+def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
+    if kind == "chroma-exact":
+        snapshot = IndexSnapshot.load_from_chroma(index, index.stamp())
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, mode="exact")
+        return snapshot
+    snapshot = read_snapshot(index, index.stamp())
+    assert snapshot is not None and isinstance(snapshot.matrix, np.memmap)
+    if kind == "projected":
+        projection = Projection.fit(snapshot.matrix, dims=16)
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, shortlist=400, mode="projected")
+    elif kind == "projected-two-stage":  # head scores keep 500 rows, head + tail scores keep 200
+        projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=200, prefilter=500)
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, shortlist=200, mode="projected")
+    elif kind == "planner-small":
+        projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=600)
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, exact_rows=300)
+    return snapshot
+
+
+@pytest.fixture(scope="module", params=["chroma-exact", "snapshot-files", "projected", "projected-two-stage", "planner-small"])
+def backend(request, corpus):
+    """A Recommender over one backend, with the corpus."""
+    settings, catalog, index, titles, vectors = corpus
+    return Recommender(catalog, _snapshot(request.param, index)), titles, vectors
+
+
+FILTERS = [
+    None,
+    Filters(year_min=1990, year_max=2010),
+    Filters(runtime_min=60, runtime_max=120, min_votes=2000),
+    Filters(min_rating=7.5, media_types={"show"}),
+    Filters(genres_include={"Horror", "Anime"}, genres_exclude={"Comedy"}),
+    Filters(languages={"ja", "fr"}, year_min=2000),
+    Filters(year_min=2015, min_votes=8000, min_rating=6.0),  # ~1% pass: fewer than k for some seeds
+    Filters(exclude_ids={f"test-{i:05d}" for i in range(0, 2400, 3)}),
+]
+SEEDS = [f"test-{i:05d}" for i in (0, 3, 77, 500, 1234, 2399)]
+
+
+def _exact(titles, vectors, seed_id: str, flt: Filters | None, k: int) -> list[str]:
+    ids = [t for t in titles if t != seed_id and (flt is None or flt.accepts(titles[t]))]
+    scores = np.array([vectors[t] @ vectors[seed_id] for t in ids])
+    return [ids[i] for i in sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))[:k]]
+
+
+@pytest.mark.parametrize("flt", FILTERS, ids=lambda f: "none" if f is None else "filter")
+def test_contract_k_results_filters_scores_and_seed(backend, flt):
+    recommender, titles, vectors = backend
+    for seed_id in SEEDS:
+        passing = sum(1 for t in titles.values() if t.title_id != seed_id and (flt is None or flt.accepts(t)))
+        got = recommender.similar_titles(seed_id, K, flt, separate_franchise=False)
+        assert len(got) == min(K, passing)
+        assert seed_id not in {r.title.title_id for r in got}
+        assert all(flt is None or flt.accepts(r.title) for r in got)
+        scores = [r.score for r in got]
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert scores == sorted(scores, reverse=True)
+        assert [r.rank for r in got] == list(range(1, len(got) + 1))
+
+
+def test_contract_recall_against_exact(backend):
+    recommender, titles, vectors = backend
+    rng = np.random.default_rng(3)
+    seeds = [f"test-{i:05d}" for i in rng.choice(N_TITLES, size=25, replace=False)]
+    recalls = []
+    for flt in FILTERS[:6]:
+        for seed_id in seeds:
+            truth = _exact(titles, vectors, seed_id, flt, K)
+            got = [r.title.title_id for r in recommender.similar_titles(seed_id, K, flt, separate_franchise=False)]
+            recalls.append(len(set(got) & set(truth)) / len(truth))
+    assert np.mean(recalls) >= 0.99
+
+
+def test_contract_stable_order_and_ties(backend):
+    recommender, titles, vectors = backend
+    first = recommender.similar_titles("test-00000", K, None, separate_franchise=False)
+    again = recommender.similar_titles("test-00000", K, None, separate_franchise=False)
+    assert [(r.title.title_id, r.score) for r in first] == [(r.title.title_id, r.score) for r in again]
+    # test-00001..05 have the seed's very vector: the best five, tied, in title-id order
+    assert [r.title.title_id for r in first[:5]] == [f"test-{i:05d}" for i in range(1, 6)]
+
+
+def test_contract_unknown_title(backend):
+    recommender, _, _ = backend
+    with pytest.raises(TitleNotFound):
+        recommender.similar_titles("tmdb-movie-does-not-exist", K)
+
+
+def test_snapshot_files_match_chroma(corpus):
+    _, _, index, _, _ = corpus
+    files = read_snapshot(index, index.stamp())
+    chroma = IndexSnapshot.load_from_chroma(index, index.stamp())
+    order = np.array([chroma.position(t) for t in files.ids])
+    assert sorted(files.ids) == sorted(chroma.ids)
+    np.testing.assert_allclose(np.asarray(files.matrix), chroma.matrix[order], atol=1e-6)  # Chroma re-normalises
+    for flt in FILTERS:
+        np.testing.assert_array_equal(files.mask(flt), chroma.mask(flt)[order])
+
+
+def test_incremental_build_writes_a_new_snapshot_and_the_app_reloads(tmp_path):
+    from flixrec.embedding import embedding_text
+
+    titles, vectors = _corpus(np.random.default_rng(5))
+    titles, vectors = titles[:300], vectors[:300]
+    table = {embedding_text(t): v for t, v in zip(titles, vectors)}
+    settings = make_settings(tmp_path)
+    catalog = Catalog.open(settings.database_url)
+    catalog.upsert_titles(titles)
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=DIM, create=True)
+    build_index(catalog, index, TableEmbedder(table))
+    first_stamp = index.stamp()
+    assert has_snapshot(index, first_stamp)
+    app = FlixRec(settings)
+    before = app.similar_titles("test-00000", 5, separate_franchise=False)
+    assert isinstance(app._fresh().snapshot.matrix, np.memmap)
+
+    best = before[0].title
+    changed = dataclasses.replace(best, year=1801)  # metadata only: no re-embedding
+    added = dataclasses.replace(titles[0], title_id="test-new", title="Brandnewone", overview="new")
+    table[embedding_text(added)] = vectors[0]
+    catalog.upsert_titles([changed, added])
+    catalog.delete_titles([before[1].title.title_id])
+    summary = build_index(catalog, index, TableEmbedder(table))
+    assert (summary.embedded, summary.metadata_updated, summary.deleted) == (1, 1, 1)
+    assert index.stamp() != first_stamp and has_snapshot(index, index.stamp())
+    assert not snapshot_dir(index, first_stamp).exists()  # old builds are removed
+
+    # test-00001..05 and test-new share the seed's vector; test-00002 was deleted
+    assert before[1].title.title_id == "test-00002"
+    after = app.similar_titles("test-00000", 5, separate_franchise=False)
+    assert [r.title.title_id for r in after] == ["test-00001", "test-00003", "test-00004", "test-00005", "test-new"]
+    assert [r.title.title_id for r in app.similar_titles("test-00000", 5, Filters(year_max=1900), False)] == [best.title_id]
+
+
+def test_incomplete_or_missing_snapshot_falls_back_to_chroma(corpus, tmp_path):
+    _, _, index, titles, _ = corpus
+    assert read_snapshot(index, "not-a-stamp") is None
+    partial = snapshot_root(index) / f"{index.collection.name}-partial"
+    partial.mkdir()
+    try:
+        (partial / "matrix.npy").write_bytes(b"")
+        assert read_snapshot(index, "partial") is None  # no meta.json: incomplete
+    finally:
+        partial.joinpath("matrix.npy").unlink()
+        partial.rmdir()
+
+
+def test_calibration_turns_the_projection_off_when_it_cannot_reach_the_recall():
+    rng = np.random.default_rng(0)
+    random_rows = rng.standard_normal((3000, DIM)).astype(np.float32)
+    random_rows /= np.linalg.norm(random_rows, axis=1, keepdims=True)
+    assert Projection.fit(random_rows, dims=8).shortlist == 0
+    _, clustered = _corpus(rng)
+    assert Projection.fit(clustered, dims=32).shortlist > 0
+    search = VectorSearch(random_rows, np.arange(3000), Projection.fit(random_rows, dims=8))
+    rows, _ = search.top_k(random_rows[0], K)
+    assert search.last_plan.method.startswith("exact") and rows[0] == 0
