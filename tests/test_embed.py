@@ -107,3 +107,14 @@ def test_missing_index_tells_how_to_build_it(tmp_path):
     app = FlixRec(make_settings(tmp_path))
     with pytest.raises(IndexNotBuilt, match="python -m ingest"):
         app.search_titles("Batman")
+
+
+def test_use_in_worker_processes_gives_the_same_vectors(demo_reports, use_embedder):
+    from flixrec.embedding import UniversalSentenceEncoder
+
+    texts = [embedding_text(t) for t in demo_reports["bgmd"].titles[:100] + demo_reports["tmdb5000"].titles[:100]]
+    parallel = UniversalSentenceEncoder(workers=2)
+    try:
+        assert np.allclose(parallel.encode(texts), use_embedder.encode(texts), atol=1e-5)
+    finally:
+        parallel.close()
