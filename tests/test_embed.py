@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,12 +110,21 @@ def test_missing_index_tells_how_to_build_it(tmp_path):
         app.search_titles("Batman")
 
 
-def test_use_in_worker_processes_gives_the_same_vectors(demo_reports, use_embedder):
-    from flixrec.embedding import UniversalSentenceEncoder
+def test_ingest_embeds_in_worker_processes_with_the_same_vectors(tmp_path, demo_reports, use_embedder):
+    """`python -m ingest embed --workers 2` (a real subprocess, as a user runs it) stores the in-process vectors."""
+    import os
+    import subprocess
+    import sys
 
-    texts = [embedding_text(t) for t in demo_reports["bgmd"].titles[:100] + demo_reports["tmdb5000"].titles[:100]]
-    parallel = UniversalSentenceEncoder(workers=2)
-    try:
-        assert np.allclose(parallel.encode(texts), use_embedder.encode(texts), atol=1e-5)
-    finally:
-        parallel.close()
+    settings = make_settings(tmp_path)
+    titles = demo_reports["bgmd"].titles[:100] + demo_reports["tmdb5000"].titles[:100]
+    Catalog.open(settings.database_url).upsert_titles(titles)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLIXREC_", "TRAKT_"))}
+    env.update(FLIXREC_HOME=str(tmp_path), OPENBLAS_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-m", "ingest", "-q", "embed", "--workers", "2"], env=env,
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "200 embedded" in result.stdout
+    snapshot = IndexSnapshot.load(VectorIndex.open(settings.index_dir, settings.model))
+    stored = np.stack([snapshot.vector(t.title_id) for t in titles])
+    assert np.allclose(stored, use_embedder.encode([embedding_text(t) for t in titles]), atol=1e-5)
