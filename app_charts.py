@@ -132,29 +132,25 @@ def counts_by_year(frame: pd.DataFrame) -> alt.Chart:
 def counts_by_genre(frame: pd.DataFrame) -> alt.Chart:
     """Titles per genre (a title counts once for each of its genres)."""
     data = frame[["genres"]].explode("genres").dropna().groupby("genres").size().reset_index(name="titles")
-    return (
-        alt.Chart(data, title="Titles by genre")
-        .mark_bar(color="#2e86ab")
-        .encode(
-            x=alt.X("titles:Q", title="Titles"),
-            y=alt.Y("genres:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip("genres:N", title="Genre"), alt.Tooltip("titles:Q", format=",")],
-        )
-        .properties(height=alt.Step(20))
-    )
+    return _count_bars(data, "genres", "Genre", "Titles by genre", "#2e86ab", 20)
 
 
 def counts_by_language(frame: pd.DataFrame, names: dict[str, str], top: int = 15) -> alt.Chart:
     """Titles per original language (the most common ones)."""
     data = frame.dropna(subset=["language"]).groupby("language").size().nlargest(top).reset_index(name="titles")
     data["name"] = data["language"].map(lambda code: names.get(code, code))
+    return _count_bars(data, "name", "Language", f"Titles by original language (top {top})", "#f3a712", 22)
+
+
+def _count_bars(data: pd.DataFrame, field: str, label: str, title: str, color: str, step: int) -> alt.Chart:
+    """Horizontal bars of a `titles` count per `field`, largest first, one `step` of height per bar."""
     return (
-        alt.Chart(data, title=f"Titles by original language (top {top})")
-        .mark_bar(color="#f3a712")
+        alt.Chart(data, title=title)
+        .mark_bar(color=color)
         .encode(
             x=alt.X("titles:Q", title="Titles"),
-            y=alt.Y("name:N", sort="-x", title=None),
-            tooltip=[alt.Tooltip("name:N", title="Language"), alt.Tooltip("titles:Q", format=",")],
+            y=alt.Y(f"{field}:N", sort="-x", title=None),
+            tooltip=[alt.Tooltip(f"{field}:N", title=label), alt.Tooltip("titles:Q", format=",")],
         )
-        .properties(height=alt.Step(22))
+        .properties(height=alt.Step(step))
     )
