@@ -20,6 +20,9 @@ Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so re
 from __future__ import annotations
 
 import dataclasses
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -38,6 +41,11 @@ CALIBRATION_RECALL = 0.995
 EXACT_ROWS = 12_288
 """When at most this many rows pass the filter, they are ranked exactly without the projection."""
 FIT_SAMPLE = 20_000
+SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Threads that share a full first-stage scan (numpy releases the GIL). At 300k x 64, 4.5 ms on one
+thread, 2.7 ms on two: the scan is bound by one core's memory bandwidth, not the machine's."""
+SCAN_SPLIT_ROWS = 100_000
+"""Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +211,7 @@ class VectorSearch:
         reduced = projection.basis.T @ query
         split = projection.head.shape[1]
         gather = method == "projected-gather"
-        head = (np.take(projection.head, rows, axis=0) if gather else projection.head) @ reduced[:split]
+        head = np.take(projection.head, rows, axis=0) @ reduced[:split] if gather else _scan(projection.head, reduced[:split])
         mask = None if gather else keep  # which head entries may be chosen
         size = min(max(self.shortlist, k), passing)
         if projection.prefilter and self.shortlist < projection.prefilter < passing:
@@ -253,3 +261,29 @@ def _top_indices(values: np.ndarray, size: int, keep: np.ndarray | None = None) 
         return candidates
     kept = values if keep is None else values[candidates]
     return np.sort(candidates[np.argpartition(-kept, size - 1)[:size]])
+
+
+_scan_pool: ThreadPoolExecutor | None = None
+_scan_lock = threading.Lock()
+
+
+def _scan(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """rows @ vector, split across SCAN_THREADS threads when large (the caller computes one part)."""
+    n = len(rows)
+    if SCAN_THREADS == 1 or n < SCAN_SPLIT_ROWS:
+        return rows @ vector
+    global _scan_pool
+    with _scan_lock:
+        if _scan_pool is None:
+            _scan_pool = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="flixrec-scan")
+    out = np.empty(n, dtype=np.result_type(rows.dtype, vector.dtype))
+    bounds = np.linspace(0, n, SCAN_THREADS + 1).astype(int)
+
+    def part(i: int) -> None:
+        np.matmul(rows[bounds[i] : bounds[i + 1]], vector, out=out[bounds[i] : bounds[i + 1]])
+
+    futures = [_scan_pool.submit(part, i) for i in range(1, SCAN_THREADS)]
+    part(0)
+    for future in futures:
+        future.result()
+    return out
