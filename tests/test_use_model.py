@@ -54,3 +54,18 @@ def test_one_text_alone_or_in_a_batch_gets_the_same_vector(model, sample_texts):
     batch = model.encode(sample_texts[:50])
     for i in (0, 17, 49):
         assert np.allclose(model.encode([sample_texts[i]])[0], batch[i], atol=2e-5)
+
+
+def test_printable_ascii_takes_the_fast_normalisation_exactly(model):
+    normalize = model.tokenizer._normalizer.normalize
+    for code in range(0x20, 0x7F):
+        text = f"a{chr(code)}b  {chr(code)} "
+        assert use_numpy.PRINTABLE_ASCII.match(text)
+        assert model.token_ids([text])[0] == model.tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+        assert normalize(text).replace("\u2581", " ").split() == text.split()
+
+
+def test_native_normaliser_is_usem3s(model, sample_texts):
+    assert model.normalize is not model.tokenizer._normalizer.normalize  # sentencepiece is installed
+    pure = model.tokenizer._normalizer.normalize
+    assert [model.normalize(t) for t in sample_texts] == [pure(t) for t in sample_texts]
