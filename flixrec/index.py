@@ -29,6 +29,21 @@ log = logging.getLogger(__name__)
 
 NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 
+HNSW_CONFIGURATION: dict[str, Any] = {"space": "cosine", "ef_construction": 40, "max_neighbors": 16, "ef_search": 200}
+"""Chroma HNSW settings of a new collection (an existing collection keeps the ones it was created with).
+
+The app ranks with its own snapshot, so Chroma's graph only serves direct Chroma queries; building it was
+about half of Chroma's CPU time per vector (100k 512-d bench vectors, no metadata: 89 CPU-s at Chroma's
+default ef_construction 100, 48 CPU-s at 40). The lower build effort is paid back at query time with a
+wider search: recall@20 of an unfiltered Chroma query against exact numpy (200 queries at 100k) is
+0.978 with ef_construction 40 / ef_search 200 against 0.979 with the defaults (100 / 100), for ~1 ms more
+per query (2.0 -> 3.0 ms). `max_neighbors` stays at Chroma's 16 (12 lost more recall than it saved time).
+`space`, `ef_construction` and `max_neighbors` are fixed at creation. The other keys Chroma 1.5 accepts do
+not help a bulk build: `sync_threshold` above the write batch made it slower (the write-ahead log is only
+purged after the graph is saved, so every write re-reads the unsaved part of it), `batch_size` and
+`num_threads` are not used by the local (Rust) HNSW writer.
+"""
+
 
 def title_metadata(title: Title) -> dict[str, Any]:
     """The filterable metadata stored beside a title's vector (Chroma keeps no nulls: they are left out)."""
@@ -80,7 +95,7 @@ class VectorIndex:
         if create:
             collection = client.get_or_create_collection(
                 name,
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": dict(HNSW_CONFIGURATION)},
                 metadata={"model": model_name, "dimension": int(dimension or 0)},
                 embedding_function=None,
             )
@@ -127,15 +142,24 @@ class VectorIndex:
     def _batch_size(self) -> int:
         return int(self._client.get_max_batch_size())
 
+    def add(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        """Insert vectors of ids that are not stored yet (an id already stored is left as it is).
+
+        About 5% less time than `upsert` per vector on a fresh collection (50k bench vectors, 3 runs each).
+        """
+        self._write(self.collection.add, ids, vectors, metadatas)
+
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         """Insert or replace vectors and metadata, in batches Chroma accepts."""
+        self._write(self.collection.upsert, ids, vectors, metadatas)
+
+    def _write(self, method: Any, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
+        # Chroma's largest batch is the fastest (50k vectors, back to back: 50 s in calls of 5461, 55 s of 2500, 60 s of 1000)
         step = self._batch_size()
         for start in range(0, len(ids), step):
             end = start + step
-            self.collection.upsert(
-                ids=list(ids[start:end]), embeddings=np.asarray(vectors[start:end], dtype=np.float32),
-                metadatas=list(metadatas[start:end]),
-            )
+            method(ids=list(ids[start:end]), embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                   metadatas=list(metadatas[start:end]))
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]]) -> None:
         """Replace the metadata of existing vectors (no re-embedding)."""

@@ -193,6 +193,10 @@ class SnapshotBuilder:
         previous = read_snapshot(self.index, stamp) if stamp else None  # a first build has none to start from
         if previous is not None:
             return snapshot_records(previous, skip)
+        if self.index.count() == len(set(self._ids)):
+            # every stored vector was written by this build (a first build): nothing to read back
+            # (reading 50k vectors back from Chroma only to skip them all took 6 s, a tenth of the build)
+            return []
         return (
             ([i for i in ids if i not in skip], vectors[[n for n, i in enumerate(ids) if i not in skip]],
              [m for i, m in zip(ids, metas) if i not in skip])

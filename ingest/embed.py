@@ -51,6 +51,8 @@ class EmbedPlan:
     to_update: list[str]
     to_delete: list[str]
     unchanged: int
+    new: set[str] | None = None
+    """The ids of `to_embed` not stored yet (written with Chroma's cheaper `add`); None: upsert them all."""
 
 
 def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
@@ -58,11 +60,14 @@ def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
     stored = index.stored_hashes()
     to_embed: list[str] = []
     to_update: list[str] = []
+    new: set[str] = set()
     unchanged = 0
     live: set[str] = set()
     for title in catalog.iter_titles():
         live.add(title.title_id)
         content, record = stored.get(title.title_id, (None, None))
+        if content is None:
+            new.add(title.title_id)
         if content != title.content_hash:
             to_embed.append(title.title_id)
         elif record != title.record_hash:
@@ -70,7 +75,7 @@ def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
         else:
             unchanged += 1
     to_delete = sorted(tid for tid in stored if tid not in live)
-    return EmbedPlan(to_embed, to_update, to_delete, unchanged)
+    return EmbedPlan(to_embed, to_update, to_delete, unchanged, new)
 
 
 def build_index(
@@ -95,7 +100,10 @@ def build_index(
             ids = [i for p in pending for i in p[0]]
             vectors = np.concatenate([p[1] for p in pending])
             metadatas = [m for p in pending for m in p[2]]
-            index.upsert(ids, vectors, metadatas)
+            fresh = np.array([plan.new is not None and i in plan.new for i in ids], dtype=bool)
+            for write, rows in ((index.add, np.flatnonzero(fresh)), (index.upsert, np.flatnonzero(~fresh))):
+                if len(rows):
+                    write([ids[r] for r in rows], vectors[rows], [metadatas[r] for r in rows])
             snapshot.upserted(ids, vectors, metadatas)
             summary.embedded += len(ids)
             pending.clear()
