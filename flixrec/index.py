@@ -32,16 +32,18 @@ NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 HNSW_CONFIGURATION: dict[str, Any] = {"space": "cosine", "ef_construction": 40, "max_neighbors": 16, "ef_search": 200}
 """Chroma HNSW settings of a new collection (an existing collection keeps the ones it was created with).
 
-The app ranks with its own snapshot, so Chroma's graph only serves direct Chroma queries; building it was
-about half of Chroma's CPU time per vector (100k 512-d bench vectors, no metadata: 89 CPU-s at Chroma's
-default ef_construction 100, 48 CPU-s at 40). The lower build effort is paid back at query time with a
+The app ranks with its own snapshot, so Chroma's graph only serves direct Chroma queries. Building it
+was about half of Chroma's CPU time per vector (100k 512-d bench vectors, no metadata: 89 CPU-s at
+Chroma's default ef_construction 100, 48 at 40). The lower build effort is paid back at query time with a
 wider search: recall@20 of an unfiltered Chroma query against exact numpy (200 queries at 100k) is
-0.978 with ef_construction 40 / ef_search 200 against 0.979 with the defaults (100 / 100), for ~1 ms more
-per query (2.0 -> 3.0 ms). `max_neighbors` stays at Chroma's 16 (12 lost more recall than it saved time).
-`space`, `ef_construction` and `max_neighbors` are fixed at creation. The other keys Chroma 1.5 accepts do
-not help a bulk build: `sync_threshold` above the write batch made it slower (the write-ahead log is only
-purged after the graph is saved, so every write re-reads the unsaved part of it), `batch_size` and
-`num_threads` are not used by the local (Rust) HNSW writer.
+0.978 with ef_construction 40 / ef_search 200 and 0.979 with the defaults (100 / 100), for about 1 ms more
+per query (p50 2.0 -> 3.1 ms); filtered queries (10% pass) kept recall 0.99. `max_neighbors` stays at 16:
+12 lost recall (0.951 against 0.968 at ef_construction 50) and saved no time. `space`, `ef_construction`
+and `max_neighbors` are fixed at creation; `ef_search` changed later did not reach an open client.
+Chroma 1.5's other keys do not help a bulk build: a `sync_threshold` above the write batch was no faster
+(11000) or 7% slower (22000, 44000 at 100k vectors: the write-ahead log is only purged once the graph is
+saved, so each write re-reads the unsaved part), and `batch_size` / `num_threads` are not read by the local
+(Rust) HNSW writer. A WAL journal on Chroma's SQLite file did not help either.
 """
 
 

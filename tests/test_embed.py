@@ -11,7 +11,7 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name, embedding_text, embedding_texts
 from flixrec.errors import IndexNotBuilt
-from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.index import HNSW_CONFIGURATION, IndexSnapshot, VectorIndex, _client
 from flixrec.service import FlixRec
 from ingest.embed import build_index
 
@@ -49,6 +49,8 @@ def test_embed_is_incremental_and_a_rerun_changes_nothing(small, use_embedder):
     row = snapshot.position(titles[1].title_id)
     assert snapshot.numeric["votes"][row] == (titles[1].votes or 0) + 1
     assert snapshot.position(titles[2].title_id) is None
+    stored = index.collection.get(ids=[titles[0].title_id], include=["embeddings"])["embeddings"][0]
+    assert np.allclose(stored, snapshot.vector(titles[0].title_id), atol=1e-6)  # the re-embedded vector replaced the old
 
 
 def test_a_build_killed_half_way_resumes_without_redoing_work(small, use_embedder):
@@ -68,6 +70,7 @@ def test_a_build_killed_half_way_resumes_without_redoing_work(small, use_embedde
     assert index.count() == 32 and index.stamp() is None  # no half build is ever published
     resumed = build_index(catalog, index, use_embedder, batch_size=16)
     assert (resumed.embedded, resumed.unchanged) == (28, 32) and index.stamp() is not None
+    assert len(IndexSnapshot.load(index)) == 60  # the snapshot holds the vectors of the interrupted build too
 
 
 def test_each_model_has_its_own_collection_and_vectors_never_mix(small, use_embedder, minilm_embedder):
@@ -94,6 +97,60 @@ def test_vectors_are_unit_length_and_chroma_scores_agree(small, use_embedder):
     ours = snapshot.nearest(seed, 5)
     assert chroma["ids"][0] == [tid for tid, _ in ours]  # cosine space: score == 1 - distance
     assert np.allclose([1 - d for d in chroma["distances"][0]], [s for _, s in ours], atol=1e-4)
+
+
+def test_a_first_build_does_not_read_its_vectors_back(small, use_embedder, monkeypatch):
+    settings, catalog, _ = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    reads = []
+    original = VectorIndex.iter_records
+
+    def counting(self, include_vectors=True, batch_size=5000):
+        reads.append(include_vectors)
+        return original(self, include_vectors, batch_size)
+
+    monkeypatch.setattr(VectorIndex, "iter_records", counting)
+    build_index(catalog, index, use_embedder)
+    assert True not in reads and len(IndexSnapshot.load(index)) == 60
+
+
+def test_new_collections_get_the_build_configuration_and_old_ones_keep_working(tmp_path, small, use_embedder):
+    settings, catalog, titles = small
+    fresh = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    hnsw = fresh.collection.configuration["hnsw"]
+    assert {key: hnsw[key] for key in HNSW_CONFIGURATION} == HNSW_CONFIGURATION
+
+    # a collection made by an older FlixRec (Chroma's default HNSW settings) opens, builds and answers queries
+    old_dir = tmp_path / "old-index"
+    client = _client(old_dir)
+    client.create_collection(collection_name(settings.model), configuration={"hnsw": {"space": "cosine"}},
+                             metadata={"model": settings.model, "dimension": 512}, embedding_function=None)
+    old = VectorIndex.open(old_dir, settings.model, dimension=512, create=True)
+    assert old.collection.configuration["hnsw"]["ef_construction"] == 100
+    assert build_index(catalog, old, use_embedder).embedded == 60
+    catalog.upsert_titles([dataclasses.replace(titles[0], overview="A quiet drama about a lighthouse keeper.")])
+    assert build_index(catalog, old, use_embedder).embedded == 1
+    seed = IndexSnapshot.load(old).vector(titles[0].title_id)
+    assert old.collection.query(query_embeddings=[seed], n_results=1, include=[])["ids"][0] == [titles[0].title_id]
+
+
+def test_chroma_where_filters_work_on_every_stored_field(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    build_index(catalog, index, use_embedder)
+    by_id = {t.title_id: t for t in titles}
+    genre = titles[0].genres[0]
+    where = {"$and": [{"year": {"$gte": 2000}}, {"runtime": {"$gte": 90}}, {"votes": {"$gte": 100}},
+                      {"rating": {"$gte": 5.0}}, {"genres": {"$contains": genre}}, {"media_type": "movie"},
+                      {"language": "en"}]}
+    expected = {t.title_id for t in titles if (t.year or 0) >= 2000 and (t.runtime or 0) >= 90 and (t.votes or 0) >= 100
+                and (t.rating or 0) >= 5.0 and genre in t.genres and t.language == "en"}
+    assert expected
+    seed = IndexSnapshot.load(index).vector(titles[0].title_id)
+    got = index.collection.query(query_embeddings=[seed], n_results=60, where=where, include=[])["ids"][0]
+    assert set(got) == expected
+    hashes = index.collection.get(where={"content_hash": by_id[titles[5].title_id].content_hash}, include=[])["ids"]
+    assert hashes == [titles[5].title_id]
 
 
 def test_genres_survive_the_model_token_limit(demo_reports, minilm_embedder):
