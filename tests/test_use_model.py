@@ -69,3 +69,17 @@ def test_native_normaliser_is_usem3s(model, sample_texts):
     assert model.normalize is not model.tokenizer._normalizer.normalize  # sentencepiece is installed
     pure = model.tokenizer._normalizer.normalize
     assert [model.normalize(t) for t in sample_texts] == [pure(t) for t in sample_texts]
+
+
+def test_token_cache_is_reused_and_a_full_cache_keeps_its_most_used_tokens(model, sample_texts):
+    vectors = model.encode(sample_texts)
+    rows = model._cache.used
+    assert np.array_equal(model.encode(sample_texts), vectors)  # all from the cache: nothing new computed
+    assert model._cache.used == rows
+    small = CachedUseModel(token_cache=64)  # far fewer rows than the texts' distinct tokens
+    assert np.allclose(small.encode(sample_texts), vectors, atol=2e-5)
+    distinct = np.unique(np.concatenate([np.asarray(ids) for ids in small.token_ids(sample_texts)]))
+    assert np.count_nonzero(small._slot >= 0) < distinct.size  # it evicted, more than once
+    tok = small.tokenizer
+    assert small._slot[tok._bos_id] > 0 and small._slot[tok._eos_id] > 0  # in every text: never evicted
+    assert np.allclose(small.encode(sample_texts[:40]), vectors[:40], atol=2e-5)  # after evictions too
