@@ -82,7 +82,7 @@ def build_index(
     catalog: Catalog,
     index: VectorIndex,
     embedder: Embedder,
-    batch_size: int = 512,
+    batch_size: int = 2048,
     progress: Progress | None = None,
     plan: EmbedPlan | None = None,
 ) -> EmbedSummary:
