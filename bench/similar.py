@@ -181,7 +181,7 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
             began = time.perf_counter()
             keep = snapshot.mask(flt)
             keep[row] = False
-            rows, _ = snapshot.search.top_k(vector, K, keep)
+            rows, _ = snapshot.search.top_k(vector, K, keep, item=True)  # as similar_titles asks
             fast_t.append(time.perf_counter() - began)
             plans.add(snapshot.search.last_plan.method)
             began = time.perf_counter()

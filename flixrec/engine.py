@@ -36,6 +36,10 @@ SHORTLIST = 2048
 """Rows re-scored exactly after the projected scan, unless calibration chose another size."""
 SHORTLIST_CHOICES = (1024, 2048, 4096, 8192, 16384)
 PREFILTER_CHOICES = (8192, 16384, 32768, 65536)
+ITEM_SHORTLIST_CHOICES = (256, 512) + SHORTLIST_CHOICES
+ITEM_PREFILTER_CHOICES = (2048, 4096) + PREFILTER_CHOICES
+ITEM_K = 40
+"""Item queries are calibrated for this many neighbours (similar_titles fetches k + 16 for franchises)."""
 CALIBRATION_RECALL = 0.995
 """A projection is used only with a shortlist whose recall@20 on sample queries reaches this."""
 EXACT_ROWS = 12_288
@@ -62,6 +66,14 @@ class Projection:
     tail: np.ndarray  # (n, p - h) float32 = matrix @ basis[:, h:]
     shortlist: int = SHORTLIST  # rows re-scored exactly; 0: calibration found no size good enough (exact scans)
     prefilter: int = 0  # rows kept by the head score for stage 2; 0: no first stage (all passing rows)
+    item_shortlist: int = 0  # the same two sizes for item queries (a stored row's neighbours); 0: as above
+    item_prefilter: int = 0
+
+    def sizes(self, item: bool, k: int) -> tuple[int, int]:
+        """(shortlist, prefilter) for a query: item queries sit on the data and need smaller ones."""
+        if item and self.item_shortlist and k <= ITEM_K:
+            return self.item_shortlist, self.item_prefilter
+        return self.shortlist, self.prefilter
 
     @classmethod
     def fit(cls, matrix: np.ndarray, dims: int = PROJECTED_DIMS, sample: int = FIT_SAMPLE, seed: int = 0) -> Projection:
@@ -80,8 +92,9 @@ class Projection:
             block = matrix[start : start + 65_536] @ basis
             head[start : start + 65_536], tail[start : start + 65_536] = block[:, :split], block[:, split:]
         projection = cls(basis, head, tail)
-        shortlist, prefilter = calibrate(matrix, projection, seed=seed)
-        return dataclasses.replace(projection, shortlist=shortlist, prefilter=prefilter)
+        (shortlist, prefilter), (item_shortlist, item_prefilter) = calibrate(matrix, projection, seed=seed)
+        return dataclasses.replace(projection, shortlist=shortlist, prefilter=prefilter,
+                                   item_shortlist=item_shortlist, item_prefilter=item_prefilter)
 
     @property
     def projected(self) -> np.ndarray:
@@ -89,16 +102,20 @@ class Projection:
         return np.hstack([self.head, self.tail])
 
 
-def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: int = 20, seed: int = 0) -> tuple[int, int]:
-    """(shortlist, prefilter): the smallest sizes whose recall@k reaches CALIBRATION_RECALL, else (0, 0).
+def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: int = 20, seed: int = 0,
+              item_queries: int = 96) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(shortlist, prefilter) for any query and for item queries: the smallest sizes whose recall reaches
+    CALIBRATION_RECALL; (0, 0) when none does.
 
-    Half the queries are stored rows (similar titles), half are rows pushed off the data by noise
-    (like free-text queries). An exact top-k row is found when its head-score rank is below the
-    prefilter size and its full projected rank below the shortlist size.
+    Any query: half the queries are stored rows, half are rows pushed off the data by noise (like
+    free-text queries), recall@k. Item queries: stored rows' ITEM_K nearest other rows (the row itself
+    excluded, as similar_titles excludes the seed). An exact top row is found when its head-score rank
+    is below the prefilter size and its full projected rank below the shortlist size. Queries are
+    scored in blocks (one GEMM each, not one pass over the matrix per query).
     """
     n, d = matrix.shape
-    if n <= k:
-        return SHORTLIST, 0
+    if n <= max(k, ITEM_K):
+        return (SHORTLIST, 0), (0, 0)
     rng = np.random.default_rng(seed + 1)
     rows = rng.choice(n, size=min(n, queries), replace=False)
     vectors = np.asarray(matrix[rows], dtype=np.float32)
@@ -107,20 +124,45 @@ def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: 
     noise *= 0.9 / np.linalg.norm(noise, axis=1, keepdims=True)
     vectors[half:] += noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    head_rank, full_rank = _projected_ranks(matrix, projection, vectors, k, exclude=None)
+    general = _smallest_sizes(head_rank, full_rank, n, SHORTLIST_CHOICES, PREFILTER_CHOICES)
+    if not general[0]:
+        return general, (0, 0)
+    items = np.sort(np.random.default_rng(seed + 2).choice(n, size=min(n, item_queries), replace=False))
+    head_rank, full_rank = _projected_ranks(matrix, projection, np.asarray(matrix[items], dtype=np.float32), ITEM_K,
+                                            exclude=items)
+    return general, _smallest_sizes(head_rank, full_rank, n, ITEM_SHORTLIST_CHOICES, ITEM_PREFILTER_CHOICES)
+
+
+def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.ndarray, k: int,
+                     exclude: np.ndarray | None, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Head-score and projected-score ranks of each query's exact top k rows (`exclude[i]`: a row that
+    query i must not count, itself)."""
     split = projection.head.shape[1]
     head_ranks, full_ranks = [], []
-    for vector in vectors:
-        exact = np.asarray(matrix @ vector)
-        top = np.argpartition(-exact, k)[:k]
-        reduced = projection.basis.T @ vector
-        head = projection.head @ reduced[:split]
-        full = head + projection.tail @ reduced[split:]
-        head_ranks.append((head[None, :] > head[top][:, None]).sum(axis=1))
-        full_ranks.append((full[None, :] > full[top][:, None]).sum(axis=1))
-    head_rank, full_rank = np.concatenate(head_ranks), np.concatenate(full_ranks)
-    for size in SHORTLIST_CHOICES:
+    for start in range(0, len(vectors), block):
+        part = vectors[start : start + block]
+        exact = np.empty((len(part), len(matrix)), dtype=np.float32)
+        for row in range(0, len(matrix), 65_536):  # blocks: a memory-mapped matrix is not read in one go
+            exact[:, row : row + 65_536] = part @ np.asarray(matrix[row : row + 65_536]).T
+        reduced = part @ projection.basis
+        head = reduced[:, :split] @ projection.head.T
+        full = head + reduced[:, split:] @ projection.tail.T
+        for i in range(len(part)):
+            if exclude is not None:
+                skip = exclude[start + i]
+                exact[i, skip] = head[i, skip] = full[i, skip] = -np.inf
+            top = np.argpartition(-exact[i], k)[:k]
+            head_ranks.append((head[i][None, :] > head[i, top][:, None]).sum(axis=1))
+            full_ranks.append((full[i][None, :] > full[i, top][:, None]).sum(axis=1))
+    return np.concatenate(head_ranks), np.concatenate(full_ranks)
+
+
+def _smallest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, shortlists: tuple[int, ...],
+                    prefilters: tuple[int, ...]) -> tuple[int, int]:
+    for size in shortlists:
         if size < n and float(np.mean(full_rank < size)) >= CALIBRATION_RECALL:
-            for prefilter in PREFILTER_CHOICES:
+            for prefilter in prefilters:
                 if size < prefilter < n // 4 and float(np.mean((full_rank < size) & (head_rank < prefilter))) >= CALIBRATION_RECALL:
                     return size, prefilter
             return size, 0
@@ -172,8 +214,12 @@ class VectorSearch:
             return "exact-gather"
         return "projected-gather" if passing * 3 < n else "projected-full"
 
-    def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, exact scores) of the k best rows among `keep`, best first, ties in tie_rank order."""
+    def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
+              item: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, exact scores) of the k best rows among `keep`, best first, ties in tie_rank order.
+
+        `item`: the vector is a stored row (similar titles), so the projection's item sizes apply.
+        """
         n = len(self.matrix)
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if k <= 0 or n == 0:
@@ -195,13 +241,13 @@ class VectorSearch:
             candidates = np.arange(n)
         else:
             assert self.projection is not None
-            candidates = self._shortlist(query, k, keep, rows, passing, method)
+            candidates = self._shortlist(query, k, keep, rows, passing, method, item)
             scores = np.take(self.matrix, candidates, axis=0) @ query
         self.last_plan = Plan(method, passing, int(candidates.size))
         return self._best(candidates, scores, min(k, passing))
 
     def _shortlist(self, query: np.ndarray, k: int, keep: np.ndarray | None, rows: np.ndarray | None,
-                   passing: int, method: str) -> np.ndarray:
+                   passing: int, method: str, item: bool) -> np.ndarray:
         """Sorted rows of the projected shortlist: head scores, then head + tail scores of the best.
 
         On the full-index plan the filter is applied while selecting (threshold & mask), never by
@@ -213,9 +259,10 @@ class VectorSearch:
         gather = method == "projected-gather"
         head = np.take(projection.head, rows, axis=0) @ reduced[:split] if gather else _scan(projection.head, reduced[:split])
         mask = None if gather else keep  # which head entries may be chosen
-        size = min(max(self.shortlist, k), passing)
-        if projection.prefilter and self.shortlist < projection.prefilter < passing:
-            best = _top_indices(head, projection.prefilter, mask)
+        shortlist, prefilter = projection.sizes(item, k) if self.mode == "auto" else (self.shortlist, projection.prefilter)
+        size = min(max(shortlist, k), passing)
+        if prefilter and shortlist < prefilter < passing:
+            best = _top_indices(head, prefilter, mask)
             where = rows[best] if gather else best
             approx = head[best] + np.take(projection.tail, where, axis=0) @ reduced[split:]
             short = where[_top_indices(approx, size)]

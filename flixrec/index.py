@@ -325,13 +325,15 @@ class IndexSnapshot:
                 keep[row] = False
         return keep
 
-    def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None) -> list[tuple[str, float]]:
+    def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
+                item: bool = False) -> list[tuple[str, float]]:
         """The k rows most similar to `vector` among `keep`: (title_id, score in [0, 1]), best first.
 
         Exact scores and order; min(k, rows kept) results. The plan (exact or projected shortlist) is
-        chosen per query by how many rows pass, see `flixrec.engine`.
+        chosen per query by how many rows pass, see `flixrec.engine`. `item`: `vector` is a stored
+        title's (similar titles), not free text.
         """
-        rows, scores = self.search.top_k(vector, k, keep)
+        rows, scores = self.search.top_k(vector, k, keep, item=item)
         return [(self.ids[row], float(min(1.0, max(0.0, score)))) for row, score in zip(rows, scores)]
 
     def scores_against(self, vector: np.ndarray) -> np.ndarray:

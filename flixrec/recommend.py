@@ -92,7 +92,7 @@ class Recommender:
         keep[row] = False
         fetch = k + (16 if separate_franchise else 0)
         while True:
-            hits = self.snapshot.nearest(vector, fetch, keep)
+            hits = self.snapshot.nearest(vector, fetch, keep, item=True)
             if separate_franchise:
                 titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
                 hits = [(tid, s) for tid, s in hits if tid in titles and not same_franchise(seed, titles[tid])]
@@ -108,7 +108,7 @@ class Recommender:
         seed, vector = self._seed_vector(title_id)
         keep = np.ones(len(self.snapshot), dtype=bool)
         keep[self.snapshot.position(title_id)] = False
-        hits = self.snapshot.nearest(vector, FRANCHISE_WINDOW, keep)
+        hits = self.snapshot.nearest(vector, FRANCHISE_WINDOW, keep, item=True)
         titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
         hits = [(tid, s) for tid, s in hits if tid in titles and same_franchise(seed, titles[tid])]
         return self._recommendations(hits[:k], titles)

@@ -69,7 +69,8 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             np.save(tmp / "head.npy", projection.head)
             np.save(tmp / "tail.npy", projection.tail)
             np.save(tmp / "basis.npy", projection.basis)
-            sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter}
+            sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter,
+                     "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter}
             (tmp / "projection.json").write_text(json.dumps(sizes))
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
@@ -113,7 +114,8 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
             # read into memory: every projected query scans `head` (a memory map scans ~20% slower)
             sizes = json.loads((directory / "projection.json").read_text())
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy"),
-                                    np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]))
+                                    np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
+                                    int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
         columns = np.load(directory / "columns.npz")
         return IndexSnapshot(
             ids=np.load(directory / "ids.npy").astype(object),

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.engine import Projection, VectorSearch
+from flixrec.engine import ITEM_K, Projection, VectorSearch
 from flixrec.errors import TitleNotFound
 from flixrec.index import IndexSnapshot, VectorIndex
 from flixrec.models import Filters, Title
@@ -243,3 +243,29 @@ def test_calibration_turns_the_projection_off_when_it_cannot_reach_the_recall():
     search = VectorSearch(random_rows, np.arange(3000), Projection.fit(random_rows, dims=8))
     rows, _ = search.top_k(random_rows[0], K)
     assert search.last_plan.method.startswith("exact") and rows[0] == 0
+
+
+def test_item_queries_get_their_own_calibrated_sizes_and_keep_the_recall():
+    """similar_titles queries are stored rows: calibrated apart, they need a smaller shortlist than free text."""
+    rng = np.random.default_rng(1)
+    n = 20_000
+    rows = rng.standard_normal((300, 64))[rng.integers(0, 300, n)] + 0.5 * rng.standard_normal((n, 64))
+    rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    projection = Projection.fit(rows, dims=32)
+    assert 0 < projection.item_shortlist < projection.shortlist
+    search = VectorSearch(rows, np.arange(n), projection)
+    exact = VectorSearch(rows, np.arange(n), mode="exact")
+    recalls = []
+    for row in rng.choice(n, 40, replace=False):
+        keep = np.ones(n, dtype=bool)
+        keep[row] = False
+        got, _ = search.top_k(rows[row], K, keep, item=True)
+        assert search.last_plan.method == "projected-full"
+        assert projection.item_shortlist <= search.last_plan.candidates <= 2 * projection.item_shortlist
+        truth, _ = exact.top_k(rows[row], K, keep)
+        recalls.append(len(set(got.tolist()) & set(truth.tolist())) / K)
+    assert np.mean(recalls) >= 0.99
+    search.top_k(rows[0], K)  # free text: the general sizes
+    assert search.last_plan.candidates >= projection.shortlist
+    search.top_k(rows[0], ITEM_K + 1, item=True)  # more neighbours than items were calibrated for
+    assert search.last_plan.candidates >= projection.shortlist
