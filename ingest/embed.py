@@ -56,26 +56,29 @@ class EmbedPlan:
 
 
 def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
-    """Compare the catalogue's hashes with the index's to decide what to embed, update and delete."""
+    """Compare the catalogue's hashes with the index's to decide what to embed, update and delete.
+
+    The catalogue's content hash column decides what to embed (no rows are read for titles the index
+    does not hold, so a first build plans in seconds); the record hash of the stored metadata (which
+    has no people) is recomputed only for titles whose content is unchanged.
+    """
     stored = index.stored_hashes()
+    catalogue = catalog.hashes()
     to_embed: list[str] = []
+    same_content: list[str] = []
+    for title_id in sorted(catalogue):
+        content = stored.get(title_id, (None, None))[0]
+        (same_content if content == catalogue[title_id] else to_embed).append(title_id)
     to_update: list[str] = []
-    new: set[str] = set()
-    unchanged = 0
-    live: set[str] = set()
-    for title in catalog.iter_titles():
-        live.add(title.title_id)
-        content, record = stored.get(title.title_id, (None, None))
-        if content is None:
-            new.add(title.title_id)
-        if content != title.content_hash:
-            to_embed.append(title.title_id)
-        elif record != title.record_hash:
-            to_update.append(title.title_id)
-        else:
-            unchanged += 1
-    to_delete = sorted(tid for tid in stored if tid not in live)
-    return EmbedPlan(to_embed, to_update, to_delete, unchanged, new)
+    for start in range(0, len(same_content), 5000):
+        chunk = same_content[start : start + 5000]
+        for title_id, title in catalog.find_titles(chunk, with_people=False).items():
+            if stored[title_id][1] != title.record_hash:
+                to_update.append(title_id)
+    to_update.sort()
+    new = {title_id for title_id in to_embed if title_id not in stored}
+    to_delete = sorted(tid for tid in stored if tid not in catalogue)
+    return EmbedPlan(to_embed, to_update, to_delete, len(same_content) - len(to_update), new)
 
 
 def build_index(
