@@ -66,8 +66,6 @@ def _use_worker_init() -> None:
     global _worker_model
     from threadpoolctl import threadpool_limits
 
-    from flixrec.use_numpy import CachedUseModel
-
     threadpool_limits(1)  # one BLAS thread per worker process: the processes are the parallelism
     _worker_model = CachedUseModel()
 
