@@ -33,8 +33,8 @@ import numpy as np
 _ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of the three CNN branches
 _CNN = 256
 _EMB = 512
-_MAX_LEFT = max(left for _, left in _ORDERS)
-_MAX_RIGHT = max(n - 1 - left for n, left in _ORDERS)
+PAD = max(max(left, n - 1 - left) for n, left in _ORDERS)
+"""Zero rows around each sentence in a micro-batch: the widest window's reach to either side (2)."""
 TOKEN_BUDGET = 24_576
 """Tokens per forward batch: their distinct tokens are looked up in (or added to) the token cache at once."""
 MICRO_BATCH = 1024
@@ -47,8 +47,7 @@ SEGMENT_CACHE = 500_000
 WORD = "\u2581"
 """sentencepiece's word-boundary mark."""
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*\Z")
-PAD = 2
-"""Zero rows around each sentence in a micro-batch: the widest window reaches 2 tokens either side."""
+
 
 
 def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
@@ -189,7 +188,12 @@ class CachedUseModel:
         """Keep the `keep` most used rows of the cache (moved to the front), forget the others."""
         cache = self._cache
         used = slice(1, cache.used)
-        top = 1 + np.argpartition(-cache.hits[used], keep - 1)[:keep] if 0 < keep < cache.used - 1 else np.arange(1, 1 + keep)
+        if keep <= 0:
+            top = np.zeros(0, dtype=np.int64)
+        elif keep >= cache.used - 1:
+            top = np.arange(1, cache.used)
+        else:
+            top = 1 + np.argpartition(-cache.hits[used], keep - 1)[:keep]
         self._slot[cache.token[used]] = -1
         cache.compact(np.sort(top))
         self._slot[cache.token[1 : cache.used]] = np.arange(1, cache.used)
