@@ -220,6 +220,12 @@ class Catalog:
         with self.engine.connect() as conn:
             return dict(conn.execute(sa.select(c.title_id, c.content_hash)).tuples().all())
 
+    def hash_pairs(self) -> dict[str, tuple[str, str]]:
+        """title_id -> (content hash, record hash) of every title: what an index build is planned from."""
+        c = titles_table.c
+        with self.engine.connect() as conn:
+            return {row[0]: (row[1], row[2]) for row in conn.execute(sa.select(c.title_id, c.content_hash, c.record_hash))}
+
     def frame_rows(self, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Chosen columns of every title as dicts (for tables and charts)."""
         cols = [titles_table.c[name] for name in columns]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flixrec.catalog import Catalog
-from flixrec.errors import IndexNotBuilt, TitleNotFound
+from flixrec.errors import IndexNotBuilt
 from flixrec.index import IndexSnapshot
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.search import normalise_name

@@ -164,7 +164,8 @@ def snapshot_records(snapshot: IndexSnapshot, skip: set[str], page: int = 20_000
 class SnapshotBuilder:
     """Collects what a build writes to Chroma, then writes the new build's snapshot without re-reading Chroma.
 
-    The base is the previous build's snapshot when it exists, else the collection itself (read once).
+    The base is the previous build's snapshot when it exists and no build was interrupted since (its
+    writes reached Chroma but no snapshot), else the collection itself (read once).
     """
 
     def __init__(self, index: VectorIndex):
@@ -174,6 +175,8 @@ class SnapshotBuilder:
         self._metas: list[dict[str, Any]] = []
         self._metadata_updates: dict[str, dict[str, Any]] = {}
         self._deleted: set[str] = set()
+        # a build that was interrupted wrote to Chroma without a snapshot: the last snapshot is behind
+        self._previous_is_current = not index.interrupted()
 
     def upserted(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]]) -> None:
         """Record vectors written to Chroma."""
@@ -192,7 +195,8 @@ class SnapshotBuilder:
     def _base(self) -> Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]:
         skip = set(self._ids) | self._deleted
         stamp = self.index.stamp()
-        previous = read_snapshot(self.index, stamp) if stamp else None  # a first build has none to start from
+        # a first build has none to start from
+        previous = read_snapshot(self.index, stamp) if stamp and self._previous_is_current else None
         if previous is not None:
             return snapshot_records(previous, skip)
         if self.index.count() == len(set(self._ids)):

@@ -17,7 +17,7 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embedding_texts
-from flixrec.index import VectorIndex, title_metadata
+from flixrec.index import LEGACY, VectorIndex, title_metadata
 from flixrec.models import Title
 from flixrec.snapshot import SnapshotBuilder, has_snapshot, remove_other_snapshots
 
@@ -45,7 +45,7 @@ class EmbedSummary:
 
 @dataclasses.dataclass
 class EmbedPlan:
-    """What a build has to do, decided by comparing hashes (cheap: no model needed)."""
+    """What a build has to do, decided by comparing hashes (cheap: no model needed, no rows read)."""
 
     to_embed: list[str]
     to_update: list[str]
@@ -53,32 +53,49 @@ class EmbedPlan:
     unchanged: int
     new: set[str] | None = None
     """The ids of `to_embed` not stored yet (written with Chroma's cheaper `add`); None: upsert them all."""
+    hashes: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """The catalogue's (content hash, record hash) of the titles to embed and update, for the ledger."""
+    relabel: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    """Titles of an index built before the ledger whose stored metadata is current: ledger rows only."""
 
 
 def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
-    """Compare the catalogue's hashes with the index's to decide what to embed, update and delete.
+    """Compare the catalogue's hashes with the index ledger's to decide what to embed, update and delete.
 
-    The catalogue's content hash column decides what to embed (no rows are read for titles the index
-    does not hold, so a first build plans in seconds); the record hash of the stored metadata (which
-    has no people) is recomputed only for titles whose content is unchanged.
+    A title is embedded when its content hash differs from the stored one (or its row is pending after
+    a killed build) and gets new metadata when only its record hash differs; no catalogue rows are read,
+    so planning 300k titles takes seconds. Rows of an index built before the ledger carry a record hash
+    of the title without people: those titles are read once to compare it.
     """
     stored = index.stored_hashes()
-    catalogue = catalog.hashes()
+    catalogue = catalog.hash_pairs()
     to_embed: list[str] = []
-    same_content: list[str] = []
-    for title_id in sorted(catalogue):
-        content = stored.get(title_id, (None, None))[0]
-        (same_content if content == catalogue[title_id] else to_embed).append(title_id)
     to_update: list[str] = []
-    for start in range(0, len(same_content), 5000):
-        chunk = same_content[start : start + 5000]
+    legacy: list[str] = []
+    unchanged = 0
+    for title_id in sorted(catalogue):
+        content, record = stored.get(title_id, ("", ""))
+        if not content or content != catalogue[title_id][0]:
+            to_embed.append(title_id)
+        elif record == catalogue[title_id][1]:
+            unchanged += 1
+        elif record.startswith(LEGACY):
+            legacy.append(title_id)
+        else:
+            to_update.append(title_id)
+    relabel: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(legacy), 5000):
+        chunk = legacy[start : start + 5000]
         for title_id, title in catalog.find_titles(chunk, with_people=False).items():
-            if stored[title_id][1] != title.record_hash:
+            if stored[title_id][1] == LEGACY + title.record_hash:
+                relabel[title_id] = catalogue[title_id]
+            else:
                 to_update.append(title_id)
     to_update.sort()
     new = {title_id for title_id in to_embed if title_id not in stored}
     to_delete = sorted(tid for tid in stored if tid not in catalogue)
-    return EmbedPlan(to_embed, to_update, to_delete, len(same_content) - len(to_update), new)
+    hashes = {title_id: catalogue[title_id] for title_id in (*to_embed, *to_update)}
+    return EmbedPlan(to_embed, to_update, to_delete, unchanged + len(relabel), new, hashes, relabel)
 
 
 def build_index(
@@ -94,7 +111,9 @@ def build_index(
 
     plan = plan or plan_build(catalog, index)
     summary = EmbedSummary(unchanged=plan.unchanged)
-    snapshot = SnapshotBuilder(index)
+    snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
+    if plan.relabel:
+        index.record_hashes(plan.relabel)
     pending: list[tuple[list[str], np.ndarray, list[dict]]] = []
 
     def write_pending() -> None:
@@ -106,7 +125,8 @@ def build_index(
             fresh = np.array([plan.new is not None and i in plan.new for i in ids], dtype=bool)
             for write, rows in ((index.add, np.flatnonzero(fresh)), (index.upsert, np.flatnonzero(~fresh))):
                 if len(rows):
-                    write([ids[r] for r in rows], vectors[rows], [metadatas[r] for r in rows])
+                    write([ids[r] for r in rows], vectors[rows], [metadatas[r] for r in rows],
+                          [plan.hashes[ids[r]] for r in rows])
             snapshot.upserted(ids, vectors, metadatas)
             summary.embedded += len(ids)
             pending.clear()
@@ -130,7 +150,7 @@ def build_index(
     for start in range(0, len(plan.to_update), 5000):
         titles = _titles(catalog, plan.to_update[start : start + 5000])
         ids, metadatas = [t.title_id for t in titles], [title_metadata(t) for t in titles]
-        index.update_metadata(ids, metadatas)
+        index.update_metadata(ids, metadatas, [plan.hashes[i] for i in ids])
         snapshot.metadata_updated(ids, metadatas)
         summary.metadata_updated += len(titles)
     if plan.to_delete:

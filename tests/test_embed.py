@@ -11,9 +11,9 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name, embedding_text, embedding_texts
 from flixrec.errors import IndexNotBuilt
-from flixrec.index import HNSW_CONFIGURATION, IndexSnapshot, VectorIndex, _client
+from flixrec.index import HNSW_CONFIGURATION, IndexSnapshot, VectorIndex, _client, title_metadata
 from flixrec.service import FlixRec
-from ingest.embed import build_index
+from ingest.embed import build_index, plan_build
 
 from conftest import make_settings
 
@@ -71,6 +71,65 @@ def test_a_build_killed_half_way_resumes_without_redoing_work(small, use_embedde
     resumed = build_index(catalog, index, use_embedder, batch_size=16)
     assert (resumed.embedded, resumed.unchanged) == (28, 32) and index.stamp() is not None
     assert len(IndexSnapshot.load(index)) == 60  # the snapshot holds the vectors of the interrupted build too
+
+
+def test_an_interrupted_incremental_build_still_publishes_a_complete_snapshot(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    build_index(catalog, index, use_embedder)
+    catalog.upsert_titles([dataclasses.replace(t, overview=f"Story number {n} of a lighthouse.") for n, t in enumerate(titles[:40])])
+
+    class Crash(Exception):
+        pass
+
+    def crash(done: int) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        build_index(catalog, index, use_embedder, batch_size=16, progress=crash)  # 16 new vectors reach Chroma
+    assert index.interrupted()
+    resumed = build_index(catalog, index, use_embedder, batch_size=16)
+    assert (resumed.embedded, resumed.unchanged) == (24, 36) and not index.interrupted()
+    snapshot = IndexSnapshot.load(index)
+    ids = [t.title_id for t in titles]
+    stored = index.collection.get(ids=ids, include=["embeddings"])
+    by_id = dict(zip(stored["ids"], stored["embeddings"]))
+    # the 16 written before the crash are new in the snapshot too (not the last snapshot's old vectors)
+    assert all(np.allclose(snapshot.vector(i), by_id[i], atol=1e-6) for i in ids)
+
+
+def test_rows_a_killed_write_may_have_half_written_are_embedded_again(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    build_index(catalog, index, use_embedder)
+    index.ledger.pending([titles[3].title_id])  # what a build SIGKILLed inside a Chroma write leaves
+    plan = plan_build(catalog, index)
+    assert (plan.to_embed, plan.new, plan.to_update) == ([titles[3].title_id], set(), [])  # upserted: it may be stored
+    assert build_index(catalog, index, use_embedder, plan=plan).embedded == 1
+    assert plan_build(catalog, index).to_embed == [] and index.count() == 60
+
+
+def test_an_index_built_before_the_ledger_is_adopted_without_re_embedding(small, use_embedder):
+    settings, catalog, titles = small
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    build_index(catalog, index, use_embedder)
+    # an older build: its hashes in Chroma's metadata (the record hash of the title without people), no ledger
+    ids = [t.title_id for t in titles]
+    old = catalog.find_titles(ids, with_people=False)
+    index.collection.update(ids=ids, metadatas=[{**title_metadata(old[i]), "content_hash": old[i].content_hash,
+                                                 "record_hash": old[i].record_hash} for i in ids])
+    index.ledger.close()
+    index.ledger.path.unlink()
+    catalog.upsert_titles([dataclasses.replace(titles[1], votes=(titles[1].votes or 0) + 7)])
+    adopted = VectorIndex.open(settings.index_dir, settings.model)
+    plan = plan_build(catalog, adopted)
+    assert (plan.to_embed, plan.to_update, len(plan.relabel), plan.unchanged) == ([], [titles[1].title_id], 59, 59)
+    summary = build_index(catalog, adopted, use_embedder, plan=plan)
+    assert (summary.embedded, summary.metadata_updated) == (0, 1)
+    assert adopted.ledger.hashes() == catalog.hash_pairs()
+    again = plan_build(catalog, adopted)
+    assert (again.to_embed, again.to_update, again.relabel, again.unchanged) == ([], [], {}, 60)
+    assert FlixRec(settings).status().in_agreement
 
 
 def test_each_model_has_its_own_collection_and_vectors_never_mix(small, use_embedder, minilm_embedder):
@@ -149,8 +208,9 @@ def test_chroma_where_filters_work_on_every_stored_field(small, use_embedder):
     seed = IndexSnapshot.load(index).vector(titles[0].title_id)
     got = index.collection.query(query_embeddings=[seed], n_results=60, where=where, include=[])["ids"][0]
     assert set(got) == expected
-    hashes = index.collection.get(where={"content_hash": by_id[titles[5].title_id].content_hash}, include=[])["ids"]
-    assert hashes == [titles[5].title_id]
+    stored = index.collection.get(ids=[titles[5].title_id], include=["metadatas"])["metadatas"][0]
+    assert set(stored) <= {"media_type", "year", "runtime", "votes", "rating", "language", "genres"}  # hashes: in the ledger
+    assert index.stored_hashes()[titles[5].title_id][0] == by_id[titles[5].title_id].content_hash
 
 
 def test_genres_survive_the_model_token_limit(demo_reports, minilm_embedder):
