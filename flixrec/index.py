@@ -89,11 +89,11 @@ class IndexLedger:
             return self._writer
         if not self.path.exists():
             return None
-        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
 
     def _write(self) -> sqlite3.Connection:
         if self._writer is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("CREATE TABLE IF NOT EXISTS titles (title_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, "
                          "record_hash TEXT NOT NULL) WITHOUT ROWID")
             conn.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")

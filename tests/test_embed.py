@@ -11,7 +11,7 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name, embedding_text, embedding_texts
 from flixrec.errors import IndexNotBuilt
-from flixrec.index import HNSW_CONFIGURATION, IndexSnapshot, VectorIndex, _client, title_metadata
+from flixrec.index import HNSW_CONFIGURATION, IndexLedger, IndexSnapshot, VectorIndex, _client, title_metadata
 from flixrec.service import FlixRec
 from ingest.embed import build_index, plan_build
 
@@ -245,3 +245,23 @@ def test_ingest_embeds_in_worker_processes_with_the_same_vectors(tmp_path, demo_
     snapshot = IndexSnapshot.load(VectorIndex.open(settings.index_dir, settings.model))
     stored = np.stack([snapshot.vector(t.title_id) for t in titles])
     assert np.allclose(stored, use_embedder.encode([embedding_text(t) for t in titles]), atol=1e-5)
+
+
+def test_the_ledger_keeps_hashes_pending_rows_and_its_owner(tmp_path):
+    folder = tmp_path / "odd dir #1?"
+    folder.mkdir()
+    ledger = IndexLedger(folder / "c.ledger.sqlite3", "collection-a")
+    assert ledger.hashes() == {} and not ledger.dirty()  # no file yet: nothing stored, nothing created
+    assert not (folder / "c.ledger.sqlite3").exists()
+    ledger.pending(["t1", "t2"])
+    assert ledger.hashes() == {"t1": ("", ""), "t2": ("", "")} and ledger.dirty()
+    ledger.record(["t1", "t2"], [("c1", "r1"), ("c2", "r2")])
+    ledger.pending(["t2"], keep_record=True)  # a delete about to happen
+    ledger.forget(["t2"])
+    ledger.published()
+    reader = IndexLedger(folder / "c.ledger.sqlite3", "collection-a")  # another process reads read-only
+    assert reader.hashes() == {"t1": ("c1", "r1")} and not reader.dirty()
+    assert IndexLedger(folder / "c.ledger.sqlite3", "collection-b").hashes() == {}  # a re-created collection
+    renewed = IndexLedger(folder / "c.ledger.sqlite3", "collection-b")
+    renewed.record(["t9"], [("c9", "r9")])
+    assert renewed.hashes() == {"t9": ("c9", "r9")} and reader.hashes() == {}
