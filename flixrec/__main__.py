@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from flixrec.config import Settings
+from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import FlixrecError
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.service import FlixRec
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: `error: ...` and exit code 2 for anything a user can fix."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(FlixRec(Settings.from_env()), args)
+        return args.handler(FlixRec(Settings.from_env(secrets_file=SECRETS_FILE)), args)
     except FlixrecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

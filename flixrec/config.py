@@ -1,4 +1,4 @@
-"""One Settings object, read from environment variables (and, at the app's edge, st.secrets).
+"""One Settings object, read from environment variables, then `.streamlit/secrets.toml` (the app: st.secrets).
 
 Every setting is declared once below with its default and a line of help; `Settings.from_mapping`
 validates them all at start-up and raises `ConfigError` naming the key and how to fix it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,21 @@ from flixrec.errors import ConfigError
 
 DEFAULT_MODEL = "use-multilingual"
 """The default embedding model; chosen by bench/quality.py on the demo catalogue (see README)."""
+
+
+SECRETS_FILE = Path(".streamlit/secrets.toml")
+"""Where the app (st.secrets) and the CLIs read settings the environment does not set."""
+
+
+def read_secrets_file(path: Path = SECRETS_FILE) -> dict[str, Any]:
+    """Top-level values of a Streamlit secrets file; {} when there is none. Never echoes its content."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {type(exc).__name__}; fix the file or set the values in the environment") from None
+    return {key: value for key, value in data.items() if not isinstance(value, dict)}
 
 
 def default_home() -> Path:
@@ -117,9 +133,11 @@ class Settings:
         )
 
     @classmethod
-    def from_env(cls) -> Settings:
-        """Settings from the process environment."""
-        return cls.from_mapping(os.environ)
+    def from_env(cls, secrets_file: Path | None = None) -> Settings:
+        """Settings from the process environment, then (when given) a secrets file, as the app reads st.secrets."""
+        if secrets_file is None:
+            return cls.from_mapping(os.environ)
+        return cls.from_mapping(os.environ, read_secrets_file(secrets_file))
 
     def require_trakt_key(self) -> str:
         """The Trakt API key, or a ConfigError that says where to put it."""

@@ -11,11 +11,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tqdm import tqdm
 
 from flixrec.catalog import Catalog, UpsertCounts
-from flixrec.config import Settings
+from flixrec.config import SECRETS_FILE, Settings
 from flixrec.embedding import load_embedder
 from flixrec.errors import FlixrecError
 from flixrec.index import VectorIndex
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(secrets_file=Path(getattr(args, "secrets_file", None) or SECRETS_FILE))
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(settings, args)
     except FlixrecError as exc:

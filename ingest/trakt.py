@@ -22,9 +22,7 @@ import logging
 import random
 import threading
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -32,7 +30,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from flixrec.catalog import Catalog, UpsertCounts
-from flixrec.config import Settings
 from flixrec.errors import TraktAuthError, TraktError, TraktRateLimited
 from flixrec.models import Person, Title
 
@@ -43,36 +40,11 @@ USER_AGENT = "flixrec-ingest/1.0 (+https://github.com/flixrec; python-requests)"
 MAX_LIMIT = 250
 PACING_PERIOD = 300.0  # Trakt counts GET requests per 5 minutes
 UPDATES_MAX_DAYS = 30
-SECRETS_FILE = Path(".streamlit/secrets.toml")
 MEDIA_PATHS = {"movie": "movies", "show": "shows"}
 
 
 class TraktPageError(TraktError):
     """One page kept failing (malformed body or server error) after its retries; the crawl records it."""
-
-
-# ---- the key ------------------------------------------------------------------------------------
-
-
-def resolve_client_id(settings: Settings, secrets_file: Path = SECRETS_FILE) -> str:
-    """The Trakt API key from the settings (environment) or `.streamlit/secrets.toml`; TraktAuthError if absent."""
-    if settings.trakt_client_id:
-        return settings.trakt_client_id
-    try:
-        secrets = tomllib.loads(secrets_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        secrets = {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise TraktAuthError(
-            f"cannot read {secrets_file}: {type(exc).__name__}; fix the file or set TRAKT_CLIENT_ID"
-        ) from None
-    value = str(secrets.get("TRAKT_CLIENT_ID") or "").strip()
-    if not value:
-        raise TraktAuthError(
-            "no Trakt API key: create an app at https://trakt.tv/oauth/applications and set its Client ID as "
-            f"TRAKT_CLIENT_ID in the environment or in {secrets_file}"
-        )
-    return value
 
 
 # ---- pacing and retries ---------------------------------------------------------------------------

@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from flixrec.catalog import Catalog
-from flixrec.config import Settings
+from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import TraktError
 from ingest.trakt import (
     MAX_LIMIT,
     PACING_PERIOD,
-    SECRETS_FILE,
     CrawlPlan,
     CrawlSummary,
     Pacer,
@@ -29,7 +27,6 @@ from ingest.trakt import (
     crawl_people,
     parse_since,
     popular_plan,
-    resolve_client_id,
     run_crawl,
     search_plan,
     updates_plan,
@@ -55,7 +52,7 @@ def _years(text: str | None) -> tuple[int, int] | None:
 
 def make_client(settings: Settings, args: argparse.Namespace) -> TraktClient:
     """A TraktClient from the settings and the command line (key checked before any request)."""
-    client_id = resolve_client_id(settings, Path(args.secrets_file))
+    client_id = settings.require_trakt_key()
     rate = settings.trakt_requests_per_5min if args.rate is None else args.rate
     pacer = Pacer(rate, PACING_PERIOD) if rate > 0 else None
     return TraktClient(client_id, settings.trakt_base_url, pacer=pacer, timeout=args.timeout, backoff=args.backoff)
@@ -166,7 +163,8 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--backoff", type=float, default=1.0,
                         help="base seconds of the exponential, jittered backoff between retries (default 1)")
     common.add_argument("--restart", action="store_true", help="ignore the checkpoint and start from the first page")
-    common.add_argument("--secrets-file", default=str(SECRETS_FILE), help="TOML file with TRAKT_CLIENT_ID (fallback)")
+    common.add_argument("--secrets-file", default=str(SECRETS_FILE),
+                        help="TOML file read for settings the environment does not set, TRAKT_CLIENT_ID included")
     listing = argparse.ArgumentParser(add_help=False, parents=[common])
     listing.add_argument("--limit", type=int, default=MAX_LIMIT, help="items per page (Trakt clamps at 250)")
     listing.add_argument("--max-pages", type=int, default=None, help="stop after this many pages (resume later)")

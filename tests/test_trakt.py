@@ -13,14 +13,13 @@ from fake_trakt import FakeTrakt
 
 from flixrec.catalog import Catalog, _title_to_row, utcnow
 from flixrec.config import Settings
-from flixrec.errors import TraktAuthError, TraktRateLimited
+from flixrec.errors import ConfigError, TraktAuthError, TraktRateLimited
 from ingest.__main__ import main as ingest_main
 from ingest.trakt import (
     Pacer,
     TraktClient,
     crawl_people,
     popular_plan,
-    resolve_client_id,
     run_crawl,
     search_plan,
     to_people,
@@ -162,15 +161,22 @@ def test_rate_limit_and_auth_errors_after_bounded_retries(fake_trakt):
         client.get_page("/movies/popular", {}, 1, 10)
 
 
-def test_the_key_comes_from_the_environment_or_secrets_toml(tmp_path):
+def test_the_key_comes_from_the_environment_or_secrets_toml(tmp_path, monkeypatch):
     secrets = tmp_path / "secrets.toml"
-    settings = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path)})
-    with pytest.raises(TraktAuthError, match="https://trakt.tv/oauth/applications"):
-        resolve_client_id(settings, secrets)
-    secrets.write_text('TRAKT_CLIENT_ID = "from-secrets"\n')
-    assert resolve_client_id(settings, secrets) == "from-secrets"
-    from_env = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path), "TRAKT_CLIENT_ID": "from-env"})
-    assert resolve_client_id(from_env, secrets) == "from-env"
+    monkeypatch.delenv("TRAKT_CLIENT_ID", raising=False)
+    monkeypatch.delenv("FLIXREC_MODEL", raising=False)
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="https://trakt.tv/oauth/applications"):
+        Settings.from_env(secrets_file=secrets).require_trakt_key()
+    secrets.write_text('TRAKT_CLIENT_ID = "from-secrets"\nFLIXREC_MODEL = "all-MiniLM-L6-v2"\n')
+    settings = Settings.from_env(secrets_file=secrets)
+    assert settings.require_trakt_key() == "from-secrets" and settings.model == "all-MiniLM-L6-v2"  # any setting, as in the app
+    monkeypatch.setenv("TRAKT_CLIENT_ID", "from-env")
+    assert Settings.from_env(secrets_file=secrets).require_trakt_key() == "from-env"  # the environment wins
+    secrets.write_text('TRAKT_CLIENT_ID = "s3cr3t-unterminated\n')
+    with pytest.raises(ConfigError, match="cannot read") as info:
+        Settings.from_env(secrets_file=secrets)
+    assert "s3cr3t" not in str(info.value)
 
 
 # ---- pacing --------------------------------------------------------------------------------------------
