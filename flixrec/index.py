@@ -10,6 +10,8 @@ readers compare the stamp to know when to reload.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -62,12 +64,21 @@ def title_metadata(title: Title) -> dict[str, Any]:
     return meta
 
 
-LEGACY = "legacy:"
-"""Prefix of a record hash read from an index built before the ledger (a hash of the title without people)."""
+Hashes = tuple[str, str, str]
+"""What the ledger keeps per stored title: (content hash, record hash, metadata hash)."""
+_HASH_KEYS = ("content_hash", "record_hash")  # where builds before the ledger kept them, in Chroma's metadata
+
+
+def metadata_hash(metadata: dict[str, Any]) -> str:
+    """A hash of the filterable metadata stored for a title (tells whether Chroma's copy is current)."""
+    blob = json.dumps({k: v for k, v in metadata.items() if k not in _HASH_KEYS}, sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
 class IndexLedger:
-    """What the collection was built from, per title: the catalogue's content and record hashes.
+    """What the collection was built from, per title: the catalogue's content and record hashes, and a
+    hash of the metadata Chroma holds (a changed record whose metadata is the same, e.g. new people,
+    needs no Chroma write).
 
     A small SQLite file beside Chroma's, not Chroma metadata: every metadata key is a row in Chroma's
     metadata tables (with their indexes), about 50 µs per key and title when adding; the two hash keys
@@ -94,14 +105,15 @@ class IndexLedger:
     def _write(self) -> sqlite3.Connection:
         if self._writer is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("CREATE TABLE IF NOT EXISTS titles (title_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, "
-                         "record_hash TEXT NOT NULL) WITHOUT ROWID")
+            conn.execute("CREATE TABLE IF NOT EXISTS vectors (title_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, "
+                         "record_hash TEXT NOT NULL, metadata_hash TEXT NOT NULL) WITHOUT ROWID")
             conn.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute("DROP TABLE IF EXISTS titles")  # the first layout, without metadata hashes
             owner = conn.execute("SELECT value FROM state WHERE key = 'collection_id'").fetchone()
             if owner is None or owner[0] != self.collection_id:
                 with conn:
                     conn.execute("BEGIN")
-                    conn.execute("DELETE FROM titles")
+                    conn.execute("DELETE FROM vectors")
                     conn.execute("DELETE FROM state")
                     conn.execute("INSERT INTO state VALUES ('collection_id', ?)", (self.collection_id,))
             self._writer = conn
@@ -114,13 +126,16 @@ class IndexLedger:
             return False
         return owner is not None and owner[0] == self.collection_id
 
-    def hashes(self) -> dict[str, tuple[str, str]]:
-        """title_id -> (content hash, record hash); a pending row has an empty content hash."""
+    def hashes(self) -> dict[str, Hashes]:
+        """title_id -> (content, record, metadata hash); a pending row has an empty content hash."""
         conn = self._read()
         if conn is None or not self._owned(conn):
             return {}
         try:
-            return {row[0]: (row[1], row[2]) for row in conn.execute("SELECT title_id, content_hash, record_hash FROM titles")}
+            rows = conn.execute("SELECT title_id, content_hash, record_hash, metadata_hash FROM vectors")
+            return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        except sqlite3.OperationalError:  # no rows written yet (or an older layout): Chroma's metadata fills in
+            return {}
         finally:
             if conn is not self._writer:
                 conn.close()
@@ -143,28 +158,28 @@ class IndexLedger:
             conn.execute("BEGIN")
             conn.execute("INSERT OR REPLACE INTO state VALUES ('dirty', '1')")
             if keep_record:
-                conn.executemany("UPDATE titles SET content_hash = '' WHERE title_id = ?", ((i,) for i in ids))
+                conn.executemany("UPDATE vectors SET content_hash = '' WHERE title_id = ?", ((i,) for i in ids))
             else:
-                conn.executemany("INSERT OR REPLACE INTO titles VALUES (?, '', '')", ((i,) for i in ids))
+                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, '', '', '')", ((i,) for i in ids))
 
     def changing(self) -> None:
         """Set `dirty` before a write that needs no pending rows (metadata updates)."""
         self._write().execute("INSERT OR REPLACE INTO state VALUES ('dirty', '1')")
 
-    def record(self, ids: Sequence[str], hashes: Sequence[tuple[str, str]]) -> None:
+    def record(self, ids: Sequence[str], hashes: Sequence[Hashes]) -> None:
         """Store the hashes of rows Chroma now holds."""
         conn = self._write()
         with conn:
             conn.execute("BEGIN")
-            conn.executemany("INSERT OR REPLACE INTO titles VALUES (?, ?, ?)",
-                             ((i, content, record) for i, (content, record) in zip(ids, hashes)))
+            conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
+                             ((i, *triple) for i, triple in zip(ids, hashes)))
 
     def forget(self, ids: Sequence[str]) -> None:
         """Drop the rows of ids Chroma no longer holds."""
         conn = self._write()
         with conn:
             conn.execute("BEGIN")
-            conn.executemany("DELETE FROM titles WHERE title_id = ?", ((i,) for i in ids))
+            conn.executemany("DELETE FROM vectors WHERE title_id = ?", ((i,) for i in ids))
 
     def published(self) -> None:
         """A build's stamp is out: clear `dirty`."""
@@ -286,7 +301,7 @@ class VectorIndex:
             end = start + step
             method(ids=list(ids[start:end]), embeddings=np.asarray(vectors[start:end], dtype=np.float32),
                    metadatas=list(metadatas[start:end]))
-        self.ledger.record(ids, hashes)
+        self.ledger.record(ids, [(*pair, metadata_hash(meta)) for pair, meta in zip(hashes, metadatas)])
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]],
                         hashes: Sequence[tuple[str, str]]) -> None:
@@ -295,10 +310,11 @@ class VectorIndex:
         step = self._batch_size()
         for start in range(0, len(ids), step):
             self.collection.update(ids=list(ids[start : start + step]), metadatas=list(metadatas[start : start + step]))
-        self.ledger.record(ids, hashes)  # a build killed before this line updates them again
+        # a build killed before this line updates them again
+        self.ledger.record(ids, [(*pair, metadata_hash(meta)) for pair, meta in zip(hashes, metadatas)])
 
-    def record_hashes(self, hashes: dict[str, tuple[str, str]]) -> None:
-        """Ledger only: titles whose stored vector and metadata are already right (an older index's rows)."""
+    def relabel(self, hashes: dict[str, Hashes]) -> None:
+        """Ledger only: titles whose stored vector and metadata are current but whose record changed."""
         ids = list(hashes)
         self.ledger.record(ids, [hashes[i] for i in ids])
 
@@ -324,12 +340,12 @@ class VectorIndex:
             yield ids, vectors, page["metadatas"]
             offset += len(ids)
 
-    def stored_hashes(self) -> dict[str, tuple[str, str]]:
-        """title_id -> (content hash, record hash) of what is stored, from the ledger.
+    def stored_hashes(self) -> dict[str, Hashes]:
+        """title_id -> (content hash, record hash, metadata hash) of what is stored, from the ledger.
 
         An empty content hash: a write that may not have landed. An index built before the ledger (or
         whose ledger is gone) has fewer ledger rows than vectors: the missing ones are read from
-        Chroma's metadata, where older builds kept the hashes (record hashes prefixed `LEGACY`).
+        Chroma's metadata (older builds kept the content hash there; the record hash is unknown).
         """
         hashes = self.ledger.hashes()
         if len(hashes) < self.count():
@@ -337,7 +353,7 @@ class VectorIndex:
                 for title_id, meta in zip(ids, metas):
                     if title_id not in hashes:
                         meta = meta or {}
-                        hashes[title_id] = (meta.get("content_hash", ""), LEGACY + meta.get("record_hash", ""))
+                        hashes[title_id] = (meta.get("content_hash", ""), "", metadata_hash(meta))
         return hashes
 
 

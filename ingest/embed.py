@@ -17,7 +17,7 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embedding_texts
-from flixrec.index import LEGACY, VectorIndex, title_metadata
+from flixrec.index import Hashes, VectorIndex, metadata_hash, title_metadata
 from flixrec.models import Title
 from flixrec.snapshot import SnapshotBuilder, has_snapshot, remove_other_snapshots
 
@@ -55,40 +55,39 @@ class EmbedPlan:
     """The ids of `to_embed` not stored yet (written with Chroma's cheaper `add`); None: upsert them all."""
     hashes: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     """The catalogue's (content hash, record hash) of the titles to embed and update, for the ledger."""
-    relabel: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
-    """Titles of an index built before the ledger whose stored metadata is current: ledger rows only."""
+    relabel: dict[str, Hashes] = dataclasses.field(default_factory=dict)
+    """Titles whose record changed but not what the index holds (e.g. new people): ledger rows only."""
 
 
 def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
     """Compare the catalogue's hashes with the index ledger's to decide what to embed, update and delete.
 
     A title is embedded when its content hash differs from the stored one (or its row is pending after
-    a killed build) and gets new metadata when only its record hash differs; no catalogue rows are read,
-    so planning 300k titles takes seconds. Rows of an index built before the ledger carry a record hash
-    of the title without people: those titles are read once to compare it.
+    a killed build). When only its record hash differs, its row is read and its metadata hash decides:
+    new metadata is written to Chroma, the same (new people, another id) only updates the ledger.
+    Unchanged titles are not read, so planning 300k titles takes seconds.
     """
     stored = index.stored_hashes()
     catalogue = catalog.hash_pairs()
     to_embed: list[str] = []
-    to_update: list[str] = []
-    legacy: list[str] = []
+    recheck: list[str] = []
     unchanged = 0
     for title_id in sorted(catalogue):
-        content, record = stored.get(title_id, ("", ""))
+        content, record, _ = stored.get(title_id, ("", "", ""))
         if not content or content != catalogue[title_id][0]:
             to_embed.append(title_id)
         elif record == catalogue[title_id][1]:
             unchanged += 1
-        elif record.startswith(LEGACY):
-            legacy.append(title_id)
         else:
-            to_update.append(title_id)
-    relabel: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(legacy), 5000):
-        chunk = legacy[start : start + 5000]
+            recheck.append(title_id)
+    to_update: list[str] = []
+    relabel: dict[str, Hashes] = {}
+    for start in range(0, len(recheck), 5000):
+        chunk = recheck[start : start + 5000]
         for title_id, title in catalog.find_titles(chunk, with_people=False).items():
-            if stored[title_id][1] == LEGACY + title.record_hash:
-                relabel[title_id] = catalogue[title_id]
+            metadata = metadata_hash(title_metadata(title))
+            if metadata == stored[title_id][2]:
+                relabel[title_id] = (*catalogue[title_id], metadata)
             else:
                 to_update.append(title_id)
     to_update.sort()
@@ -113,7 +112,7 @@ def build_index(
     summary = EmbedSummary(unchanged=plan.unchanged)
     snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
     if plan.relabel:
-        index.record_hashes(plan.relabel)
+        index.relabel(plan.relabel)
     pending: list[tuple[list[str], np.ndarray, list[dict]]] = []
 
     def write_pending() -> None:
