@@ -215,10 +215,8 @@ class Catalog:
                 yield row.title_id, row.title, row.original_title, list(row.aliases or [])
 
     def hashes(self) -> dict[str, str]:
-        """title_id -> content hash of every title (what the index compares against)."""
-        c = titles_table.c
-        with self.engine.connect() as conn:
-            return dict(conn.execute(sa.select(c.title_id, c.content_hash)).tuples().all())
+        """title_id -> content hash of every title (what decides re-embedding)."""
+        return {title_id: content for title_id, (content, _) in self.hash_pairs().items()}
 
     def hash_pairs(self) -> dict[str, tuple[str, str]]:
         """title_id -> (content hash, record hash) of every title: what an index build is planned from."""

@@ -9,6 +9,7 @@ readers compare the stamp to know when to reload.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -95,12 +96,28 @@ class IndexLedger:
         self.collection_id = collection_id
         self._writer: sqlite3.Connection | None = None
 
-    def _read(self) -> sqlite3.Connection | None:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A connection to read this collection's ledger; None when there is none (no file, another owner)."""
         if self._writer is not None:
-            return self._writer
+            yield self._writer
+            return
         if not self.path.exists():
-            return None
-        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+            yield None
+            return
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            yield conn if self._owned(conn) else None
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The write connection inside one transaction (committed on exit, rolled back on an error)."""
+        conn = self._write()
+        with conn:
+            conn.execute("BEGIN")
+            yield conn
 
     def _write(self) -> sqlite3.Connection:
         if self._writer is None:
@@ -109,8 +126,7 @@ class IndexLedger:
                          "record_hash TEXT NOT NULL, metadata_hash TEXT NOT NULL) WITHOUT ROWID")
             conn.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute("DROP TABLE IF EXISTS titles")  # the first layout, without metadata hashes
-            owner = conn.execute("SELECT value FROM state WHERE key = 'collection_id'").fetchone()
-            if owner is None or owner[0] != self.collection_id:
+            if not self._owned(conn):
                 with conn:
                     conn.execute("BEGIN")
                     conn.execute("DELETE FROM vectors")
@@ -128,34 +144,23 @@ class IndexLedger:
 
     def hashes(self) -> dict[str, Hashes]:
         """title_id -> (content, record, metadata hash); a pending row has an empty content hash."""
-        conn = self._read()
-        if conn is None or not self._owned(conn):
-            return {}
-        try:
-            rows = conn.execute("SELECT title_id, content_hash, record_hash, metadata_hash FROM vectors")
-            return {row[0]: (row[1], row[2], row[3]) for row in rows}
-        except sqlite3.OperationalError:  # no rows written yet (or an older layout): Chroma's metadata fills in
-            return {}
-        finally:
-            if conn is not self._writer:
-                conn.close()
+        with self._reading() as conn:
+            if conn is None:
+                return {}
+            try:
+                rows = conn.execute("SELECT title_id, content_hash, record_hash, metadata_hash FROM vectors")
+                return {row[0]: (row[1], row[2], row[3]) for row in rows}
+            except sqlite3.OperationalError:  # no rows written yet (or an older layout): Chroma's metadata fills in
+                return {}
 
     def dirty(self) -> bool:
         """Whether a build wrote to the collection and did not publish a stamp (it was interrupted)."""
-        conn = self._read()
-        if conn is None or not self._owned(conn):
-            return False
-        try:
-            return conn.execute("SELECT 1 FROM state WHERE key = 'dirty'").fetchone() is not None
-        finally:
-            if conn is not self._writer:
-                conn.close()
+        with self._reading() as conn:
+            return conn is not None and conn.execute("SELECT 1 FROM state WHERE key = 'dirty'").fetchone() is not None
 
     def pending(self, ids: Sequence[str], keep_record: bool = False) -> None:
         """Mark ids as possibly half-written (before Chroma writes or deletes them); sets `dirty`."""
-        conn = self._write()
-        with conn:
-            conn.execute("BEGIN")
+        with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO state VALUES ('dirty', '1')")
             if keep_record:
                 conn.executemany("UPDATE vectors SET content_hash = '' WHERE title_id = ?", ((i,) for i in ids))
@@ -164,27 +169,22 @@ class IndexLedger:
 
     def changing(self) -> None:
         """Set `dirty` before a write that needs no pending rows (metadata updates)."""
-        self._write().execute("INSERT OR REPLACE INTO state VALUES ('dirty', '1')")
+        self.pending([])
 
     def record(self, ids: Sequence[str], hashes: Sequence[Hashes]) -> None:
         """Store the hashes of rows Chroma now holds."""
-        conn = self._write()
-        with conn:
-            conn.execute("BEGIN")
+        with self._transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
                              ((i, *triple) for i, triple in zip(ids, hashes)))
 
     def forget(self, ids: Sequence[str]) -> None:
         """Drop the rows of ids Chroma no longer holds."""
-        conn = self._write()
-        with conn:
-            conn.execute("BEGIN")
+        with self._transaction() as conn:
             conn.executemany("DELETE FROM vectors WHERE title_id = ?", ((i,) for i in ids))
 
     def published(self) -> None:
         """A build's stamp is out: clear `dirty`."""
-        conn = self._write()
-        conn.execute("DELETE FROM state WHERE key = 'dirty'")
+        self._write().execute("DELETE FROM state WHERE key = 'dirty'")
 
     def close(self) -> None:
         """Close the write connection (reads open and close their own)."""
@@ -301,6 +301,10 @@ class VectorIndex:
             end = start + step
             method(ids=list(ids[start:end]), embeddings=np.asarray(vectors[start:end], dtype=np.float32),
                    metadatas=list(metadatas[start:end]))
+        self._record(ids, metadatas, hashes)
+
+    def _record(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]], hashes: Sequence[tuple[str, str]]) -> None:
+        """The ledger rows of what Chroma now holds for these ids."""
         self.ledger.record(ids, [(*pair, metadata_hash(meta)) for pair, meta in zip(hashes, metadatas)])
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[dict[str, Any]],
@@ -310,8 +314,7 @@ class VectorIndex:
         step = self._batch_size()
         for start in range(0, len(ids), step):
             self.collection.update(ids=list(ids[start : start + step]), metadatas=list(metadatas[start : start + step]))
-        # a build killed before this line updates them again
-        self.ledger.record(ids, [(*pair, metadata_hash(meta)) for pair, meta in zip(hashes, metadatas)])
+        self._record(ids, metadatas, hashes)  # a build killed before this line updates them again
 
     def relabel(self, hashes: dict[str, Hashes]) -> None:
         """Ledger only: titles whose stored vector and metadata are current but whose record changed."""

@@ -49,7 +49,6 @@ WORD = "\u2581"
 PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*\Z")
 
 
-
 def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
     """Row layernorm, in place."""
     x -= x.mean(axis=-1, keepdims=True)
@@ -266,7 +265,7 @@ class CachedUseModel:
             for j in range(n):  # c += h[t + j - left] @ W2[j], as c.T += W2[j].T @ h.T (BLAS, in place)
                 o = j - left
                 self._sgemm(1.0, self.w2_blocks[branch][j].T, h[PAD + o : size - PAD + o].T, beta=1.0, c=c.T,
-                       overwrite_c=1)
+                            overwrite_c=1)
         np.maximum(context, zeros, out=context)
         context += h_all
         context[:, padding] = 0  # finite, and weighted 0 below

@@ -45,7 +45,8 @@ class EmbedSummary:
 
 @dataclasses.dataclass
 class EmbedPlan:
-    """What a build has to do, decided by comparing hashes (cheap: no model needed, no rows read)."""
+    """What a build has to do, decided by comparing hashes (cheap: no model needed; only titles whose
+    record changed are read)."""
 
     to_embed: list[str]
     to_update: list[str]
