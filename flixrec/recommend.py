@@ -9,7 +9,7 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.errors import IndexNotBuilt
-from flixrec.index import IndexSnapshot
+from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.search import normalise_name
 
@@ -116,7 +116,7 @@ class Recommender:
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """The k titles closest to a free-text description (any language the model reads)."""
         if self._encode_query is None:
-            raise IndexNotBuilt("free-text search needs the embedding model, which this recommender was built without")
+            raise RuntimeError("free-text search needs encode_query: this Recommender was built without one")
         if not text or not text.strip():
             return []
         vector = self._encode_query(text.strip()[:2000])

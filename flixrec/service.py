@@ -18,7 +18,7 @@ from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import IndexNotBuilt
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
-from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.index import VectorIndex, load_snapshot
 from flixrec.models import Filters, Match, Recommendation, Title
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
@@ -90,7 +90,7 @@ class FlixRec:
                 self._embedder = load_embedder(self.settings.model)
             return self._embedder
 
-    def _fresh(self) -> Recommender:
+    def _current_recommender(self) -> Recommender:
         """The recommender over the latest completed build (reloads when the build stamp changed)."""
         with self._lock:
             index = self.index
@@ -98,7 +98,7 @@ class FlixRec:
             if stamp is None:
                 raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
             if self._recommender is None or self._recommender.snapshot.stamp != stamp:
-                snapshot = IndexSnapshot.load(index)
+                snapshot = load_snapshot(index)
                 self._recommender = Recommender(self.catalog, snapshot, self.encode_query)
                 self._search = None
             return self._recommender
@@ -111,7 +111,7 @@ class FlixRec:
 
     def search_titles(self, query: str, limit: int = 10) -> list[Match]:
         """Titles matching a typed name: exact matches first, then typo-tolerant ones."""
-        self._fresh()
+        self._current_recommender()
         with self._lock:
             if self._search is None:
                 self._search = TitleSearch(self.catalog)
@@ -124,29 +124,29 @@ class FlixRec:
 
     def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
         """The k titles most similar to a title under filters (see Recommender.similar_titles)."""
-        return self._fresh().similar_titles(title_id, k, filters, separate_franchise)
+        return self._current_recommender().similar_titles(title_id, k, filters, separate_franchise)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""
-        return self._fresh().franchise_titles(title_id, k)
+        return self._current_recommender().franchise_titles(title_id, k)
 
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """Titles closest to a free-text description."""
-        return self._fresh().similar_to_text(text, k, filters)
+        return self._current_recommender().similar_to_text(text, k, filters)
 
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
-        return self._fresh().score_distribution(title_id)
+        return self._current_recommender().score_distribution(title_id)
 
     def vectors_of(self, title_ids: list[str]) -> np.ndarray:
         """The stored vectors of these indexed titles (for neighbourhood maps)."""
-        snapshot = self._fresh().snapshot
+        snapshot = self._current_recommender().snapshot
         rows = [snapshot.position(t) for t in title_ids]
         return snapshot.matrix[[r for r in rows if r is not None]]
 
     def facets(self) -> dict[str, Any]:
         """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages."""
-        snapshot = self._fresh().snapshot
+        snapshot = self._current_recommender().snapshot
 
         def bounds(name: str) -> tuple[float, float]:
             values = snapshot.numeric[name]
@@ -199,7 +199,7 @@ class FlixRec:
         entries = [(view.seed, "seed", 0, 1.0)]
         entries += [(r.title, "similar", r.rank, r.score) for r in view.similar]
         entries += [(r.title, "franchise", r.rank, r.score) for r in view.franchise]
-        snapshot = self._fresh().snapshot
+        snapshot = self._current_recommender().snapshot
         entries = [e for e in entries if snapshot.position(e[0].title_id) is not None]
         coords = project_2d(self.vectors_of([e[0].title_id for e in entries]))
         points = pd.DataFrame(
@@ -220,7 +220,7 @@ class FlixRec:
 
     def catalogue_frame(self) -> pd.DataFrame:
         """Every title as a table row (see flixrec.explore.CATALOGUE_COLUMNS), reloaded after a new build."""
-        stamp = self._fresh().snapshot.stamp
+        stamp = self._current_recommender().snapshot.stamp
         with self._lock:
             cached = getattr(self, "_catalogue_frame", None)
             if cached is None or cached[0] != stamp:

@@ -124,7 +124,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, and turn FlixrecError into `error: ...` with exit code 2."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     try:
         settings = Settings.from_env(secrets_file=Path(getattr(args, "secrets_file", None) or SECRETS_FILE))
         handler = getattr(args, "handler", None) or COMMANDS[args.command]

@@ -17,9 +17,8 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embedding_texts
-from flixrec.index import Hashes, VectorIndex, metadata_hash, title_metadata
+from flixrec.index import Hashes, SnapshotBuilder, VectorIndex, has_snapshot, metadata_hash, remove_other_snapshots, title_metadata
 from flixrec.models import Title
-from flixrec.snapshot import SnapshotBuilder, has_snapshot, remove_other_snapshots
 
 Progress = Callable[[int], None]
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name, embedding_text, embedding_texts
 from flixrec.errors import IndexNotBuilt
-from flixrec.index import HNSW_CONFIGURATION, IndexLedger, IndexSnapshot, VectorIndex, _client, title_metadata
+from flixrec.index import HNSW_CONFIGURATION, IndexLedger, VectorIndex, chroma_client, load_snapshot, title_metadata
 from flixrec.service import FlixRec
 from ingest.embed import build_index, plan_build
 
@@ -45,7 +45,7 @@ def test_embed_is_incremental_and_a_rerun_changes_nothing(small, use_embedder):
     third = build_index(catalog, index, use_embedder)
     assert (third.embedded, third.metadata_updated, third.deleted, third.unchanged) == (1, 1, 1, 57)
     assert index.stamp() != stamp
-    snapshot = IndexSnapshot.load(index)
+    snapshot = load_snapshot(index)
     row = snapshot.position(titles[1].title_id)
     assert snapshot.numeric["votes"][row] == (titles[1].votes or 0) + 1
     assert snapshot.position(titles[2].title_id) is None
@@ -70,7 +70,7 @@ def test_a_build_killed_half_way_resumes_without_redoing_work(small, use_embedde
     assert index.count() == 32 and index.stamp() is None  # no half build is ever published
     resumed = build_index(catalog, index, use_embedder, batch_size=16)
     assert (resumed.embedded, resumed.unchanged) == (28, 32) and index.stamp() is not None
-    assert len(IndexSnapshot.load(index)) == 60  # the snapshot holds the vectors of the interrupted build too
+    assert len(load_snapshot(index)) == 60  # the snapshot holds the vectors of the interrupted build too
 
 
 def test_an_interrupted_incremental_build_still_publishes_a_complete_snapshot(small, use_embedder):
@@ -90,7 +90,7 @@ def test_an_interrupted_incremental_build_still_publishes_a_complete_snapshot(sm
     assert index.interrupted()
     resumed = build_index(catalog, index, use_embedder, batch_size=16)
     assert (resumed.embedded, resumed.unchanged) == (24, 36) and not index.interrupted()
-    snapshot = IndexSnapshot.load(index)
+    snapshot = load_snapshot(index)
     ids = [t.title_id for t in titles]
     stored = index.collection.get(ids=ids, include=["embeddings"])
     by_id = dict(zip(stored["ids"], stored["embeddings"]))
@@ -102,7 +102,7 @@ def test_rows_a_killed_write_may_have_half_written_are_embedded_again(small, use
     settings, catalog, titles = small
     index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
     build_index(catalog, index, use_embedder)
-    index.ledger.pending([titles[3].title_id])  # what a build SIGKILLed inside a Chroma write leaves
+    index.ledger.mark_pending([titles[3].title_id])  # what a build SIGKILLed inside a Chroma write leaves
     plan = plan_build(catalog, index)
     assert (plan.to_embed, plan.new, plan.to_update) == ([titles[3].title_id], set(), [])  # upserted: it may be stored
     assert build_index(catalog, index, use_embedder, plan=plan).embedded == 1
@@ -141,15 +141,15 @@ def test_each_model_has_its_own_collection_and_vectors_never_mix(small, use_embe
     minilm_index = VectorIndex.open(settings.index_dir, "all-MiniLM-L6-v2", dimension=384, create=True)
     build_index(catalog, minilm_index, minilm_embedder)
     assert collection_name("use-multilingual") != collection_name("all-MiniLM-L6-v2")
-    assert IndexSnapshot.load(use_index).matrix.shape == (60, 512)
-    assert IndexSnapshot.load(minilm_index).matrix.shape == (60, 384)
+    assert load_snapshot(use_index).matrix.shape == (60, 512)
+    assert load_snapshot(minilm_index).matrix.shape == (60, 384)
 
 
 def test_vectors_are_unit_length_and_chroma_scores_agree(small, use_embedder):
     settings, catalog, titles = small
     index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
     build_index(catalog, index, use_embedder)
-    snapshot = IndexSnapshot.load(index)
+    snapshot = load_snapshot(index)
     assert np.allclose(np.linalg.norm(snapshot.matrix, axis=1), 1.0, atol=1e-4)
     seed = snapshot.vector(titles[0].title_id)
     chroma = index.collection.query(query_embeddings=[seed], n_results=5, include=["distances"])
@@ -170,7 +170,7 @@ def test_a_first_build_does_not_read_its_vectors_back(small, use_embedder, monke
 
     monkeypatch.setattr(VectorIndex, "iter_records", counting)
     build_index(catalog, index, use_embedder)
-    assert True not in reads and len(IndexSnapshot.load(index)) == 60
+    assert True not in reads and len(load_snapshot(index)) == 60
 
 
 def test_new_collections_get_the_build_configuration_and_old_ones_keep_working(tmp_path, small, use_embedder):
@@ -181,7 +181,7 @@ def test_new_collections_get_the_build_configuration_and_old_ones_keep_working(t
 
     # a collection made by an older FlixRec (Chroma's default HNSW settings) opens, builds and answers queries
     old_dir = tmp_path / "old-index"
-    client = _client(old_dir)
+    client = chroma_client(old_dir)
     client.create_collection(collection_name(settings.model), configuration={"hnsw": {"space": "cosine"}},
                              metadata={"model": settings.model, "dimension": 512}, embedding_function=None)
     old = VectorIndex.open(old_dir, settings.model, dimension=512, create=True)
@@ -189,7 +189,7 @@ def test_new_collections_get_the_build_configuration_and_old_ones_keep_working(t
     assert build_index(catalog, old, use_embedder).embedded == 60
     catalog.upsert_titles([dataclasses.replace(titles[0], overview="A quiet drama about a lighthouse keeper.")])
     assert build_index(catalog, old, use_embedder).embedded == 1
-    seed = IndexSnapshot.load(old).vector(titles[0].title_id)
+    seed = load_snapshot(old).vector(titles[0].title_id)
     assert old.collection.query(query_embeddings=[seed], n_results=1, include=[])["ids"][0] == [titles[0].title_id]
 
 
@@ -205,7 +205,7 @@ def test_chroma_where_filters_work_on_every_stored_field(small, use_embedder):
     expected = {t.title_id for t in titles if (t.year or 0) >= 2000 and (t.runtime or 0) >= 90 and (t.votes or 0) >= 100
                 and (t.rating or 0) >= 5.0 and genre in t.genres and t.language == "en"}
     assert expected
-    seed = IndexSnapshot.load(index).vector(titles[0].title_id)
+    seed = load_snapshot(index).vector(titles[0].title_id)
     got = index.collection.query(query_embeddings=[seed], n_results=60, where=where, include=[])["ids"][0]
     assert set(got) == expected
     stored = index.collection.get(ids=[titles[5].title_id], include=["metadatas"])["metadatas"][0]
@@ -242,7 +242,7 @@ def test_ingest_embeds_in_worker_processes_with_the_same_vectors(tmp_path, demo_
                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "200 embedded" in result.stdout
-    snapshot = IndexSnapshot.load(VectorIndex.open(settings.index_dir, settings.model))
+    snapshot = load_snapshot(VectorIndex.open(settings.index_dir, settings.model))
     stored = np.stack([snapshot.vector(t.title_id) for t in titles])
     assert np.allclose(stored, use_embedder.encode([embedding_text(t) for t in titles]), atol=1e-5)
 
@@ -267,12 +267,12 @@ def test_the_ledger_keeps_hashes_pending_rows_and_its_owner(tmp_path):
     ledger = IndexLedger(folder / "c.ledger.sqlite3", "collection-a")
     assert ledger.hashes() == {} and not ledger.dirty()  # no file yet: nothing stored, nothing created
     assert not (folder / "c.ledger.sqlite3").exists()
-    ledger.pending(["t1", "t2"])
+    ledger.mark_pending(["t1", "t2"])
     assert ledger.hashes() == {"t1": ("", "", ""), "t2": ("", "", "")} and ledger.dirty()
     ledger.record(["t1", "t2"], [("c1", "r1", "m1"), ("c2", "r2", "m2")])
-    ledger.pending(["t2"], keep_record=True)  # a delete about to happen
+    ledger.mark_pending(["t2"], keep_record=True)  # a delete about to happen
     ledger.forget(["t2"])
-    ledger.published()
+    ledger.mark_published()
     reader = IndexLedger(folder / "c.ledger.sqlite3", "collection-a")  # another process reads read-only
     assert reader.hashes() == {"t1": ("c1", "r1", "m1")} and not reader.dirty()
     assert IndexLedger(folder / "c.ledger.sqlite3", "collection-b").hashes() == {}  # a re-created collection

@@ -17,11 +17,10 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.engine import ITEM_K, Projection, VectorSearch
 from flixrec.errors import TitleNotFound
-from flixrec.index import IndexSnapshot, VectorIndex
+from flixrec.index import IndexSnapshot, VectorIndex, has_snapshot, read_snapshot, snapshot_dir, snapshot_from_chroma, snapshot_root
 from flixrec.models import Filters, Title
 from flixrec.recommend import Recommender
 from flixrec.service import FlixRec
-from flixrec.snapshot import has_snapshot, read_snapshot, snapshot_dir, snapshot_root
 from ingest.embed import build_index
 from conftest import make_settings
 
@@ -88,7 +87,7 @@ def corpus(tmp_path_factory):
 
 def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
     if kind == "chroma-exact":
-        snapshot = IndexSnapshot.load_from_chroma(index, index.stamp())
+        snapshot = snapshot_from_chroma(index, index.stamp())
         snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, mode="exact")
         return snapshot
     snapshot = read_snapshot(index, index.stamp())
@@ -177,7 +176,7 @@ def test_contract_unknown_title(backend):
 def test_snapshot_files_match_chroma(corpus):
     _, _, index, _, _ = corpus
     files = read_snapshot(index, index.stamp())
-    chroma = IndexSnapshot.load_from_chroma(index, index.stamp())
+    chroma = snapshot_from_chroma(index, index.stamp())
     order = np.array([chroma.position(t) for t in files.ids])
     assert sorted(files.ids) == sorted(chroma.ids)
     np.testing.assert_allclose(np.asarray(files.matrix), chroma.matrix[order], atol=1e-6)  # Chroma re-normalises
@@ -200,7 +199,7 @@ def test_incremental_build_writes_a_new_snapshot_and_the_app_reloads(tmp_path):
     assert has_snapshot(index, first_stamp)
     app = FlixRec(settings)
     before = app.similar_titles("test-00000", 5, separate_franchise=False)
-    assert isinstance(app._fresh().snapshot.matrix, np.memmap)
+    assert isinstance(app._current_recommender().snapshot.matrix, np.memmap)
 
     best = before[0].title
     changed = dataclasses.replace(best, year=1801)  # metadata only: no re-embedding

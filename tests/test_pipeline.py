@@ -117,7 +117,7 @@ def test_unknown_title_is_a_clear_domain_error(app: FlixRec):
 
 
 def test_similar_titles_share_genres_far_more_than_chance(app: FlixRec):
-    snapshot = app._fresh().snapshot
+    snapshot = app._current_recommender().snapshot
     movies = [i for i in snapshot.ids if i.startswith("tmdb-movie-")]
     seeds = random.Random(3).sample(movies, 40)
     genres = {t.title_id: set(t.genres) for t in app.catalog.find_titles(movies, with_people=False).values()}
@@ -138,7 +138,7 @@ def test_similar_titles_share_genres_far_more_than_chance(app: FlixRec):
 def test_score_distribution_covers_every_other_title(app: FlixRec):
     seed = title_id_of(app, "Interstellar")
     scores = app.score_distribution(seed)
-    assert len(scores) == len(app._fresh().snapshot) - 1
+    assert len(scores) == len(app._current_recommender().snapshot) - 1
     assert scores.max() == pytest.approx(app.similar_titles(seed, k=1, separate_franchise=False)[0].score, abs=1e-5)
 
 

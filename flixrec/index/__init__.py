@@ -1,0 +1,28 @@
+"""The vector index, one module per job (imports run one way: ledger, snapshot <- collection <- store).
+
+- ledger:     IndexLedger, what each stored vector was built from (a SQLite file beside Chroma's)
+- collection: VectorIndex, the Chroma collection and build stamp; where Chroma/sqlite3 errors are translated
+- snapshot:   IndexSnapshot, the build in memory: filter mask and exact nearest neighbours
+- store:      the snapshot files of a build (write, read, SnapshotBuilder) and `load_snapshot(index)`
+"""
+
+from flixrec.index.collection import HNSW_CONFIGURATION, VectorIndex, chroma_client, title_metadata
+from flixrec.index.ledger import Hashes, IndexLedger, metadata_hash
+from flixrec.index.snapshot import IndexSnapshot
+from flixrec.index.store import (
+    SnapshotBuilder,
+    has_snapshot,
+    load_snapshot,
+    read_snapshot,
+    remove_other_snapshots,
+    snapshot_dir,
+    snapshot_from_chroma,
+    snapshot_root,
+    write_snapshot,
+)
+
+__all__ = [
+    "HNSW_CONFIGURATION", "Hashes", "IndexLedger", "IndexSnapshot", "SnapshotBuilder", "VectorIndex", "chroma_client",
+    "has_snapshot", "load_snapshot", "metadata_hash", "read_snapshot", "remove_other_snapshots", "snapshot_dir",
+    "snapshot_from_chroma", "snapshot_root", "title_metadata", "write_snapshot",
+]

@@ -1,0 +1,140 @@
+"""The in-memory snapshot of an index build: one matrix of vectors and numpy metadata columns.
+
+Queries do not go through Chroma's `where` (slow and approximate under filters at scale):
+`IndexSnapshot` masks by the filters first and then ranks exactly (flixrec.engine), so `k` results
+come back whenever `k` titles pass. Reading and writing its files, and the fallback to Chroma, are
+in flixrec.index.store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from flixrec.engine import PROJECT_FROM_ROWS, Projection, VectorSearch
+from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS, Filters
+
+Records = Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]
+"""Pages of (ids, vectors, metadatas), as Chroma returns them and as a snapshot is built from."""
+
+
+@dataclasses.dataclass
+class IndexSnapshot:
+    """All vectors of an index as one matrix, with metadata columns for fast exact filtered search."""
+
+    ids: np.ndarray  # (n,) object: title ids
+    matrix: np.ndarray  # (n, d) float32, unit rows
+    numeric: dict[str, np.ndarray]  # year/runtime/votes/rating, float64, NaN when unknown
+    media_type: np.ndarray  # (n,) int8 index into MEDIA_TYPES, -1 unknown
+    language: np.ndarray  # (n,) int32 index into languages, -1 unknown
+    languages: list[str]
+    genre_matrix: np.ndarray  # (n, g) bool
+    genres: list[str]
+    stamp: str | None = None
+    tie_rank: np.ndarray | None = None  # (n,) int64: rank of each id in id order (computed when None)
+    projection: Projection | None = None  # fitted when None and the index is large (see flixrec.engine)
+    search_mode: str = "auto"  # "auto" (planner), "exact" or "projected" (benchmarks and contract tests)
+
+    def __post_init__(self) -> None:
+        self._position = {title_id: i for i, title_id in enumerate(self.ids)}
+        if self.tie_rank is None:
+            # tie-break rank: equal scores come back in title-id order, so results are stable
+            self.tie_rank = np.empty(len(self.ids), dtype=np.int64)
+            self.tie_rank[np.argsort(self.ids.astype(str), kind="stable")] = np.arange(len(self.ids))
+        if self.projection is None and (len(self.ids) >= PROJECT_FROM_ROWS or self.search_mode == "projected"):
+            self.projection = Projection.fit(self.matrix)
+        self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode)
+
+    @classmethod
+    def from_records(cls, records: Records, stamp: str | None = None) -> IndexSnapshot:
+        """Build from (ids, vectors, metadatas) pages."""
+        all_ids: list[str] = []
+        blocks: list[np.ndarray] = []
+        metas: list[dict[str, Any]] = []
+        for ids, vectors, page_metas in records:
+            all_ids.extend(ids)
+            blocks.append(np.asarray(vectors, dtype=np.float32))
+            metas.extend(m or {} for m in page_metas)
+        n = len(all_ids)
+        matrix = np.concatenate(blocks) if blocks else np.zeros((0, 1), dtype=np.float32)
+        numeric = {
+            name: np.array([m.get(name, np.nan) for m in metas], dtype=np.float64) if n else np.zeros(0)
+            for name in NUMERIC_FIELDS
+        }
+        media_code = {m: i for i, m in enumerate(MEDIA_TYPES)}
+        languages = sorted({m["language"] for m in metas if m.get("language")})
+        lang_code = {lang: i for i, lang in enumerate(languages)}
+        genres = sorted({g for m in metas for g in m.get("genres", ())})
+        genre_code = {g: i for i, g in enumerate(genres)}
+        genre_matrix = np.zeros((n, len(genres)), dtype=bool)
+        for row, m in enumerate(metas):
+            for g in m.get("genres", ()):
+                genre_matrix[row, genre_code[g]] = True
+        return cls(
+            ids=np.array(all_ids, dtype=object),
+            matrix=matrix,
+            numeric=numeric,
+            media_type=np.array([media_code.get(m.get("media_type"), -1) for m in metas], dtype=np.int8),
+            language=np.array([lang_code.get(m.get("language"), -1) for m in metas], dtype=np.int32),
+            languages=languages,
+            genre_matrix=genre_matrix,
+            genres=genres,
+            stamp=stamp,
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, title_id: str) -> int | None:
+        """Row of a title in the matrix, or None when it is not indexed."""
+        return self._position.get(title_id)
+
+    def vector(self, title_id: str) -> np.ndarray | None:
+        """A title's vector, or None when it is not indexed."""
+        row = self.position(title_id)
+        return None if row is None else self.matrix[row]
+
+    def mask(self, filters: Filters | None) -> np.ndarray:
+        """Boolean rows that pass the filters (same semantics as `Filters.accepts`, tests/test_filters.py)."""
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters is None or filters.is_empty():
+            return keep
+        with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: it fails an active bound
+            for name, op, bound in filters.bounds():
+                keep &= op(self.numeric[name], bound)
+        if filters.genres_include:
+            cols = [i for i, g in enumerate(self.genres) if g in filters.genres_include]
+            keep &= self.genre_matrix[:, cols].any(axis=1) if cols else False
+        if filters.genres_exclude:
+            cols = [i for i, g in enumerate(self.genres) if g in filters.genres_exclude]
+            if cols:
+                keep &= ~self.genre_matrix[:, cols].any(axis=1)
+        if filters.languages:
+            codes = [i for i, lang in enumerate(self.languages) if lang in filters.languages]
+            keep &= np.isin(self.language, codes)
+        if filters.media_types:
+            codes = [i for i, m in enumerate(MEDIA_TYPES) if m in filters.media_types]
+            keep &= np.isin(self.media_type, codes)
+        for title_id in filters.exclude_ids:
+            row = self.position(title_id)
+            if row is not None:
+                keep[row] = False
+        return keep
+
+    def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
+                item: bool = False) -> list[tuple[str, float]]:
+        """The k rows most similar to `vector` among `keep`: (title_id, score in [0, 1]), best first.
+
+        Exact scores and order; min(k, rows kept) results. The plan (exact or projected shortlist) is
+        chosen per query by how many rows pass, see `flixrec.engine`. `item`: `vector` is a stored
+        title's (similar titles), not free text.
+        """
+        rows, scores = self.search.top_k(vector, k, keep, item=item)
+        return [(self.ids[row], float(min(1.0, max(0.0, score)))) for row, score in zip(rows, scores)]
+
+    def scores_against(self, vector: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every indexed title to `vector`, clipped to [0, 1] (for distributions)."""
+        return np.clip(self.matrix @ np.asarray(vector, dtype=np.float32), 0.0, 1.0)
