@@ -42,7 +42,7 @@ def streamlit_server(home: Path, downloads: Path, model: str, log: Path) -> Iter
     port = _free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("FLIXREC_", "TRAKT_"))}
     env.update(FLIXREC_HOME=str(home), FLIXREC_DOWNLOADS=str(downloads),
-               FLIXREC_MODEL=model, OPENBLAS_NUM_THREADS="1", ANONYMIZED_TELEMETRY="False")
+               FLIXREC_MODEL=model, OPENBLAS_NUM_THREADS="1")
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
