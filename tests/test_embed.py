@@ -10,7 +10,7 @@ import pytest
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name, embedding_text, embedding_texts
-from flixrec.errors import IndexNotBuilt
+from flixrec.errors import IndexNotBuilt, IndexUnavailable
 from flixrec.index import HNSW_CONFIGURATION, IndexLedger, VectorIndex, chroma_client, load_snapshot, title_metadata
 from flixrec.service import FlixRec
 from ingest.embed import build_index, plan_build
@@ -279,3 +279,19 @@ def test_the_ledger_keeps_hashes_pending_rows_and_its_owner(tmp_path):
     renewed = IndexLedger(folder / "c.ledger.sqlite3", "collection-b")
     renewed.record(["t9"], [("c9", "r9", "m9")])
     assert renewed.hashes() == {"t9": ("c9", "r9", "m9")} and reader.hashes() == {}
+
+
+def test_chroma_and_ledger_failures_become_index_unavailable_naming_the_file(tmp_path, small):
+    settings, _, _ = small
+    broken = tmp_path / "broken-index"
+    broken.mkdir()
+    (broken / "chroma.sqlite3").write_bytes(b"not a database" * 100)
+    with pytest.raises(IndexUnavailable, match="chroma.sqlite3"):
+        VectorIndex.open(broken, settings.model)
+
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=512, create=True)
+    index.ledger.path.mkdir()  # something in the ledger's place: SQLite cannot open it
+    with pytest.raises(IndexUnavailable, match="ledger.sqlite3"):
+        index.relabel({"tmdb-movie-1": ("c", "r", "m")})
+    with pytest.raises(IndexUnavailable, match="ledger.sqlite3"):
+        index.stored_hashes()
