@@ -17,7 +17,15 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embedding_texts
-from flixrec.index import Hashes, SnapshotBuilder, VectorIndex, has_snapshot, metadata_hash, remove_other_snapshots, title_metadata
+from flixrec.index import (
+    Hashes,
+    SnapshotBuilder,
+    VectorIndex,
+    has_snapshot,
+    metadata_hash,
+    remove_other_snapshots,
+    title_metadata,
+)
 from flixrec.models import Title
 
 Progress = Callable[[int], None]

@@ -17,7 +17,15 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.engine import ITEM_K, Projection, VectorSearch
 from flixrec.errors import TitleNotFound
-from flixrec.index import IndexSnapshot, VectorIndex, has_snapshot, read_snapshot, snapshot_dir, snapshot_from_chroma, snapshot_root
+from flixrec.index import (
+    IndexSnapshot,
+    VectorIndex,
+    has_snapshot,
+    read_snapshot,
+    snapshot_dir,
+    snapshot_from_chroma,
+    snapshot_root,
+)
 from flixrec.models import Filters, Title
 from flixrec.recommend import Recommender
 from flixrec.service import FlixRec

@@ -1,16 +1,18 @@
 """Snapshot files of a completed index build: what the app memory-maps instead of reading Chroma.
 
 They load in well under a second where reading the vectors back from Chroma takes minutes at scale
-(docs/performance.md). Ingest writes them at the end of a build, in a directory named after the build stamp, *before* it
-writes the stamp file; readers only open the directory of the stamp they read, so they never see a
-half-written or stale snapshot. Chroma stays the persistent store: when the files are missing (an
-index built by an older version, or deleted), readers fall back to Chroma and the next build writes them.
+(docs/performance.md). Ingest writes them at the end of a build (`SnapshotBuilder`), in a directory
+named after the build stamp, *before* it writes the stamp file; readers (`load_snapshot`) only open the
+directory of the stamp they read, so they never see a half-written or stale snapshot. Chroma stays the
+persistent store: when the files are missing (an index built by an older version, or deleted),
+readers fall back to Chroma and the next build writes them.
 
 Layout: <index_dir>/snapshots/<collection>-<stamp>/
-  matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2) float32
-  projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,) unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating,
-  media_type, language, genre_matrix) | meta.json (format, stamp, model, n, d, languages, genres),
-  written last: a directory without meta.json is incomplete and ignored.
+  matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
+  float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,)
+  unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
+  genre_matrix) | meta.json (format, stamp, model, n, d, languages, genres), written last: a directory
+  without meta.json is incomplete and ignored.
 """
 
 from __future__ import annotations
