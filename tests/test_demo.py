@@ -7,11 +7,16 @@ import io
 import logging
 import zipfile
 
+import pytest
+
 from flixrec.catalog import Catalog
 from ingest.__main__ import main as ingest_main
 from ingest.demo import TMDB_CREDITS, TMDB_MOVIES, TMDB_WHEEL, parse_anime, parse_tmdb
 
 from conftest import SHARED_DOWNLOADS, make_settings
+
+# Reads the downloaded demo packages (the fast tier skips it).
+pytestmark = pytest.mark.demo
 
 
 def test_tmdb_demo_has_every_movie_with_people_and_float_ratings(demo_reports):

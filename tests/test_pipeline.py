@@ -17,6 +17,9 @@ from flixrec.service import FlixRec
 
 from conftest import build_home
 
+# On the demo catalogue: `app` picks demo_app/minilm_app at run time, which conftest's tiering cannot see.
+pytestmark = pytest.mark.demo
+
 NAMED = {"Interstellar", "Batman", "The Host", "The Avengers", "Avengers: Age of Ultron", "Toy Story",
          "Toy Story 2", "Toy Story 3", "Titanic", "The Dark Knight", "Alien", "Aliens", "Inception"}
 
