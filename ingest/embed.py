@@ -28,7 +28,7 @@ WRITE_BATCH = 5000
 
 
 @dataclasses.dataclass
-class EmbedSummary:
+class IndexBuildSummary:
     """What a build did."""
 
     embedded: int = 0
@@ -105,12 +105,12 @@ def build_index(
     batch_size: int = 2048,
     progress: Progress | None = None,
     plan: EmbedPlan | None = None,
-) -> EmbedSummary:
+) -> IndexBuildSummary:
     """Bring the index in line with the catalogue; `progress` is called with titles embedded per step."""
     import time
 
     plan = plan or plan_build(catalog, index)
-    summary = EmbedSummary(unchanged=plan.unchanged)
+    summary = IndexBuildSummary(unchanged=plan.unchanged)
     snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
     if plan.relabel:
         index.relabel(plan.relabel)

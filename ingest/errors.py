@@ -3,6 +3,8 @@
     FlixrecError                       (flixrec.errors)
     └── IngestError                    loading or crawling the catalogue failed
         ├── DemoDataUnavailable        the demo catalogue package cannot be fetched or read   .package .path
+        ├── IndexDimensionMismatch     the model's index holds vectors of another dimension   .model .index_dimension
+        │                                                                                      .model_dimension .path
         └── TraktError                 the Trakt API failed in a way retries did not fix      .path .page .status .url
             ├── TraktAuthError         the API key is missing or rejected (401/403)
             ├── TraktRateLimited       Trakt kept answering 429 past the retry budget
@@ -30,6 +32,17 @@ class DemoDataUnavailable(IngestError):
     def __init__(self, message: str, *, package: str | None = None, path: Path | None = None):
         super().__init__(message)
         self.package = package
+        self.path = path
+
+
+class IndexDimensionMismatch(IngestError):
+    """The index on disk holds vectors of another dimension than the configured model gives."""
+
+    def __init__(self, message: str, *, model: str, index_dimension: int, model_dimension: int, path: Path):
+        super().__init__(message)
+        self.model = model
+        self.index_dimension = index_dimension
+        self.model_dimension = model_dimension
         self.path = path
 
 

@@ -13,19 +13,13 @@ from fake_trakt import FakeTrakt
 
 from flixrec.catalog import Catalog, _title_to_row, utcnow
 from flixrec.config import Settings
-from flixrec.errors import ConfigError, TraktAuthError, TraktRateLimited
+from flixrec.errors import ConfigError
 from ingest.__main__ import main as ingest_main
-from ingest.trakt import (
-    Pacer,
-    TraktClient,
-    crawl_people,
-    popular_plan,
-    run_crawl,
-    search_plan,
-    to_people,
-    to_title,
-    updates_plan,
-)
+from ingest.errors import TraktAuthError, TraktRateLimited
+from ingest.trakt.client import Pacer, TraktClient
+from ingest.trakt.crawl import popular_plan, run_crawl, search_plan, updates_plan
+from ingest.trakt.mapping import to_people, to_title
+from ingest.trakt.people import crawl_people
 
 KEY = "fake-client-id"
 
