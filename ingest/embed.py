@@ -117,7 +117,7 @@ def build_index(
     pending: list[tuple[list[str], np.ndarray, list[dict]]] = []
 
     def write_pending() -> None:
-        # Chroma adds ~30% faster in batches of its maximum size than in embedding-sized ones
+        # Chroma adds faster in batches of its maximum size than in embedding-sized ones
         if pending:
             ids = [i for p in pending for i in p[0]]
             vectors = np.concatenate([p[1] for p in pending])

@@ -3,6 +3,7 @@
 Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes), checkpointed with each
 page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
 stopped. The API key comes from TRAKT_CLIENT_ID (environment) or .streamlit/secrets.toml.
+Arguments are checked by argparse types: a bad value is one `error:` line and exit 2 before anything runs.
 """
 
 from __future__ import annotations

@@ -153,7 +153,7 @@ class TraktClient:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.requests_sent = 0
-        self.decode_seconds = 0.0  # time spent decoding JSON (the "parse" of the benchmark)
+        self.decode_seconds = 0.0  # time spent decoding JSON (bench/trakt_crawl.py reports it)
         self.session = session or requests.Session()
         self.session.headers.update({
             "trakt-api-key": client_id,
