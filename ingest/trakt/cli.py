@@ -21,6 +21,7 @@ from ingest.trakt.client import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient
 from ingest.trakt.crawl import CrawlPlan, CrawlSummary, parse_since, popular_plan, run_crawl, search_plan, updates_plan
 from ingest.trakt.people import count_pending_people, crawl_people
 
+
 def _media(args: argparse.Namespace) -> list[str]:
     return ["movie", "show"] if args.type == "both" else [args.type]
 
@@ -45,6 +46,7 @@ def utc_time(text: str) -> dt.datetime:
         return parse_since(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
 
 def make_client(settings: Settings, args: argparse.Namespace) -> TraktClient:
     """A TraktClient from the settings and the command line (key checked before any request)."""
