@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flixrec.catalog import Catalog  # noqa: E402
-from ingest.trakt import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient, run_crawl, search_plan  # noqa: E402
+from ingest.trakt.client import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient  # noqa: E402
+from ingest.trakt.crawl import run_crawl, search_plan  # noqa: E402
 
 TRAKT_LIMIT = 500  # GET requests per 5 minutes (Trakt, 2026)
 KEY = "bench-client-id"

@@ -1,4 +1,4 @@
-"""Every expected failure of FlixRec, in one tree.
+"""Every expected failure of the FlixRec core, in one tree.
 
     FlixrecError
     ├── ConfigError          a setting is missing or invalid
@@ -6,10 +6,7 @@
     ├── IndexNotBuilt        the catalogue or vector index has not been built yet
     ├── IndexUnavailable     the vector index exists but Chroma or its ledger failed (names the file)
     ├── EmbedderUnavailable  the embedding model cannot be loaded
-    ├── DemoDataUnavailable  the demo catalogue package cannot be fetched
-    └── TraktError           the Trakt API failed in a way retries did not fix
-        ├── TraktAuthError       the API key is missing or rejected (401/403)
-        └── TraktRateLimited     Trakt kept answering 429 past the retry budget
+    └── IngestError          (ingest.errors: the demo loaders and Trakt crawls have their own tree below it)
 
 Edges (the CLI and the Streamlit pages) turn these into messages; anything else is a bug.
 """
@@ -47,18 +44,3 @@ class IndexUnavailable(FlixrecError):
 class EmbedderUnavailable(FlixrecError):
     """The configured embedding model cannot be loaded here."""
 
-
-class DemoDataUnavailable(FlixrecError):
-    """The offline demo catalogue could not be fetched from its package registry."""
-
-
-class TraktError(FlixrecError):
-    """The Trakt API failed in a way that retries did not fix."""
-
-
-class TraktAuthError(TraktError):
-    """The Trakt API key is missing or was rejected."""
-
-
-class TraktRateLimited(TraktError):
-    """Trakt kept answering 429 beyond the retry budget."""

@@ -9,66 +9,61 @@ import argparse
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
-from flixrec.catalog import Catalog, UpsertCounts
 from flixrec.config import SECRETS_FILE, Settings
-from flixrec.embedding import load_embedder
 from flixrec.errors import FlixrecError
-from flixrec.index import VectorIndex
 from flixrec.service import FlixRec
+from ingest.arguments import positive_int
+from ingest.build import build_demo, embed_catalogue, load_demo
 
 log = logging.getLogger("ingest")
 
 
+class StageBars:
+    """A `progress(stage, done, total)` callback drawing one tqdm bar per stage (closed when the next starts)."""
+
+    def __init__(self, disable: bool):
+        self.disable = disable
+        self.stage: str | None = None
+        self.bar: tqdm | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, tqdm(total=total, desc=stage, unit="title", disable=self.disable)
+        assert self.bar is not None
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        """Close the current bar, if any."""
+        if self.bar is not None:
+            self.bar.close()
+        self.stage = self.bar = None
+
+    def __enter__(self) -> StageBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     """Load the offline demo catalogue into the database (idempotent)."""
-    from ingest.demo import iter_demo_reports
-
-    catalog = Catalog.open(settings.database_url)
-    total = UpsertCounts()
-    for report in iter_demo_reports(settings.downloads_dir, include_anime=not args.no_anime):
-        for reason in report.skipped:
-            log.warning("%s: skipped a malformed row: %s", report.source, reason)
-        counts = UpsertCounts()
-        with tqdm(total=len(report.titles), desc=f"demo {report.source}", unit="title", disable=args.quiet) as bar:
-            for start in range(0, len(report.titles), 1000):
-                chunk = report.titles[start : start + 1000]
-                counts += catalog.upsert_titles(chunk)
-                bar.update(len(chunk))
-        print(f"{report.source}: {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, "
-              f"{len(report.skipped)} skipped")
-        total += counts
-    catalog.set_state("demo:last_ingest", {"at": time.time(), "new": total.new, "updated": total.updated})
+    with StageBars(args.quiet) as bars:
+        summary = load_demo(settings, bars, log.warning, include_anime=not args.no_anime)
+    print("\n".join(summary.lines()))
     return 0
 
 
 def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
     """Embed new and changed titles into the model's Chroma collection."""
-    from ingest.embed import build_index, plan_build
-
-    catalog = Catalog.open(settings.database_url)
-    if catalog.count() == 0:
-        raise FlixrecError("the catalogue is empty; load titles first: python -m ingest demo (or trakt)")
-    embedder = load_embedder(settings.model, workers=args.workers)
-    index = VectorIndex.open(settings.index_dir, settings.model, dimension=embedder.dimension, create=True)
-    if index.dimension and index.dimension != embedder.dimension:
-        raise FlixrecError(
-            f"the index for {settings.model!r} holds {index.dimension}-dim vectors but the model gives "
-            f"{embedder.dimension}; delete {settings.index_dir} to rebuild it"
-        )
-    plan = plan_build(catalog, index)
-    with tqdm(total=len(plan.to_embed), desc=f"embed {settings.model}", unit="title", disable=args.quiet) as bar:
-        summary = build_index(catalog, index, embedder, batch_size=args.batch_size, progress=bar.update, plan=plan)
-    print(
-        f"{settings.model}: {summary.embedded} embedded ({summary.titles_per_second:.1f} titles/s), "
-        f"{summary.metadata_updated} metadata updated, {summary.deleted} deleted, {summary.unchanged} unchanged; "
-        f"{index.count()} vectors in {index.collection.name}"
-    )
+    with StageBars(args.quiet) as bars:
+        summary = embed_catalogue(settings, bars, log.warning, batch_size=args.batch_size, workers=args.workers)
+    print(summary.line())
     return 0
 
 
@@ -87,8 +82,11 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_build_demo(settings: Settings, args: argparse.Namespace) -> int:
     """demo + embed, skipped quickly when both are already done (what `make run` calls)."""
-    cmd_demo(settings, args)
-    return cmd_embed(settings, args)
+    with StageBars(args.quiet) as bars:
+        summary = build_demo(settings, bars, log.warning, include_anime=not args.no_anime,
+                             batch_size=args.batch_size, workers=args.workers)
+    print("\n".join(summary.lines()))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,17 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=cmd_demo.__doc__)
     demo.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     embed = sub.add_parser("embed", help=cmd_embed.__doc__)
-    embed.add_argument("--batch-size", type=int, default=2048, help="titles embedded per step (a progress update)")
-    embed.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    embed.add_argument("--batch-size", type=positive_int, default=2048, help="titles embedded per step (a progress update)")
+    embed.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                        help="embedding processes for the USE model (default: one per core)")
     sub.add_parser("check", help=cmd_check.__doc__)
     build = sub.add_parser("build-demo", help=cmd_build_demo.__doc__)
     build.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
-    build.add_argument("--batch-size", type=int, default=2048, help="titles embedded per step (a progress update)")
-    build.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+    build.add_argument("--batch-size", type=positive_int, default=2048, help="titles embedded per step (a progress update)")
+    build.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                        help="embedding processes for the USE model (default: one per core)")
     try:
-        from ingest.trakt_cli import add_trakt_parser
+        from ingest.trakt.cli import add_trakt_parser
     except ImportError:
         pass
     else:

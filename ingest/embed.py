@@ -35,7 +35,7 @@ WRITE_BATCH = 5000
 
 
 @dataclasses.dataclass
-class EmbedSummary:
+class IndexBuildSummary:
     """What a build did."""
 
     embedded: int = 0
@@ -112,19 +112,19 @@ def build_index(
     batch_size: int = 2048,
     progress: Progress | None = None,
     plan: EmbedPlan | None = None,
-) -> EmbedSummary:
+) -> IndexBuildSummary:
     """Bring the index in line with the catalogue; `progress` is called with titles embedded per step."""
     import time
 
     plan = plan or plan_build(catalog, index)
-    summary = EmbedSummary(unchanged=plan.unchanged)
+    summary = IndexBuildSummary(unchanged=plan.unchanged)
     snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
     if plan.relabel:
         index.relabel(plan.relabel)
     pending: list[tuple[list[str], np.ndarray, list[dict]]] = []
 
     def write_pending() -> None:
-        # Chroma adds ~30% faster in batches of its maximum size than in embedding-sized ones
+        # Chroma adds faster in batches of its maximum size than in embedding-sized ones
         if pending:
             ids = [i for p in pending for i in p[0]]
             vectors = np.concatenate([p[1] for p in pending])

@@ -10,8 +10,11 @@ import zipfile
 import pytest
 
 from flixrec.catalog import Catalog
+from flixrec.index import VectorIndex
 from ingest.__main__ import main as ingest_main
-from ingest.demo import TMDB_CREDITS, TMDB_MOVIES, TMDB_WHEEL, parse_anime, parse_tmdb
+from ingest.build import embed_catalogue, load_demo
+from ingest.demo import NPM_MISSING, TMDB_CREDITS, TMDB_MOVIES, TMDB_WHEEL, parse_anime, parse_tmdb
+from ingest.errors import IndexDimensionMismatch, IngestError
 
 from conftest import SHARED_DOWNLOADS, make_settings
 
@@ -90,3 +93,70 @@ def test_ingest_demo_cli_twice_changes_nothing_the_second_time(tmp_path, monkeyp
     assert "tmdb5000: 0 new, 0 updated, 4803 unchanged" in second
     assert "bgmd: 0 new, 0 updated, 8658 unchanged" in second
     assert {t.title_id: t.record_hash for t in catalog.iter_titles()} == before
+
+
+# ---- the build workflows the CLI and the app's button share ------------------------------------------------
+
+
+def _small_tmdb_wheel(downloads, broken_rows: int = 1):
+    """A TMDB wheel with the first 30 movies of the real one, `broken_rows` of them malformed."""
+    movies, credits = _tmdb_text()
+    rows = list(csv.DictReader(io.StringIO(movies)))[:30]
+    for row in rows[:broken_rows]:
+        row["genres"] = "[{not json"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    downloads.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(downloads / TMDB_WHEEL, "w") as archive:
+        archive.writestr(TMDB_MOVIES, out.getvalue())
+        archive.writestr(TMDB_CREDITS, credits)
+
+
+def test_load_demo_reports_progress_skipped_rows_and_a_missing_npm(tmp_path, monkeypatch):
+    _small_tmdb_wheel(tmp_path / "downloads")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-npm-here"))
+    settings = make_settings(tmp_path / "home", FLIXREC_DOWNLOADS=str(tmp_path / "downloads"))
+    steps, notes = [], []
+    summary = load_demo(settings, lambda *step: steps.append(step), notes.append)
+    assert steps[0] == ("demo tmdb5000", 0, 29) and steps[-1] == ("demo tmdb5000", 29, 29)
+    assert [s.line() for s in summary.sources] == ["tmdb5000: 29 new, 0 updated, 0 unchanged, 1 skipped"]
+    assert summary.catalogue_titles == 29 and summary.new == 29
+    assert notes[0].startswith("tmdb5000: skipped a malformed row: movies.csv line 2: JSONDecodeError")
+    assert notes[1] == NPM_MISSING and "npm is not available here, so the anime part is skipped" in notes[1]
+    assert load_demo(settings).lines() == ["tmdb5000: 0 new, 0 updated, 29 unchanged, 1 skipped"]
+
+
+def test_embed_catalogue_embeds_only_what_changed_and_refuses_another_dimension(tmp_path, demo_reports, capsys,
+                                                                                monkeypatch):
+    settings = make_settings(tmp_path, "all-MiniLM-L6-v2")
+    with pytest.raises(IngestError, match="the catalogue is empty"):
+        embed_catalogue(settings)
+    Catalog.open(settings.database_url).upsert_titles(demo_reports["tmdb5000"].titles[:12])
+    steps = []
+    first = embed_catalogue(settings, lambda *step: steps.append(step))
+    assert steps[0] == ("embed all-MiniLM-L6-v2", 0, 12) and steps[-1] == ("embed all-MiniLM-L6-v2", 12, 12)
+    assert (first.build.embedded, first.vectors, first.collection) == (12, 12, "titles-all-minilm-l6-v2")
+    again = embed_catalogue(settings)
+    assert (again.build.embedded, again.build.unchanged) == (0, 12)
+
+    other = make_settings(tmp_path / "other", "all-MiniLM-L6-v2")
+    Catalog.open(other.database_url).upsert_titles(demo_reports["tmdb5000"].titles[:2])
+    VectorIndex.open(other.index_dir, other.model, dimension=7, create=True)
+    with pytest.raises(IndexDimensionMismatch) as mismatch:
+        embed_catalogue(other)
+    assert (mismatch.value.index_dimension, mismatch.value.model_dimension) == (7, 384)
+    assert "delete" in str(mismatch.value) and mismatch.value.path == other.index_dir
+    monkeypatch.setenv("FLIXREC_HOME", str(other.home))
+    monkeypatch.setenv("FLIXREC_MODEL", other.model)
+    assert ingest_main(["-q", "embed", "--workers", "1"]) == 2
+    assert "\nerror: the index for 'all-MiniLM-L6-v2' holds 7-dim vectors" in "\n" + capsys.readouterr().err
+
+
+def test_ingest_build_demo_rejects_bad_numbers_before_doing_anything(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit) as exited:
+        ingest_main(["build-demo", "--batch-size", "0"])
+    assert exited.value.code == 2 and "argument --batch-size: '0' is not a positive whole number" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()

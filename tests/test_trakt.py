@@ -13,19 +13,13 @@ from fake_trakt import FakeTrakt
 
 from flixrec.catalog import Catalog, _title_to_row, utcnow
 from flixrec.config import Settings
-from flixrec.errors import ConfigError, TraktAuthError, TraktRateLimited
+from flixrec.errors import ConfigError, FlixrecError
 from ingest.__main__ import main as ingest_main
-from ingest.trakt import (
-    Pacer,
-    TraktClient,
-    crawl_people,
-    popular_plan,
-    run_crawl,
-    search_plan,
-    to_people,
-    to_title,
-    updates_plan,
-)
+from ingest.errors import IngestError, TraktAuthError, TraktRateLimited
+from ingest.trakt.client import Pacer, TraktClient
+from ingest.trakt.crawl import popular_plan, run_crawl, search_plan, updates_plan
+from ingest.trakt.mapping import to_people, to_title
+from ingest.trakt.people import crawl_people
 
 KEY = "fake-client-id"
 
@@ -363,3 +357,36 @@ def test_an_interrupted_incremental_sync_resumes_its_own_window(fake_trakt, cata
     assert (rest.updated, rest.unchanged, rest.done) == (7, 0, True)
     assert fake_trakt.pages_served(f"/movies/updates/{window}") == [1, 2, 3]
     assert catalog.get_title("trakt-movie-31").tagline == "Changed 31."
+
+
+# ---- arguments are checked before anything runs --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["search", "--years", "19x0"], "argument --years: '19x0' is not a year or a range like 1990-1999 (or 'all')"),
+    (["search", "--years", "2000-1990"], "argument --years: '2000-1990': the first year is after the last"),
+    (["search", "--step", "0"], "argument --step: '0' is not a positive whole number"),
+    (["search", "--limit", "-5"], "argument --limit: '-5' is not a positive whole number"),
+    (["popular", "--rate", "lots"], "argument --rate: 'lots' is not a whole number of 0 or more"),
+    (["updates", "--since", "yesterday"], "argument --since: 'yesterday' is not a UTC time like 2026-11-20T13"),
+    (["people", "--timeout", "nan"], "argument --timeout: 'nan' is not a positive number"),
+])
+def test_bad_arguments_are_one_error_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRAKT_CLIENT_ID", KEY)
+    with pytest.raises(SystemExit) as exited:
+        ingest_main(["trakt", *args])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err
+    assert not (tmp_path / "home").exists()
+
+
+def test_trakt_errors_carry_their_context_without_the_key(fake_trakt):
+    with client_for(fake_trakt, client_id="wrong-key") as client, pytest.raises(TraktAuthError) as rejected:
+        client.get_page("/movies/popular", {}, 3, 10)
+    error = rejected.value
+    assert (error.status, error.path, error.page) == (401, "/movies/popular", 3)
+    assert error.url == f"{fake_trakt.url}/movies/popular" and "wrong-key" not in str(error) + error.url
+    assert isinstance(error, IngestError) and isinstance(error, FlixrecError)

@@ -14,7 +14,8 @@ import pytest
 from fake_trakt import FakeTrakt
 
 from flixrec.catalog import Catalog
-from ingest.trakt import search_plan, to_title
+from ingest.trakt.crawl import search_plan
+from ingest.trakt.mapping import to_title
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "resume-test-key"

@@ -3,6 +3,7 @@
 Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes), checkpointed with each
 page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
 stopped. The API key comes from TRAKT_CLIENT_ID (environment) or .streamlit/secrets.toml.
+Arguments are checked by argparse types: a bad value is one `error:` line and exit 2 before anything runs.
 """
 
 from __future__ import annotations
@@ -15,39 +16,36 @@ from tqdm import tqdm
 
 from flixrec.catalog import Catalog
 from flixrec.config import SECRETS_FILE, Settings
-from flixrec.errors import TraktError
-from ingest.trakt import (
-    MAX_LIMIT,
-    PACING_PERIOD,
-    CrawlPlan,
-    CrawlSummary,
-    Pacer,
-    TraktClient,
-    count_pending_people,
-    crawl_people,
-    parse_since,
-    popular_plan,
-    run_crawl,
-    search_plan,
-    updates_plan,
-)
+from ingest.arguments import non_negative_float, non_negative_int, positive_float, positive_int
+from ingest.trakt.client import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient
+from ingest.trakt.crawl import CrawlPlan, CrawlSummary, parse_since, popular_plan, run_crawl, search_plan, updates_plan
+from ingest.trakt.people import count_pending_people, crawl_people
 
 
 def _media(args: argparse.Namespace) -> list[str]:
     return ["movie", "show"] if args.type == "both" else [args.type]
 
 
-def _years(text: str | None) -> tuple[int, int] | None:
-    if text in (None, "", "all"):
+def year_span(text: str) -> tuple[int, int] | None:
+    """--years: 'all' (None: no year filter), a year '1999' or a range '1990-1999' (argparse type)."""
+    if text in ("", "all"):
         return None
     first, _, last = text.partition("-")
     try:
         years = (int(first), int(last or first))
     except ValueError:
-        raise TraktError(f"--years {text!r} is not a year or a range like 1990-1999 (or 'all')") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year or a range like 1990-1999 (or 'all')") from None
     if years[0] > years[1]:
-        raise TraktError(f"--years {text!r}: the first year is after the last")
+        raise argparse.ArgumentTypeError(f"{text!r}: the first year is after the last")
     return years
+
+
+def utc_time(text: str) -> dt.datetime:
+    """--since: a UTC time like 2026-11-20T13 (argparse type)."""
+    try:
+        return parse_since(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def make_client(settings: Settings, args: argparse.Namespace) -> TraktClient:
@@ -104,8 +102,8 @@ def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan])
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Enumerate movies/shows with /search over year ranges (empty query, extended=full)."""
-    years = _years(args.years)
-    return _crawl(settings, args, [search_plan(m, years, args.step, args.languages, args.query) for m in _media(args)])
+    plans = [search_plan(m, args.years, args.step, args.languages, args.query) for m in _media(args)]
+    return _crawl(settings, args, plans)
 
 
 def cmd_popular(settings: Settings, args: argparse.Namespace) -> int:
@@ -117,8 +115,7 @@ def cmd_popular(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_updates(settings: Settings, args: argparse.Namespace) -> int:
     """Refresh what changed on Trakt since the last sync (/updates, at most 30 days back)."""
     catalog = Catalog.open(settings.database_url)
-    since = parse_since(args.since) if args.since else None
-    return _crawl(settings, args, [updates_plan(catalog, m, since) for m in _media(args)])
+    return _crawl(settings, args, [updates_plan(catalog, m, args.since) for m in _media(args)])
 
 
 def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
@@ -156,27 +153,27 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="what to crawl (default both)")
     common.add_argument("--dry-run", action="store_true",
                         help="fetch and compare, write nothing (not even the checkpoint)")
-    common.add_argument("--rate", type=int, default=None,
+    common.add_argument("--rate", type=non_negative_int, default=None,
                         help="requests per 5 minutes to pace at (default TRAKT_REQUESTS_PER_5MIN, 450); "
                              "0 turns pacing off")
-    common.add_argument("--timeout", type=float, default=30.0, help="seconds before a request times out (retried)")
-    common.add_argument("--backoff", type=float, default=1.0,
+    common.add_argument("--timeout", type=positive_float, default=30.0, help="seconds before a request times out (retried)")
+    common.add_argument("--backoff", type=non_negative_float, default=1.0,
                         help="base seconds of the exponential, jittered backoff between retries (default 1)")
     common.add_argument("--restart", action="store_true", help="ignore the checkpoint and start from the first page")
     common.add_argument("--secrets-file", default=str(SECRETS_FILE),
                         help="TOML file read for settings the environment does not set, TRAKT_CLIENT_ID included")
     listing = argparse.ArgumentParser(add_help=False, parents=[common])
-    listing.add_argument("--limit", type=int, default=MAX_LIMIT, help="items per page (Trakt clamps at 250)")
-    listing.add_argument("--max-pages", type=int, default=None, help="stop after this many pages (resume later)")
+    listing.add_argument("--limit", type=positive_int, default=MAX_LIMIT, help="items per page (Trakt clamps at 250)")
+    listing.add_argument("--max-pages", type=positive_int, default=None, help="stop after this many pages (resume later)")
     listing.add_argument("--languages", default=None, help="comma-separated language codes, e.g. en,fr")
 
     trakt = subparsers.add_parser("trakt", help="crawl movies, shows and people from the Trakt API (paced, resumable)",
                                   description=__doc__.splitlines()[0])
     sub = trakt.add_subparsers(dest="trakt_command", required=True)
     search = sub.add_parser("search", parents=[listing], help=cmd_search.__doc__)
-    search.add_argument("--years", default=f"1900-{dt.date.today().year}",
+    search.add_argument("--years", type=year_span, default=f"1900-{dt.date.today().year}",
                         help="year range, e.g. 1990-1999, or 'all' for no year filter (default 1900-this year)")
-    search.add_argument("--step", type=int, default=1, help="years per search segment (default 1)")
+    search.add_argument("--step", type=positive_int, default=1, help="years per search segment (default 1)")
     search.add_argument("--query", default="", help="search text (default empty: everything)")
     search.set_defaults(handler=cmd_search)
     popular = sub.add_parser("popular", parents=[listing], help=cmd_popular.__doc__)
@@ -185,10 +182,10 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     popular.add_argument("--countries", default=None, help="comma-separated country codes, e.g. us,gb")
     popular.set_defaults(handler=cmd_popular)
     updates = sub.add_parser("updates", parents=[listing], help=cmd_updates.__doc__)
-    updates.add_argument("--since", default=None, help="UTC start, e.g. 2026-11-20T13 (default: the last sync)")
+    updates.add_argument("--since", type=utc_time, default=None, help="UTC start, e.g. 2026-11-20T13 (default: the last sync)")
     updates.set_defaults(handler=cmd_updates)
     people = sub.add_parser("people", parents=[common], help=cmd_people.__doc__)
-    people.add_argument("--max-titles", type=int, default=None, help="stop after this many titles (resume later)")
+    people.add_argument("--max-titles", type=positive_int, default=None, help="stop after this many titles (resume later)")
     people.set_defaults(handler=cmd_people)
     status = sub.add_parser("status", help=cmd_status.__doc__)
     status.set_defaults(handler=cmd_status)

@@ -1,0 +1,161 @@
+"""The demo and embedding workflows as library calls: `python -m ingest demo|embed|build-demo` and the app's
+"Build the demo catalogue" button both run these, so the two never drift apart.
+
+    load_demo(settings, progress, note)        -> DemoSummary    fetch + parse the demo data, upsert it
+    embed_catalogue(settings, progress, note)  -> EmbedSummary   embed new/changed titles into the model's index
+    build_demo(settings, progress, note)       -> BuildSummary   both, skipped quickly when already done
+
+`progress(stage, done, total)` hears each stage's advance (stage labels: "demo tmdb5000", "demo bgmd",
+"embed <model>"; called with done=0 when a stage starts); `note(message)` hears what a user should know
+(malformed rows skipped, npm missing so the anime part is skipped). Failures raise FlixrecError subclasses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+from flixrec.catalog import Catalog, UpsertCounts
+from flixrec.config import Settings
+from flixrec.embedding import load_embedder
+from flixrec.index import VectorIndex
+from ingest.embed import IndexBuildSummary, build_index, plan_build
+from ingest.errors import IndexDimensionMismatch, IngestError
+
+Progress = Callable[[str, int, int], None]
+Note = Callable[[str], None]
+log = logging.getLogger("ingest")
+UPSERT_CHUNK = 1000
+"""Titles upserted per transaction (a progress step)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSummary:
+    """What loading one demo source did."""
+
+    source: str
+    new: int
+    updated: int
+    unchanged: int
+    skipped: int
+
+    def line(self) -> str:
+        """A one-line human summary."""
+        return f"{self.source}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.skipped} skipped"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoSummary:
+    """What `load_demo` did: one summary per source loaded, and the catalogue's size after it."""
+
+    sources: list[SourceSummary]
+    catalogue_titles: int
+
+    @property
+    def new(self) -> int:
+        """Titles added across sources."""
+        return sum(s.new for s in self.sources)
+
+    @property
+    def updated(self) -> int:
+        """Titles changed across sources."""
+        return sum(s.updated for s in self.sources)
+
+    def lines(self) -> list[str]:
+        """One human line per source."""
+        return [s.line() for s in self.sources]
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedSummary:
+    """What `embed_catalogue` did, and the index it left."""
+
+    model: str
+    collection: str
+    vectors: int
+    build: IndexBuildSummary
+
+    def line(self) -> str:
+        """A one-line human summary."""
+        b = self.build
+        return (f"{self.model}: {b.embedded} embedded ({b.titles_per_second:.1f} titles/s), "
+                f"{b.metadata_updated} metadata updated, {b.deleted} deleted, {b.unchanged} unchanged; "
+                f"{self.vectors} vectors in {self.collection}")
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildSummary:
+    """What `build_demo` did."""
+
+    demo: DemoSummary
+    embed: EmbedSummary
+
+    def lines(self) -> list[str]:
+        """The demo lines, then the embed line."""
+        return [*self.demo.lines(), self.embed.line()]
+
+
+def _quiet_progress(stage: str, done: int, total: int) -> None:
+    """The default progress: nothing."""
+
+
+def load_demo(settings: Settings, progress: Progress | None = None, note: Note | None = None, *,
+              include_anime: bool = True) -> DemoSummary:
+    """Load the offline demo catalogue into the database (idempotent: a second run changes nothing)."""
+    from ingest.demo import iter_demo_reports
+
+    progress = progress or _quiet_progress
+    note = note or log.warning
+    catalog = Catalog.open(settings.database_url)
+    total = UpsertCounts()
+    sources = []
+    for report in iter_demo_reports(settings.downloads_dir, include_anime=include_anime, note=note):
+        for reason in report.skipped:
+            note(f"{report.source}: skipped a malformed row: {reason}")
+        stage, counts = f"demo {report.source}", UpsertCounts()
+        progress(stage, 0, len(report.titles))
+        for start in range(0, len(report.titles), UPSERT_CHUNK):
+            counts += catalog.upsert_titles(report.titles[start : start + UPSERT_CHUNK])
+            progress(stage, min(len(report.titles), start + UPSERT_CHUNK), len(report.titles))
+        sources.append(SourceSummary(report.source, counts.new, counts.updated, counts.unchanged, len(report.skipped)))
+        total += counts
+    catalog.set_state("demo:last_ingest", {"at": time.time(), "new": total.new, "updated": total.updated})
+    return DemoSummary(sources, catalog.count())
+
+
+def embed_catalogue(settings: Settings, progress: Progress | None = None, note: Note | None = None, *,
+                    batch_size: int = 2048, workers: int = 1) -> EmbedSummary:
+    """Embed new and changed titles into the model's Chroma collection (refuses an index of another dimension)."""
+    progress = progress or _quiet_progress
+    catalog = Catalog.open(settings.database_url)
+    if catalog.count() == 0:
+        raise IngestError("the catalogue is empty; load titles first: python -m ingest demo (or trakt)")
+    embedder = load_embedder(settings.model, workers=workers)
+    index = VectorIndex.open(settings.index_dir, settings.model, dimension=embedder.dimension, create=True)
+    if index.dimension and index.dimension != embedder.dimension:
+        raise IndexDimensionMismatch(
+            f"the index for {settings.model!r} holds {index.dimension}-dim vectors but the model gives "
+            f"{embedder.dimension}; delete {settings.index_dir} to rebuild it",
+            model=settings.model, index_dimension=index.dimension, model_dimension=embedder.dimension,
+            path=settings.index_dir,
+        )
+    plan = plan_build(catalog, index)
+    stage, total, done = f"embed {settings.model}", len(plan.to_embed), 0
+    progress(stage, 0, total)
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(stage, done, total)
+
+    build = build_index(catalog, index, embedder, batch_size=batch_size, progress=advance, plan=plan)
+    return EmbedSummary(settings.model, index.collection.name, index.count(), build)
+
+
+def build_demo(settings: Settings, progress: Progress | None = None, note: Note | None = None, *,
+               include_anime: bool = True, batch_size: int = 2048, workers: int = 1) -> BuildSummary:
+    """`load_demo` then `embed_catalogue`: quick when both are already done (what `make run` and the app call)."""
+    demo = load_demo(settings, progress, note, include_anime=include_anime)
+    return BuildSummary(demo, embed_catalogue(settings, progress, note, batch_size=batch_size, workers=workers))

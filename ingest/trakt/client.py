@@ -1,0 +1,310 @@
+"""The Trakt HTTP client: one requests Session, timeouts always on, pacing, bounded retries, pagination.
+
+    TraktClient.get(path, params)        -> Response          (JSON + headers; errors from ingest.errors)
+    TraktClient.paginate(path, params)   -> Iterator[Page]    (paging state apart from the HTTP call)
+
+Retries are layered: urllib3's `Retry` on the HTTPAdapter retries timeouts, connection errors, 5xx and
+429s that carry `Retry-After` (honouring it); a 429 without `Retry-After` (Trakt's HTML error page, say)
+comes back to `TraktClient.get`, which backs off exponentially with full jitter. Every attempt, retries
+included, passes through the `Pacer`. The API key travels only in a request header: it is redacted from
+every message this module builds and never part of a URL or a repr.
+
+This is the ONE place requests/urllib3 exceptions become ingest errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ingest.errors import TraktAuthError, TraktError, TraktPageError, TraktRateLimited
+
+log = logging.getLogger("ingest.trakt")
+
+DEFAULT_BASE_URL = "https://api.trakt.tv"
+USER_AGENT = "flixrec-ingest/1.0 (+https://github.com/flixrec; python-requests)"
+MAX_LIMIT = 250
+PACING_PERIOD = 300.0  # Trakt counts GET requests per 5 minutes
+MEDIA_PATHS = {"movie": "movies", "show": "shows"}
+
+
+# ---- pacing and retries ---------------------------------------------------------------------------
+
+
+class Pacer:
+    """Spaces request starts evenly so no window of `period` seconds ever holds more than `requests` of them.
+
+    The interval is (period + margin) / requests: N+1 consecutive requests then span more than the period
+    plus a margin that absorbs network jitter between our clock and the server's. No bursts, so the time
+    a crawl will take is simply pages x interval.
+    """
+
+    def __init__(self, requests: int, period: float = PACING_PERIOD, margin: float | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        if requests <= 0 or period <= 0:
+            raise ValueError("requests and period must be positive")
+        self.requests = requests
+        self.period = period
+        self.margin = period * 0.01 if margin is None else margin
+        self.interval = (period + self.margin) / requests
+        self._clock, self._sleep = clock, sleep
+        self._next = float("-inf")
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def wait(self) -> float:
+        """Block until the next request may start; returns the seconds slept."""
+        with self._lock:
+            delay = max(0.0, self._next - self._clock())
+            if delay:
+                self._sleep(delay)
+                self.waited += delay
+            self._next = self._clock() + self.interval
+            return delay
+
+    def __repr__(self) -> str:
+        return f"Pacer({self.requests} per {self.period:g}s)"
+
+
+class PacedRetry(Retry):
+    """urllib3 Retry whose every retry attempt also waits for the pacer (Trakt counts retries too)."""
+
+    def __init__(self, *args: Any, pacer: Pacer | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.pacer = pacer
+
+    def new(self, **kw: Any) -> PacedRetry:
+        """A copy with updated counters that keeps the pacer."""
+        retry = super().new(**kw)
+        retry.pacer = self.pacer
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        """Honour Retry-After or back off, then wait for the pacer."""
+        if response is not None and response.status:
+            log.info("Trakt answered HTTP %s; retrying", response.status)
+        super().sleep(response)
+        if self.pacer is not None:
+            self.pacer.wait()
+
+
+# ---- the client -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of a paginated listing, with the pagination Trakt reported (not what we asked for)."""
+
+    number: int
+    page_count: int
+    limit: int
+    item_count: int
+    items: list[Any]
+    failed: str | None = None  # why the page could not be read, when it could not
+
+    @property
+    def is_last(self) -> bool:
+        """Whether no page follows this one."""
+        return self.number >= self.page_count
+
+
+@dataclasses.dataclass(frozen=True)
+class Response:
+    """A decoded JSON answer and its headers."""
+
+    data: Any
+    headers: Mapping[str, str]
+
+
+class TraktClient:
+    """Trakt API v2 over one requests Session: required headers, timeouts, pacing, bounded retries."""
+
+    def __init__(
+        self,
+        client_id: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        pacer: Pacer | None = None,
+        timeout: float = 30.0,
+        retries: int = 4,
+        rate_limit_retries: int = 6,
+        backoff: float = 1.0,
+        backoff_max: float = 120.0,
+        retry_after_max: int = 600,
+        session: requests.Session | None = None,
+    ):
+        if not client_id:
+            raise TraktAuthError("no Trakt API key; set TRAKT_CLIENT_ID")
+        self._client_id = client_id
+        self.base_url = base_url.rstrip("/")
+        self.pacer = pacer
+        self.timeout = (min(10.0, timeout), timeout)
+        self.retries = retries
+        self.rate_limit_retries = rate_limit_retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.requests_sent = 0
+        self.decode_seconds = 0.0  # time spent decoding JSON (bench/trakt_crawl.py reports it)
+        self.session = session or requests.Session()
+        self.session.headers.update({
+            "trakt-api-key": client_id,
+            "trakt-api-version": "2",
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+        })
+        retry = PacedRetry(
+            # `total` must be set for urllib3 to retry a 429 that carries Retry-After (it does not force-list 429).
+            total=3 * retries, connect=retries, read=retries, status=retries, other=0, redirect=2,
+            allowed_methods=frozenset({"GET"}), status_forcelist=frozenset({500, 502, 503, 504}),
+            backoff_factor=backoff, backoff_jitter=backoff, backoff_max=backoff_max,
+            respect_retry_after_header=True, retry_after_max=retry_after_max, raise_on_status=False, pacer=pacer,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"TraktClient(base_url={self.base_url!r}, pacer={self.pacer!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+    def __enter__(self) -> TraktClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def redact(self, text: str) -> str:
+        """The text with the API key blanked out (for any message built from a third-party error)."""
+        return text.replace(self._client_id, "***") if self._client_id else text
+
+    def _context(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The context attributes of an error about this request (the URL redacted, without the query)."""
+        return {"path": path, "page": params.get("page"), "url": self.redact(f"{self.base_url}{path}")}
+
+    def _send(self, path: str, params: Mapping[str, Any]) -> requests.Response:
+        """One paced GET; requests/urllib3 failures (after urllib3's retries) become TraktError here."""
+        if self.pacer is not None:
+            self.pacer.wait()
+        self.requests_sent += 1
+        try:
+            return self.session.get(f"{self.base_url}{path}", params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            reason = self.redact(str(exc))
+            # `from None`: the original may echo request details; the redacted reason is all a user needs.
+            raise TraktError(f"Trakt did not answer GET {path} after {self.retries} retries "
+                             f"({type(exc).__name__}: {reason[:200]})", **self._context(path, params)) from None
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Response:
+        """GET a JSON resource; raises TraktAuthError (401/403), TraktRateLimited, TraktPageError or TraktError."""
+        params = dict(params or {})
+        where = f"GET {path}" + (f" page {params['page']}" if "page" in params else "")
+        context = self._context(path, params)
+        limited = malformed = 0
+        while True:
+            response = self._send(path, params)
+            status = response.status_code
+            if status in (401, 403):
+                raise TraktAuthError(
+                    f"Trakt rejected the API key (HTTP {status}) on {where}: check TRAKT_CLIENT_ID is the Client ID "
+                    "of an app at https://trakt.tv/oauth/applications", status=status, **context
+                )
+            if status == 429:
+                limited += 1
+                if limited > self.rate_limit_retries:
+                    raise TraktRateLimited(
+                        f"Trakt kept answering 429 (rate limited) on {where} after {self.rate_limit_retries} retries; "
+                        "wait 5 minutes, lower TRAKT_REQUESTS_PER_5MIN and run the same command to resume",
+                        status=status, **context,
+                    )
+                delay = self._rate_limit_delay(response, limited)
+                log.warning("Trakt rate limit (429) on %s; waiting %.1f s (retry %d/%d)",
+                            where, delay, limited, self.rate_limit_retries)
+                time.sleep(delay)
+                continue
+            if status == 404:
+                return Response(None, response.headers)
+            if status >= 400:
+                retried = f" after {self.retries} retries" if status >= 500 else ""
+                raise TraktPageError(f"Trakt answered HTTP {status} on {where}{retried}", status=status, **context)
+            started = time.perf_counter()
+            try:
+                return Response(response.json(), response.headers)
+            except ValueError:
+                pass  # a truncated or HTML body: retried below
+            finally:
+                self.decode_seconds += time.perf_counter() - started
+            malformed += 1
+            if malformed > self.retries:
+                raise TraktPageError(f"Trakt sent malformed JSON on {where} {malformed} times", status=status, **context)
+            delay = self._backoff_delay(malformed)
+            log.warning("malformed JSON on %s; retrying in %.1f s (%d/%d)", where, delay, malformed, self.retries)
+            time.sleep(delay)
+
+    def _backoff_delay(self, attempt: int) -> float:
+        # Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)].
+        return random.uniform(0, min(self.backoff_max, self.backoff * 2 ** attempt))
+
+    def _rate_limit_delay(self, response: requests.Response, attempt: int) -> float:
+        retry_after = response.headers.get("Retry-After", "").strip()
+        if retry_after.isdigit():
+            return float(min(int(retry_after), 600))
+        # No usable Retry-After (e.g. an HTML error page): at least the base backoff, growing, jittered.
+        return self.backoff + self._backoff_delay(attempt)
+
+    def get_page(self, path: str, params: Mapping[str, Any], page: int, limit: int = MAX_LIMIT) -> Page:
+        """One page of a listing; pagination read from the X-Pagination-* headers."""
+        response = self.get(path, {**params, "page": page, "limit": limit})
+        items = response.data if isinstance(response.data, list) else []
+        headers = response.headers
+        return Page(
+            number=_int_header(headers, "X-Pagination-Page", page),
+            page_count=_int_header(headers, "X-Pagination-Page-Count", page if len(items) < limit else page + 1),
+            limit=_int_header(headers, "X-Pagination-Limit", limit),
+            item_count=_int_header(headers, "X-Pagination-Item-Count", -1),
+            items=items,
+        )
+
+    def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, start_page: int = 1,
+                 limit: int = MAX_LIMIT) -> Iterator[Page]:
+        """Yield pages from `start_page` to the last one the server reports; always sends page and limit.
+
+        A page that stays malformed or failing after its retries is yielded as `Page(failed=reason)` so the
+        caller can record it and move on.
+        """
+        page_number, page_count = start_page, None
+        while page_count is None or page_number <= page_count:
+            try:
+                page = self.get_page(path, params or {}, page_number, limit)
+            except TraktPageError as exc:
+                # Unknown page count (first page of this run): assume more pages follow; an empty page ends it.
+                yield Page(page_number, page_count or page_number + 1, limit, -1, [], failed=str(exc))
+                page_number += 1
+                continue
+            page_count = page.page_count
+            yield page
+            if not page.items:
+                return
+            page_number = page.number + 1
+
+    def people(self, media: str, trakt_id: int) -> dict[str, Any] | None:
+        """The `{cast, crew}` of one title, or None when Trakt does not know it."""
+        return self.get(f"/{MEDIA_PATHS[media]}/{trakt_id}/people").data
+
+
+def _int_header(headers: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(headers[name])
+    except (KeyError, TypeError, ValueError):
+        return default
