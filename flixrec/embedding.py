@@ -262,6 +262,32 @@ def embedding_text(title: Title, max_tokens: int | None = None, count_tokens: Ca
     return head + " ".join(words[:lo]) + "…" + tail
 
 
+KEYWORD_WEIGHT = 0.7
+"""How much a title's keywords (embedded on their own) count in its vector, next to its story text.
+
+Chosen on the development sets in bench/data/ (bench/quality.py): themes named by keywords ("asteroid",
+"heist") pull same-premise titles together that their overviews word differently.
+"""
+MAX_KEYWORDS = 30
+
+
+def keyword_text(title: Title) -> str | None:
+    """A title's keywords as one text ('asteroid, space mission, ...'), None when it has none."""
+    return ", ".join(title.keywords[:MAX_KEYWORDS]) if title.keywords else None
+
+
+def embed_titles(titles: Sequence[Title], embedder: Embedder) -> np.ndarray:
+    """Title vectors: the story text (see embedding_text) plus KEYWORD_WEIGHT x the keywords, unit rows."""
+    texts = embedding_texts(titles, embedder)
+    with_keywords = [i for i, t in enumerate(titles) if t.keywords]
+    texts += [keyword_text(titles[i]) for i in with_keywords]
+    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    combined = vectors[: len(titles)].copy()
+    if with_keywords:
+        combined[with_keywords] += KEYWORD_WEIGHT * vectors[len(titles):]
+    return _unit_rows(combined)
+
+
 def embedding_texts(titles: Sequence[Title], embedder: Embedder) -> list[str]:
     """Embedding texts for a batch of titles, fitted to the embedder's token limit."""
     if embedder.max_tokens is None:

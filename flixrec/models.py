@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -59,7 +60,7 @@ class Title:
     @property
     def content_hash(self) -> str:
         """Hash of what the embedding is made of; the index re-embeds a title only when it changes."""
-        return _hash([self.title, self.overview, self.tagline, list(self.genres)])
+        return _hash([self.title, self.overview, self.tagline, list(self.genres), list(self.keywords)])
 
     @property
     def record_hash(self) -> str:
@@ -179,9 +180,44 @@ class Match:
 
 
 @dataclasses.dataclass(frozen=True)
+class RankingWeights:
+    """How much each signal counts in the blended similarity (0 turns one off)."""
+
+    text: float = 1.0
+    keywords: float = 0.5
+    directors: float = 0.1
+    cast: float = 0.1
+    genres: float = 0.1
+    era: float = 0.1
+    popularity: float = 0.05
+
+    @classmethod
+    def text_only(cls) -> RankingWeights:
+        """The plain cosine of the title vectors (no keywords, people, genres, era or popularity)."""
+        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 10:
+                raise ValueError(f"ranking weight {field.name} must be a number from 0 to 10, not {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """One reason a title is recommended: its kind and a sentence for people."""
+
+    kind: str  # "keywords" | "director" | "cast" | "genres" | "story" | "franchise" | "text"
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Recommendation:
-    """One similar title: its rank (1-based) and cosine similarity score in [0, 1]."""
+    """One recommended title: its rank (1-based), a score in [0, 1] (1 = as close as the seed to itself),
+    a label for the score, and the reasons it was chosen."""
 
     title: Title
     score: float
     rank: int
+    reasons: tuple[Reason, ...] = ()
+    label: str = ""

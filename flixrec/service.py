@@ -19,7 +19,7 @@ from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import IndexNotBuilt
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import VectorIndex, load_snapshot
-from flixrec.models import Filters, Match, Recommendation, Title
+from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
 
@@ -99,7 +99,7 @@ class FlixRec:
                 raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
             if self._recommender is None or self._recommender.snapshot.stamp != stamp:
                 snapshot = load_snapshot(index)
-                self._recommender = Recommender(self.catalog, snapshot, self.encode_query)
+                self._recommender = Recommender(self.catalog, snapshot, self.encode_query, self.settings.ranking)
                 self._search = None
             return self._recommender
 
@@ -122,9 +122,10 @@ class FlixRec:
         """A title with its people; TitleNotFound for an unknown id."""
         return self.catalog.get_title(title_id)
 
-    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
-        """The k titles most similar to a title under filters (see Recommender.similar_titles)."""
-        return self._current_recommender().similar_titles(title_id, k, filters, separate_franchise)
+    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
+                       weights: RankingWeights | None = None) -> list[Recommendation]:
+        """The k titles most similar to a title under filters, each with its reasons (see Recommender.similar_titles)."""
+        return self._current_recommender().similar_titles(title_id, k, filters, separate_franchise, weights)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""
@@ -185,17 +186,19 @@ class FlixRec:
 
     # ---- views for the dashboard (read-only; pure helpers in flixrec.explore) ----------------------
 
-    def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarView:
+    def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                     weights: RankingWeights | None = None) -> SimilarView:
         """A seed with its k similar titles under filters and its franchise entries (hidden ids left out)."""
         seed = self.get_title(title_id)
-        similar = self.similar_titles(title_id, k, filters, separate_franchise=True)
+        similar = self.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
         hidden = filters.exclude_ids if filters else frozenset()
         franchise = [r for r in self.franchise_titles(title_id) if r.title.title_id not in hidden]
         return SimilarView(seed, similar, franchise)
 
-    def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarityMap:
+    def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                       weights: RankingWeights | None = None) -> SimilarityMap:
         """The top-k under filters, a 2-D PCA map of seed + top-k + franchise, and the catalogue's scores."""
-        view = self.similar_view(title_id, k, filters)
+        view = self.similar_view(title_id, k, filters, weights)
         entries = [(view.seed, "seed", 0, 1.0)]
         entries += [(r.title, "similar", r.rank, r.score) for r in view.similar]
         entries += [(r.title, "franchise", r.rank, r.score) for r in view.franchise]
