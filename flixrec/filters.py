@@ -42,6 +42,23 @@ FILTER_PARAMS: tuple[FilterParam, ...] = (
     FilterParam("k", "Similar titles to show", f"how many similar titles, {MIN_K} to {MAX_K}: k=20"),
 )
 FILTER_NAMES = tuple(p.name for p in FILTER_PARAMS)
+MEDIA_LABELS = {"all": "All", "movie": "Movies", "show": "Shows"}
+"""The type filter's choices and their labels (a URL may carry either: type=movie or type=Movies)."""
+LANGUAGE_NAMES = {
+    "en": "English", "ja": "Japanese", "zh": "Chinese", "cn": "Cantonese", "ko": "Korean", "fr": "French",
+    "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese", "ru": "Russian", "hi": "Hindi",
+    "sv": "Swedish", "da": "Danish", "nl": "Dutch", "no": "Norwegian", "nb": "Norwegian Bokmål", "pl": "Polish",
+    "cs": "Czech", "el": "Greek", "he": "Hebrew", "ar": "Arabic", "fa": "Persian", "tr": "Turkish", "th": "Thai",
+    "vi": "Vietnamese", "id": "Indonesian", "hu": "Hungarian", "ro": "Romanian", "is": "Icelandic",
+    "ta": "Tamil", "te": "Telugu", "af": "Afrikaans", "ky": "Kyrgyz", "ps": "Pashto", "sl": "Slovenian",
+    "xx": "No language",
+}
+"""Names of the catalogue's original-language codes (a URL may carry either: lang=ja or lang=Japanese)."""
+
+
+def language_name(code: str | None) -> str:
+    """A language code as a name ('ja' -> 'Japanese'); the code itself when unknown."""
+    return LANGUAGE_NAMES.get(code or "", code or "unknown")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +68,7 @@ class ParsedFilters:
     filters: Filters
     k: int = DEFAULT_K
     problems: list[str] = dataclasses.field(default_factory=list)
+    kept: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the accepted values, canonical, in order
 
 
 def _number(raw: str, kind: type) -> Any:
@@ -76,7 +94,7 @@ def _range_values(values: Sequence[str]) -> list[str] | None:
 
 
 def _parse_range(name: str, values: Sequence[str], extent: Any, problems: list[str]) -> tuple[int | None, int | None]:
-    """A (low, high) filter; a side at or beyond the catalogue's extent is no constraint on that side."""
+    """A (low, high) pair, each side None when open; clamped into the catalogue's extent when one is given."""
     sides = _range_values(values)
     shown = "&".join(values)
     if sides is None or not any(s.strip() for s in sides):
@@ -91,14 +109,25 @@ def _parse_range(name: str, values: Sequence[str], extent: Any, problems: list[s
         low, high = high, low
     if extent:
         floor, ceiling = int(extent[0]), int(extent[1])
-        low = None if low is not None and low <= floor else low
-        high = None if high is not None and high >= ceiling else high
+        low = floor if low is None else min(max(low, floor), ceiling)
+        high = ceiling if high is None else max(min(high, ceiling), floor)
     return low, high
 
 
-def _match_choices(name: str, values: Sequence[str], choices: Sequence[str] | None, problems: list[str]) -> list[str]:
-    """Values matched case-insensitively to the catalogue's choices; unknown ones are dropped and reported."""
-    by_folded = {c.casefold(): c for c in choices or ()}
+def _open_ends(pair: tuple[int | None, int | None], extent: Any) -> tuple[int | None, int | None]:
+    """A side at the catalogue's extent is no constraint on that side (None)."""
+    low, high = pair
+    if extent:
+        low = None if low is not None and low <= int(extent[0]) else low
+        high = None if high is not None and high >= int(extent[1]) else high
+    return low, high
+
+
+def _match_choices(name: str, values: Sequence[str], choices: Sequence[str] | None, problems: list[str],
+                   labels: Mapping[str, str] | None = None) -> list[str]:
+    """Values matched case-insensitively to the catalogue's choices (or their labels); unknown ones are reported."""
+    by_folded = {(labels or {}).get(c, c).casefold(): c for c in choices or ()}
+    by_folded.update({c.casefold(): c for c in choices or ()})
     kept: list[str] = []
     for value in values:
         text = " ".join(value.split())
@@ -129,9 +158,14 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
         found = values(name)
         return found[-1] if found else None
 
-    year = _parse_range("year", values("year"), facets.get("year"), problems) if values("year") else (None, None)
-    runtime = (_parse_range("runtime", values("runtime"), facets.get("runtime"), problems)
-               if values("runtime") else (None, None))
+    kept: dict[str, list[str]] = {}
+    ranges = {}
+    for name in ("year", "runtime"):
+        pair = _parse_range(name, values(name), facets.get(name), problems) if values(name) else (None, None)
+        if pair != (None, None):
+            kept[name] = ["" if v is None else str(v) for v in pair]
+        ranges[name] = _open_ends(pair, facets.get(name))
+    year, runtime = ranges["year"], ranges["runtime"]
     votes = None
     if (raw := last("votes")) is not None:
         votes = _number(raw, int)
@@ -145,13 +179,14 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
             rating = None
     genres = _match_choices("genre", values("genre"), facets.get("genres"), problems)
     no_genres = _match_choices("no_genre", values("no_genre"), facets.get("genres"), problems)
-    languages = _match_choices("lang", values("lang"), facets.get("languages"), problems)
+    languages = _match_choices("lang", values("lang"), facets.get("languages"), problems, LANGUAGE_NAMES)
     media: tuple[str, ...] = ()
-    if (raw := last("type")) is not None and raw.strip() not in ("", "all"):
-        if raw.strip().casefold() in MEDIA_TYPES:
-            media = (raw.strip().casefold(),)
-        else:
+    if (raw := last("type")) is not None:
+        found = _match_choices("type", [raw], ("all", *MEDIA_TYPES), [], MEDIA_LABELS)
+        if not found:
             problems.append(f"type={raw[:60]} is neither movie nor show; ignored")
+        elif found[0] != "all":
+            media = (found[0],)
     k = DEFAULT_K
     if (raw := last("k")) is not None:
         number = _number(raw, int)
@@ -162,12 +197,18 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
             problems.append(f"k={raw[:60]} is outside {MIN_K}-{MAX_K}; showing {k}")
         else:
             k = number
+    for name, value in (("votes", votes), ("rating", rating), ("k", k if last("k") is not None else None)):
+        if value is not None:
+            kept[name] = [f"{value:g}" if isinstance(value, float) else str(value)]
+    for name, chosen in (("genre", genres), ("no_genre", no_genres), ("lang", languages), ("type", list(media))):
+        if chosen:
+            kept[name] = list(chosen)
     filters = Filters(
         year_min=year[0], year_max=year[1], runtime_min=runtime[0], runtime_max=runtime[1],
         min_votes=votes or None, min_rating=rating or None, genres_include=genres, genres_exclude=no_genres,
         languages=languages, media_types=media,
     )
-    return ParsedFilters(filters, k, problems)
+    return ParsedFilters(filters, k, problems, kept)
 
 
 def filter_params(filters: Filters, k: int = DEFAULT_K) -> dict[str, str | list[str]]:

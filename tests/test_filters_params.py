@@ -81,3 +81,16 @@ def test_filter_params_is_the_inverse_of_the_parser():
 def test_without_facets_choices_are_taken_as_given():
     parsed = parse_filter_params({"genre": ["Anything"], "year": ["1800-3000"]}, None)
     assert parsed.filters == Filters(genres_include={"Anything"}, year_min=1800, year_max=3000)
+
+
+def test_kept_holds_the_accepted_values_in_canonical_form_and_order():
+    parsed = parse(year="1800-2000", genre=["drama", "action"], rating="6.50", votes="250", type="Movie", k="30")
+    assert parsed.kept == {"year": ["1916", "2000"], "genre": ["Drama", "Action"], "rating": ["6.5"],
+                           "votes": ["250"], "type": ["movie"], "k": ["30"]}
+    assert parse(rating="inf").kept == {}
+
+
+def test_languages_and_types_may_be_given_by_code_or_by_label():
+    parsed = parse(lang=["Japanese", "en"], type="Shows")
+    assert parsed.filters == Filters(languages={"ja", "en"}, media_types={"show"}) and parsed.problems == []
+    assert parse(type="all").filters.is_empty() and not parse(type="All").problems
