@@ -42,9 +42,9 @@ def catalogue_table(frame: Any) -> None:
     if rows:
         row = frame.iloc[rows[0]]
         label = row["title"] if pd.isna(row["year"]) else f"{row['title']} ({row['year']})"
-        if st.button(f"Find titles similar to {label}", type="primary", icon=":material/search:"):
-            state.choose_title(row["title_id"], row["title"])
-            st.switch_page("streamlit_app.py")
+        # a link, not st.switch_page: switching pages from code clears the URL, which the bound filters forbid
+        st.page_link("streamlit_app.py", label=f"Find titles similar to {label}", icon=":material/search:",
+                     query_params={"title": row["title_id"], "q": row["title"]})
 
 
 

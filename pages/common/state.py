@@ -91,11 +91,14 @@ def is_history_navigation() -> bool:
 def init_state(page: str) -> bool:
     """Read the View from the URL on a session's first run and on Back/Forward; True when the page was just entered."""
     state = st.session_state
+    entered = state.get(PAGE) != page
+    state[PAGE] = page
     if VIEW not in state or is_history_navigation():
         state[VIEW] = view_from_url(url_params())
         state[URL_PROBLEMS] = None  # the filters in this URL are checked once the facets are known
-    entered = state.get(PAGE) != page
-    state[PAGE] = page
+    elif entered and st.query_params.get("title") not in (None, state[VIEW].title_id):
+        linked = view_from_url(url_params())  # a link to a page that names a title (the Explore table's)
+        state[VIEW].title_id, state[VIEW].query, state[VIEW].mode = linked.title_id, linked.query, "title"
     return entered
 
 
