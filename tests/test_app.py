@@ -398,3 +398,28 @@ def test_a_vote_count_between_the_steps_stays_visible_and_active(app_env, demo_a
     at = ok(new_app(title=BATMAN_1989, votes="300").run())
     assert at.select_slider(key="votes").value == 300
     assert shown_ids(at) == [r.title.title_id for r in demo_app.similar_titles(BATMAN_1989, 20, Filters(min_votes=300))]
+
+
+def test_the_build_button_runs_ingests_demo_workflow_with_progress(tmp_path, monkeypatch):
+    """The no-index page's button calls ingest.build.build_demo(settings, progress, note); here a stand-in records it."""
+    import sys
+    import types
+
+    calls = []
+
+    def build_demo(settings, progress=None, note=None):
+        calls.append(settings.home)
+        progress("demo tmdb5000", 0, 4800)
+        progress("demo tmdb5000", 4800, 4800)
+        note("npm is not available here, so the anime part is skipped")
+        progress("embed use-multilingual", 4800, 4800)
+        return object()
+
+    monkeypatch.setitem(sys.modules, "ingest.build", types.SimpleNamespace(build_demo=build_demo))
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "empty-home"))
+    st.cache_resource.clear()
+    at = ok(new_app().run())
+    at.button(key="build_demo").click().run()
+    ok(at)
+    assert calls == [tmp_path / "empty-home"]
+    assert "anime part is skipped" in texts(at) and any(b.key == "after_build" for b in at.button)
