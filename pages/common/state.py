@@ -5,7 +5,8 @@ Each sidebar filter is a widget whose key is its URL parameter (flixrec.filters.
 Back/Forward. What is no widget is written here, once per run: the chosen title (`title`), the
 search text or description (`q`, with `mode=text` for a description) and the hidden titles (`hide`).
 On a history navigation (Back/Forward) the URL is the truth for those too, so every title or search
-the user visited is one history entry.
+the user visited is one history entry; a link into a page that names another title (the Explore
+table's) opens that title.
 
 Streamlit 1.67 drops a bound widget's value on the first run of another page (its URL parameter is
 filtered out as "bound to another page"), so the last filter values are kept in `FILTER_MEMORY` and
