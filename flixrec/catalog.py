@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from flixrec.errors import ConfigError, TitleNotFound
-from flixrec.models import Person, Title
+from flixrec.models import EMBEDDING_RECIPE, Person, Title
 
 metadata = sa.MetaData()
 
@@ -83,6 +83,7 @@ sync_state_table = sa.Table(
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
 _CHUNK = 500
+RECIPE_STATE = "index:embedding_recipe"
 
 
 @dataclasses.dataclass
@@ -146,8 +147,11 @@ class Catalog:
         return catalog
 
     def create_tables(self) -> None:
-        """Create any missing table (idempotent)."""
+        """Create any missing table (idempotent); a new catalogue's hashes follow the current embedding recipe."""
+        new = not self.exists()
         metadata.create_all(self.engine)
+        if new:
+            self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
@@ -326,6 +330,26 @@ class Catalog:
 
     # ---- checkpoints -----------------------------------------------------------------------------
 
+    def refresh_content_hashes(self) -> int:
+        """Recompute every stored content hash once after the embedding recipe changed; returns rows updated.
+
+        The hash is stored at upsert, so without this an upgrade that embeds titles differently
+        (models.EMBEDDING_RECIPE) would leave every index "up to date" with vectors of the old recipe.
+        """
+        if self.get_state(RECIPE_STATE) == EMBEDDING_RECIPE:
+            return 0
+        c = titles_table.c
+        changed = 0
+        for start_titles in _chunks(self.iter_titles(with_people=False), _CHUNK):
+            with self.engine.begin() as conn:
+                for title in start_titles:
+                    result = conn.execute(sa.update(titles_table).where(c.title_id == title.title_id,
+                                                                       c.content_hash != title.content_hash)
+                                          .values(content_hash=title.content_hash))
+                    changed += result.rowcount
+        self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+        return changed
+
     def get_state(self, key: str, default: Any = None) -> Any:
         """A stored checkpoint value (JSON), or `default`."""
         with self.engine.connect() as conn:
@@ -368,3 +392,14 @@ def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     for name in ("aliases", "genres", "keywords"):
         values[name] = tuple(values[name] or ())
     return Title(**values, people=tuple(people))
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

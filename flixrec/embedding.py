@@ -262,7 +262,7 @@ def embedding_text(title: Title, max_tokens: int | None = None, count_tokens: Ca
     return head + " ".join(words[:lo]) + "…" + tail
 
 
-KEYWORD_WEIGHT = 0.7
+KEYWORD_WEIGHT = 0.5
 """How much a title's keywords (embedded on their own) count in its vector, next to its story text.
 
 Chosen on the development sets in bench/data/ (bench/quality.py): themes named by keywords ("asteroid",

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 MEDIA_TYPES = ("movie", "show")
+EMBEDDING_RECIPE = 2
+"""Bumped whenever what a title vector is made of changes (flixrec.embedding), so every title is embedded again."""
 NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 """The numeric Title fields that filters bound (and the index keeps as columns)."""
 
@@ -60,7 +62,7 @@ class Title:
     @property
     def content_hash(self) -> str:
         """Hash of what the embedding is made of; the index re-embeds a title only when it changes."""
-        return _hash([self.title, self.overview, self.tagline, list(self.genres), list(self.keywords)])
+        return _hash([EMBEDDING_RECIPE, self.title, self.overview, self.tagline, list(self.genres), list(self.keywords)])
 
     @property
     def record_hash(self) -> str:

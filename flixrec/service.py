@@ -60,6 +60,10 @@ class Resolution:
         return self.title is None and not self.choices and not self.did_you_mean
 
 
+FRANCHISE_SHOWN = 50
+"""The most franchise entries a page lists (James Bond has 24)."""
+
+
 class FlixRec:
     """Search and recommendations over the built catalogue and index (thread-safe reads)."""
 
@@ -221,7 +225,7 @@ class FlixRec:
         seed = self.get_title(title_id)
         similar = self.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
         hidden = filters.exclude_ids if filters else frozenset()
-        franchise = [r for r in self.franchise_titles(title_id) if r.title.title_id not in hidden]
+        franchise = [r for r in self.franchise_titles(title_id, FRANCHISE_SHOWN) if r.title.title_id not in hidden]
         return SimilarView(seed, similar, franchise)
 
     def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None,

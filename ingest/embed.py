@@ -75,6 +75,7 @@ def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
     new metadata is written to Chroma, the same (new people, another id) only updates the ledger.
     Unchanged titles are not read, so planning 300k titles takes seconds.
     """
+    catalog.refresh_content_hashes()
     stored = index.stored_hashes()
     catalogue = catalog.hash_pairs()
     to_embed: list[str] = []
