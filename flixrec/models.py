@@ -6,10 +6,14 @@ import dataclasses
 import hashlib
 import json
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
 MEDIA_TYPES = ("movie", "show")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 """The numeric Title fields that filters bound (and the index keeps as columns)."""
 
@@ -54,6 +58,9 @@ class Title:
     network: str | None = None
     status: str | None = None
     aired_episodes: int | None = None
+    overviews: tuple[tuple[str, str], ...] | None = None
+    """Every overview the sources gave, as (language, text), the primary (`overview`) first; None when a
+    source gave only `overview` (see `overview_versions`)."""
     people: tuple[Person, ...] = ()
 
     @property
@@ -81,6 +88,17 @@ class Title:
         """Cast names in billing order."""
         return [p.name for p in sorted(self.people, key=lambda p: p.position) if p.role == "cast"]
 
+    @property
+    def tmdb_kind(self) -> str:
+        """The TMDB namespace of `tmdb_id` ("movie" or "tv"): TMDB numbers movies and TV shows separately."""
+        return "movie" if self.media_type == "movie" else "tv"
+
+    def overview_versions(self) -> tuple[tuple[str, str], ...]:
+        """Every overview as (language, text), the primary first: `overviews`, else the one `overview`."""
+        if self.overviews:
+            return self.overviews
+        return ((language_of(self.overview), self.overview),) if self.overview else ()
+
     def links(self) -> dict[str, str]:
         """Links out to Trakt, IMDb and TMDB for whichever ids are known."""
         out: dict[str, str] = {}
@@ -90,7 +108,7 @@ class Title:
         if self.imdb_id:
             out["IMDb"] = f"https://www.imdb.com/title/{self.imdb_id}/"
         if self.tmdb_id:
-            out["TMDB"] = f"https://www.themoviedb.org/{'movie' if self.media_type == 'movie' else 'tv'}/{self.tmdb_id}"
+            out["TMDB"] = f"https://www.themoviedb.org/{self.tmdb_kind}/{self.tmdb_id}"
         return out
 
     def label(self) -> str:
@@ -100,6 +118,17 @@ class Title:
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
 _PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
+
+
+def language_of(text: str | None) -> str:
+    """A text's language guessed from its script: "ja" (kana), "ko", "zh" (Han without kana), else "en"."""
+    if not text:
+        return "en"
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
+    return "zh" if _HAN.search(text) else "en"
 
 
 def _hash(value: Any) -> str:
