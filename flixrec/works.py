@@ -172,8 +172,36 @@ def merge_records(records: Sequence[Title]) -> Title:
 
 
 def merge_groups(records: Iterable[Title]) -> list[tuple[Title, list[Title]]]:
-    """(merged title, its records) for every work among these records."""
-    return [(merge_records(group), group) for group in group_records(records)]
+    """(merged title, its records) for every work among these records (see `without_claimed_film_ids`)."""
+    groups = group_records(records)
+    return [(merge_records(kept), group) for kept, group in zip(without_claimed_film_ids(groups), groups)]
+
+
+def without_claimed_film_ids(groups: list[list[Title]]) -> list[list[Title]]:
+    """The groups with a film's TMDB id left only to the work whose record of the best source holds it.
+
+    A film is one work, so a TMDB movie id on two works is a mapping error of the lesser source (bgmd files
+    a 2007 prequel special under the id of the 2004 film it could not join); that record's merged title
+    loses the id, so its TMDB link does not point at another film. TV ids stay shared: one series' seasons
+    are filed apart under one id.
+    """
+    owners: dict[int, tuple[tuple[int, str, str], int]] = {}  # film id -> (its best holder's order, group)
+    for position, group in enumerate(groups):
+        for record in group:
+            if record.media_type == "movie" and record.tmdb_id is not None:
+                holder = (record_order(record), position)
+                owners[record.tmdb_id] = min(owners.get(record.tmdb_id, holder), holder)
+    out = []
+    for position, group in enumerate(groups):
+        kept = []
+        for record in group:
+            if record.media_type == "movie" and record.tmdb_id is not None:
+                (rank, _, _), owner = owners[record.tmdb_id]
+                if owner != position and rank < record_order(record)[0]:
+                    record = dataclasses.replace(record, tmdb_id=None)
+            kept.append(record)
+        out.append(kept)
+    return out
 
 
 # ---- a record as stored (JSON) ---------------------------------------------------------------------
