@@ -121,14 +121,18 @@ _PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
 
 
 def language_of(text: str | None) -> str:
-    """A text's language guessed from its script: "ja" (kana), "ko", "zh" (Han without kana), else "en"."""
+    """A text's language guessed from its script: "ja" (a fair share of kana), "ko", "zh" (Han), else "en".
+
+    Chinese summaries quote Japanese names in kana, so a few kana do not make a text Japanese.
+    """
     if not text:
         return "en"
-    if _KANA.search(text):
-        return "ja"
-    if _HANGUL.search(text):
+    kana, han, hangul = (len(pattern.findall(text)) for pattern in (_KANA, _HAN, _HANGUL))
+    if hangul > kana + han:
         return "ko"
-    return "zh" if _HAN.search(text) else "en"
+    if kana and kana >= 0.15 * (kana + han):
+        return "ja"
+    return "zh" if han else "en"
 
 
 def _hash(value: Any) -> str:
