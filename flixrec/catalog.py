@@ -5,10 +5,10 @@ Postgres included, by setting. Upserts are idempotent: a row is written only whe
 changes, and a checkpoint (sync state) can be written in the same transaction as a page of titles.
 
 Ingest upserts source records (a TMDB movie, an anime entry, a Trakt record); records of one work merge
-into one title (rules in flixrec.works). `title_sources` keeps every record with the title it belongs
-to and `title_keys` the ids and names it matches on; a `titles` row is the merge of its records, so an
-update of one source replaces its contribution and every record id ever issued still finds its title.
-One cohesive job (the store and its merge bookkeeping) keeps this file past 400 lines.
+into one title (rules in flixrec.works, records kept in flixrec.title_sources). A `titles` row is the
+merge of its records, so an update of one source replaces its contribution, and every record id ever
+issued still finds its title. One job, the store of titles, people and checkpoints, keeps this file
+past 400 lines.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from flixrec import title_sources as records
 from flixrec import works
 from flixrec.errors import ConfigError, TitleNotFound
 from flixrec.models import Person, Title
@@ -80,26 +81,6 @@ credits_table = sa.Table(
     sa.Column("character", sa.Text),
 )
 sa.Index("credits_person", credits_table.c.person_id)
-
-title_sources_table = sa.Table(
-    "title_sources",
-    metadata,
-    sa.Column("record_id", sa.String(64), primary_key=True),
-    sa.Column("title_id", sa.String(64), nullable=False, index=True),
-    sa.Column("source", sa.String(16), nullable=False, index=True),
-    sa.Column("record", sa.JSON, nullable=False),
-    sa.Column("record_hash", sa.String(32), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-title_keys_table = sa.Table(
-    "title_keys",
-    metadata,
-    sa.Column("key", sa.String(255), primary_key=True),
-    sa.Column("record_id", sa.String(64), sa.ForeignKey("title_sources.record_id", ondelete="CASCADE"),
-              primary_key=True),
-)
-sa.Index("title_keys_record", title_keys_table.c.record_id)
 
 sync_state_table = sa.Table(
     "sync_state",
@@ -178,14 +159,14 @@ class Catalog:
     def create_tables(self) -> None:
         """Create any missing table or column (idempotent); a catalogue from before merging gets its records."""
         metadata.create_all(self.engine)
+        records.metadata.create_all(self.engine)
         existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
         with self.engine.begin() as conn:
             for column in titles_table.columns:
                 if column.name not in existing:  # new nullable fields of a newer version
                     kind = column.type.compile(dialect=self.engine.dialect)
                     conn.execute(sa.text(f"ALTER TABLE titles ADD COLUMN {column.name} {kind}"))
-            if (conn.execute(sa.select(title_sources_table.c.record_id).limit(1)).first() is None
-                    and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first() is not None):
+            if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
                 self._adopt_titles(conn, utcnow())
         self._columns = None
 
@@ -242,10 +223,7 @@ class Catalog:
 
     def _current_ids(self, conn: Connection, record_ids: list[str]) -> dict[str, str]:
         """record id -> title id of these records (none in a catalogue from before merging)."""
-        if not record_ids or not self._sources_exist():
-            return {}
-        c = title_sources_table.c
-        return dict(conn.execute(sa.select(c.record_id, c.title_id).where(c.record_id.in_(record_ids))).tuples().all())
+        return records.current_ids(conn, record_ids) if record_ids and self._sources_exist() else {}
 
     def _sources_exist(self) -> bool:
         self._has_sources = self._has_sources or sa.inspect(self.engine).has_table("title_sources")
@@ -287,29 +265,19 @@ class Catalog:
 
     def find_records(self, record_ids: Iterable[str]) -> dict[str, Title]:
         """The source records among these ids, as ingest gave them (not merged), keyed by record id."""
-        ids = list(dict.fromkeys(record_ids))
-        c = title_sources_table.c
-        out: dict[str, Title] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                query = sa.select(c.record_id, c.record).where(c.record_id.in_(ids[start : start + _CHUNK]))
-                out.update((rid, works.record_from_json(record)) for rid, record in conn.execute(query))
-        return out
+            return records.read_records(conn, record_ids)
 
     def iter_records(self, source: str | None = None, batch_size: int = 2000) -> Iterator[Title]:
         """Every source record (of one source), ordered by record id, read in batches."""
-        c = title_sources_table.c
         last = ""
         while True:
-            query = sa.select(c.record_id, c.record).where(c.record_id > last).order_by(c.record_id).limit(batch_size)
-            if source is not None:
-                query = query.where(c.source == source)
             with self.engine.connect() as conn:
-                rows = conn.execute(query).tuples().all()
-            if not rows:
+                page = records.page_of_records(conn, last, source, batch_size)
+            if not page:
                 return
-            yield from (works.record_from_json(record) for _, record in rows)
-            last = rows[-1][0]
+            yield from page
+            last = page[-1].title_id
 
     def hashes(self) -> dict[str, str]:
         """title_id -> content hash of every title (what decides re-embedding)."""
@@ -370,68 +338,27 @@ class Catalog:
         return counts
 
     def _upsert_chunk(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> UpsertCounts:
-        c = title_sources_table.c
-        ids = [t.title_id for t in chunk]
-        stored = dict(conn.execute(sa.select(c.record_id, c.record_hash).where(c.record_id.in_(ids))).tuples().all())
+        stored = records.stored_hashes(conn, [t.title_id for t in chunk])
         new = [t for t in chunk if t.title_id not in stored]
         changed = [t for t in chunk if t.title_id in stored and stored[t.title_id] != t.record_hash]
         if new or changed:
-            changed_ids = [t.title_id for t in changed]
-            old_keys = _select(conn, title_keys_table.c.key, title_keys_table.c.record_id, changed_ids)
-            for start in range(0, len(changed_ids), _CHUNK):
-                conn.execute(title_keys_table.delete().where(title_keys_table.c.record_id.in_(changed_ids[start : start + _CHUNK])))
-            if new:
-                conn.execute(title_sources_table.insert(), [_source_row(t, now) for t in new])
-            if changed:
-                rows = [{**_source_row(t, now), "b_record_id": t.title_id} for t in changed]
-                values = {name: sa.bindparam(name) for name in ("source", "record", "record_hash", "updated_at")}
-                conn.execute(title_sources_table.update().where(c.record_id == sa.bindparam("b_record_id")).values(values),
-                             rows)
-            keys = [{"key": key, "record_id": t.title_id} for t in (*new, *changed) for key in works.match_keys(t)]
-            if keys:
-                conn.execute(title_keys_table.insert(), keys)
-            self._regroup(conn, [t.title_id for t in (*new, *changed)], old_keys | {k["key"] for k in keys}, now)
+            keys = records.write_records(conn, new, changed, now)
+            self._regroup(conn, [t.title_id for t in (*new, *changed)], keys, now)
         return UpsertCounts(new=len(new), updated=len(changed), unchanged=len(chunk) - len(new) - len(changed))
 
     def _regroup(self, conn: Connection, record_ids: Iterable[str], keys: set[str], now: dt.datetime) -> None:
-        """Group again every record these records or keys reach (shared keys, same title), and rewrite their titles.
-
-        The reach is closed under shared keys, so the groups equal those of merging the whole catalogue.
-        """
-        s, k = title_sources_table.c, title_keys_table.c
-        members: dict[str, str] = {}
-        todo_ids, todo_keys = set(record_ids), set(keys)
-        seen_keys: set[str] = set()
-        seen_titles: set[str] = set()
-        while todo_ids or todo_keys:
-            todo_keys -= seen_keys
-            seen_keys |= todo_keys
-            fresh = (todo_ids | _select(conn, k.record_id, k.key, todo_keys)) - members.keys()
-            found = self._current_ids(conn, sorted(fresh))
-            members.update(found)
-            titles = set(found.values()) - seen_titles
-            seen_titles |= titles
-            todo_ids = _select(conn, s.record_id, s.title_id, titles) - members.keys()
-            todo_keys = _select(conn, k.key, k.record_id, found)
-        records: list[Title] = []
-        ids = sorted(members)
-        for start in range(0, len(ids), _CHUNK):
-            query = sa.select(s.record).where(s.record_id.in_(ids[start : start + _CHUNK]))
-            records.extend(works.record_from_json(record) for record in conn.execute(query).scalars())
-        merged = works.merge_groups(records)
-        moved = [{"b_record_id": r.title_id, "title_id": title.title_id}
-                 for title, group in merged for r in group if members[r.title_id] != title.title_id]
-        if moved:
-            conn.execute(title_sources_table.update().where(s.record_id == sa.bindparam("b_record_id"))
-                         .values(title_id=sa.bindparam("title_id")), moved)
-        gone = sorted(set(members.values()) - {title.title_id for title, _ in merged})
+        """Group again every record these records or keys reach, and rewrite the titles that changed."""
+        before = records.reach(conn, record_ids, keys)
+        merged = works.merge_groups(records.read_records(conn, before).values())
+        records.assign(conn, {r.title_id: title.title_id for title, group in merged for r in group}, before)
+        gone = sorted(set(before.values()) - {title.title_id for title, _ in merged})
         for start in range(0, len(gone), _CHUNK):
             chunk = gone[start : start + _CHUNK]
             conn.execute(credits_table.delete().where(credits_table.c.title_id.in_(chunk)))
             conn.execute(titles_table.delete().where(titles_table.c.title_id.in_(chunk)))
-        titles_out = [title for title, _ in merged]
-        for start in range(0, len(titles_out), _CHUNK):
-            self._write_titles(conn, titles_out[start : start + _CHUNK], now)
+        titles = [title for title, _ in merged]
+        for start in range(0, len(titles), _CHUNK):
+            self._write_titles(conn, titles[start : start + _CHUNK], now)
 
     def _write_titles(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> None:
         """Insert or update these merged titles' rows (and credits) where their record hash changed."""
@@ -455,24 +382,17 @@ class Catalog:
         """Make each title of a catalogue written before merging its own source record, then merge them."""
         c = titles_table.c
         last = ""
-        while True:
-            rows = list(conn.execute(sa.select(titles_table).where(c.title_id > last).order_by(c.title_id).limit(2000)).mappings())
-            if not rows:
-                break
+        while rows := list(conn.execute(sa.select(titles_table).where(c.title_id > last).order_by(c.title_id)
+                                        .limit(2000)).mappings()):
             people = self._people_of(conn, [r["title_id"] for r in rows])
             titles = [_row_to_title(r, people.get(r["title_id"], ())) for r in rows]
-            conn.execute(title_sources_table.insert(), [_source_row(t, now) for t in titles])
-            keys = [{"key": key, "record_id": t.title_id} for t in titles for key in works.match_keys(t)]
-            if keys:
-                conn.execute(title_keys_table.insert(), keys)
+            records.write_records(conn, titles, [], now)
             conn.execute(titles_table.update().where(c.title_id == sa.bindparam("b_title_id"))
                          .values(record_hash=sa.bindparam("record_hash")),
                          [{"b_title_id": t.title_id, "record_hash": t.record_hash} for t in titles])
             last = rows[-1]["title_id"]
-        k = title_keys_table.c
-        shared = conn.execute(sa.select(k.key).group_by(k.key).having(sa.func.count() > 1)).scalars().all()
         self._has_sources = True
-        self._regroup(conn, [], set(shared), now)
+        self._regroup(conn, [], records.shared_keys(conn), now)
 
     @staticmethod
     def _write_people(conn: Connection, titles: list[Title]) -> None:
@@ -500,22 +420,16 @@ class Catalog:
 
     def delete_titles(self, title_ids: Iterable[str]) -> int:
         """Remove these titles with every record merged into them (and their credits); returns how many existed."""
-        s, k = title_sources_table.c, title_keys_table.c
         removed = 0
         with self.engine.begin() as conn:
             asked = list(dict.fromkeys(title_ids))
             ids = sorted(set(asked) | set(self._current_ids(conn, asked).values()))
-            records = _select(conn, s.record_id, s.title_id, ids) if self._sources_exist() else set()
-            keys = _select(conn, k.key, k.record_id, records)
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(credits_table.delete().where(credits_table.c.title_id.in_(chunk)))
                 removed += conn.execute(titles_table.delete().where(titles_table.c.title_id.in_(chunk))).rowcount
-            gone = sorted(records)
-            for start in range(0, len(gone), _CHUNK):
-                conn.execute(title_keys_table.delete().where(k.record_id.in_(gone[start : start + _CHUNK])))
-                conn.execute(title_sources_table.delete().where(s.record_id.in_(gone[start : start + _CHUNK])))
-            if keys:
+            if self._sources_exist():
+                keys = records.delete_records_of(conn, ids)
                 self._regroup(conn, [], keys, utcnow())  # records that lost a rival may join another work
         return removed
 
@@ -567,18 +481,3 @@ def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     if values["overviews"] is not None:
         values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
     return Title(**values, people=tuple(people))
-
-
-def _source_row(title: Title, now: dt.datetime) -> dict[str, Any]:
-    """A new title_sources row: the record, in a title of its own until it is grouped."""
-    return {"record_id": title.title_id, "title_id": title.title_id, "source": title.source,
-            "record": works.record_to_json(title), "record_hash": title.record_hash, "updated_at": now}
-
-
-def _select(conn: Connection, wanted: sa.Column, column: sa.Column, values: Iterable[str]) -> set[str]:
-    """The `wanted` values of the rows whose `column` is among `values` (queried in chunks)."""
-    values = sorted(values)
-    out: set[str] = set()
-    for start in range(0, len(values), _CHUNK):
-        out.update(conn.execute(sa.select(wanted).where(column.in_(values[start : start + _CHUNK]))).scalars())
-    return out
