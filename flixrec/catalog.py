@@ -343,13 +343,14 @@ class Catalog:
         changed = [t for t in chunk if t.title_id in stored and stored[t.title_id] != t.record_hash]
         if new or changed:
             keys = records.write_records(conn, new, changed, now)
-            self._regroup(conn, [t.title_id for t in (*new, *changed)], keys, now)
+            self._regroup(conn, {t.title_id: t for t in (*new, *changed)}, keys, now)
         return UpsertCounts(new=len(new), updated=len(changed), unchanged=len(chunk) - len(new) - len(changed))
 
-    def _regroup(self, conn: Connection, record_ids: Iterable[str], keys: set[str], now: dt.datetime) -> None:
-        """Group again every record these records or keys reach, and rewrite the titles that changed."""
-        before = records.reach(conn, record_ids, keys)
-        merged = works.merge_groups(records.read_records(conn, before).values())
+    def _regroup(self, conn: Connection, written: Mapping[str, Title], keys: set[str], now: dt.datetime) -> None:
+        """Group again every record the `written` records or these keys reach, and rewrite the titles that changed."""
+        before = records.reach(conn, written, keys)
+        others = records.read_records(conn, before.keys() - written.keys())
+        merged = works.merge_groups([*written.values(), *others.values()])
         records.assign(conn, {r.title_id: title.title_id for title, group in merged for r in group}, before)
         gone = sorted(set(before.values()) - {title.title_id for title, _ in merged})
         for start in range(0, len(gone), _CHUNK):
@@ -392,7 +393,7 @@ class Catalog:
                          [{"b_title_id": t.title_id, "record_hash": t.record_hash} for t in titles])
             last = rows[-1]["title_id"]
         self._has_sources = True
-        self._regroup(conn, [], records.shared_keys(conn), now)
+        self._regroup(conn, {}, records.shared_keys(conn), now)
 
     @staticmethod
     def _write_people(conn: Connection, titles: list[Title]) -> None:
@@ -430,7 +431,7 @@ class Catalog:
                 removed += conn.execute(titles_table.delete().where(titles_table.c.title_id.in_(chunk))).rowcount
             if self._sources_exist():
                 keys = records.delete_records_of(conn, ids)
-                self._regroup(conn, [], keys, utcnow())  # records that lost a rival may join another work
+                self._regroup(conn, {}, keys, utcnow())  # records that lost a rival may join another work
         return removed
 
     # ---- checkpoints -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import operator
@@ -68,11 +69,12 @@ class Title:
         """Hash of what the embedding is made of; the index re-embeds a title only when it changes."""
         return _hash([self.title, self.overview, self.tagline, list(self.genres)])
 
-    @property
+    @functools.cached_property
     def record_hash(self) -> str:
         """Hash of every stored field; an upsert writes a row only when it changes.
 
-        Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl).
+        Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl), and
+        once per Title: an upsert compares it, stores it with the record and again with the merged title.
         """
         fields: dict[str, Any] = {name: getattr(self, name) for name in _TITLE_FIELDS}
         fields["people"] = [{name: getattr(p, name) for name in _PERSON_FIELDS} for p in self.people]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import itertools
 import random
 
@@ -109,3 +110,15 @@ def test_merging_is_a_function_of_the_set_of_records():
     assert title.title_id == "trakt-movie-199" and title.source == "trakt" and title.people == records[0].people
     assert (title.trakt_id, title.tmdb_id, title.imdb_id) == (199, 129, "tt0000199")
     assert {"千と千尋の神隠し", "千と千尋の神隠し (ja)"} <= set(title.aliases)
+
+
+def test_a_stored_record_reads_back_equal():
+    from flixrec.works import record_from_json, record_to_json
+
+    records = [tmdb_film(129, "Spirited Away", 2001), anime(311, "千と千尋の神隠し", 2001, 129,
+                                                            overviews=(("zh", "简介"), ("en", "An overview."))),
+               trakt(7, "Golden Kamuy", 2018, media_type="show", tmdb_id=75214),
+               Title("x-1", "movie", "Bare", "test")]
+    for record in records:
+        again = record_from_json(json.loads(json.dumps(record_to_json(record))))
+        assert again == record and again.record_hash == record.record_hash
