@@ -211,3 +211,30 @@ def test_a_catalogue_written_before_merging_is_adopted_and_merged(tmp_path):
     catalog = Catalog.open(url)
     assert catalog.count() == 2 and catalog.get_title("bgm-311").title_id == "tmdb-movie-129"
     assert catalog.upsert_titles([film, entry, other]).unchanged == 3
+
+
+def test_incremental_merging_equals_merging_everything_at_once(tmp_path):
+    import random
+
+    from flixrec.works import merge_groups
+
+    def record(rnd: random.Random, source: str, n: int) -> Title:
+        return Title(f"{source}-{n}", rnd.choice(["movie", "show"]), rnd.choice(["Alpha", "Beta", "Gamma"]), source,
+                     year=rnd.choice([None, 2000, 2001, 2003]), tmdb_id=rnd.choice([None, 1, 2, 3]),
+                     imdb_id=rnd.choice([None, "tt1", "tt2"]) if source == "trakt" else None,
+                     overview=f"{source} {n}")
+
+    for seed in range(4):
+        rnd = random.Random(seed)
+        records = [record(rnd, source, n) for source in ("trakt", "tmdb5000", "bgmd") for n in range(12)]
+        updates = [dataclasses.replace(r, tmdb_id=rnd.choice([None, 1, 2]), year=2001) for r in rnd.sample(records, 8)]
+        final = {r.title_id: r for r in [*records, *updates]}
+        expected = {title.title_id: title for title, _ in merge_groups(final.values())}
+        catalog = Catalog.open(f"sqlite:///{tmp_path / f'random-{seed}.sqlite3'}")
+        stream = rnd.sample(records, len(records)) + updates
+        for start in range(0, len(stream), 5):
+            catalog.upsert_titles(stream[start : start + 5])
+        assert _snapshot(catalog) == expected
+        assert all(catalog.get_title(rid).title_id in expected for rid in final)
+        assert catalog.upsert_titles(final.values()).unchanged == len(final)
+        catalog.engine.dispose()
