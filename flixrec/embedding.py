@@ -11,6 +11,7 @@ Every backend returns L2-normalised float32 rows, so cosine similarity is a dot 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import multiprocessing
 import os
 import re
@@ -277,14 +278,27 @@ def keyword_text(title: Title) -> str | None:
 
 
 def embed_titles(titles: Sequence[Title], embedder: Embedder) -> np.ndarray:
-    """Title vectors: the story text (see embedding_text) plus KEYWORD_WEIGHT x the keywords, unit rows."""
-    texts = embedding_texts(titles, embedder)
+    """Title vectors, unit rows: the story text (see embedding_text) plus KEYWORD_WEIGHT x the keywords.
+
+    A work with overviews in several languages (one title merged from several sources) gets the mean
+    of its story texts, so its neighbours are decided by what it is about, not by one language.
+    """
+    versions = [
+        [t] + [dataclasses.replace(t, overview=text) for _, text in t.overview_versions()[1:]] for t in titles
+    ]
+    flat = [variant for variants in versions for variant in variants]
+    texts = embedding_texts(flat, embedder)
     with_keywords = [i for i, t in enumerate(titles) if t.keywords]
     texts += [keyword_text(titles[i]) for i in with_keywords]
     vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-    combined = vectors[: len(titles)].copy()
+    story = _unit_rows(vectors[: len(flat)])
+    combined = np.empty((len(titles), vectors.shape[1]), dtype=np.float32)
+    start = 0
+    for i, variants in enumerate(versions):
+        combined[i] = story[start : start + len(variants)].mean(axis=0)
+        start += len(variants)
     if with_keywords:
-        combined[with_keywords] += KEYWORD_WEIGHT * vectors[len(titles):]
+        combined[with_keywords] += KEYWORD_WEIGHT * vectors[len(flat):]
     return _unit_rows(combined)
 
 

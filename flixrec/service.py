@@ -152,17 +152,20 @@ class FlixRec:
         return Resolution(did_you_mean=tuple(matches))
 
     def get_title(self, title_id: str) -> Title:
-        """A title with its people; TitleNotFound for an unknown id."""
+        """A title with its people; TitleNotFound for an unknown id (the id of a record merged into another
+        title finds that title, so old links keep working)."""
         return self.catalog.get_title(title_id)
 
     def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
                        weights: RankingWeights | None = None) -> list[Recommendation]:
         """The k titles most similar to a title under filters, each with its reasons (see Recommender.similar_titles)."""
-        return self._current_recommender().similar_titles(title_id, k, filters, separate_franchise, weights)
+        recommender = self._current_recommender()
+        return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, separate_franchise, weights)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""
-        return self._current_recommender().franchise_titles(title_id, k)
+        recommender = self._current_recommender()
+        return recommender.franchise_titles(self.catalog.current_title_id(title_id), k)
 
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """Titles closest to a free-text description."""
@@ -170,7 +173,8 @@ class FlixRec:
 
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
-        return self._current_recommender().score_distribution(title_id)
+        recommender = self._current_recommender()
+        return recommender.score_distribution(self.catalog.current_title_id(title_id))
 
     def vectors_of(self, title_ids: list[str]) -> np.ndarray:
         """The stored vectors of these indexed titles (for neighbourhood maps)."""
