@@ -7,9 +7,11 @@ changes, and a checkpoint (sync state) can be written in the same transaction as
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from flixrec.errors import ConfigError, TitleNotFound
+from flixrec.errors import CatalogUnavailable, ConfigError, TitleNotFound
 from flixrec.models import Person, Title
+from flixrec.redact import redact_text, redact_url
 
 metadata = sa.MetaData()
 
@@ -105,30 +108,67 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+DATABASE_URL_EXAMPLES = "sqlite:////path/to/flixrec.sqlite3 or postgresql+psycopg2://user:password@host:5432/flixrec"
+CONNECT_TIMEOUT_S = 10
+"""How long a database server may take to answer a connection (an unreachable one fails, not hangs)."""
+
+
 def create_engine(database_url: str) -> Engine:
-    """An engine for the catalogue; SQLite files get their folder, WAL mode and a busy timeout."""
+    """An engine for the catalogue; SQLite files get their folder, WAL mode and a busy timeout.
+
+    A URL SQLAlchemy cannot use raises ConfigError saying how to fix it, its credentials redacted.
+    """
+    shown = redact_url(database_url)
     try:
         url = sa.engine.make_url(database_url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigError(f"FLIXREC_DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from exc
+    except (sa.exc.ArgumentError, ValueError, TypeError) as exc:
+        reason = "its port is not a number" if "int()" in str(exc) else "SQLAlchemy cannot parse it"
+        raise ConfigError(f"FLIXREC_DATABASE_URL={shown!r} is not a usable database URL ({reason}); "
+                          f"use e.g. {DATABASE_URL_EXAMPLES}") from exc
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
+        return _sqlite_engine(url, shown)
+    connect_args = {}
+    driver = url.drivername.partition("+")[2]
+    if url.get_backend_name() == "postgresql" and driver in ("", "psycopg2", "psycopg") and "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     try:
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except sa.exc.NoSuchModuleError as exc:
+        raise ConfigError(f"FLIXREC_DATABASE_URL={shown!r} names no database SQLAlchemy knows "
+                          f"({url.drivername!r}); use e.g. {DATABASE_URL_EXAMPLES}") from exc
     except ImportError as exc:
-        raise ConfigError(f"the database driver for {url.drivername!r} is not installed: {exc}") from exc
+        raise ConfigError(f"the database driver for {url.drivername!r} is not installed ({exc.name or exc}); "
+                          "pip install it (psycopg2-binary for postgresql+psycopg2)") from exc
+
+
+def _sqlite_engine(url: sa.URL, shown: str) -> Engine:
+    """A SQLite engine: the file's folder made, WAL mode, a busy timeout; a directory or bad path is a ConfigError."""
+    if url.database and url.database != ":memory:":
+        path = Path(url.database).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"FLIXREC_DATABASE_URL={shown!r} points at a directory; name a file in it, "
+                              f"e.g. sqlite:///{path / 'flixrec.sqlite3'}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the folder of the catalogue {path} ({exc.strerror or exc}); "
+                              "set FLIXREC_HOME or FLIXREC_DATABASE_URL to a writable place") from exc
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def _one_line(text: object) -> str:
+    """A driver's message on one line, credentials redacted."""
+    return redact_text(" ".join(str(text).split()))
 
 
 class Catalog:
@@ -136,6 +176,45 @@ class Catalog:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+
+    def describe(self) -> str:
+        """Where the catalogue lives, safe to show: a SQLite file's path or the URL without credentials."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            return f"the catalogue file {Path(url.database or ':memory:').expanduser()}"
+        return f"the catalogue database {redact_url(url.render_as_string(hide_password=False))}"
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Database failures inside as CatalogUnavailable naming the catalogue and the fix (the one place)."""
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise  # a bug in an upsert, not the database's state
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            reason = _one_line(getattr(exc, "orig", None) or exc)
+            raise CatalogUnavailable(f"{self.describe()} failed while {action}: {reason}; {self._fix(reason)}") from exc
+
+    def _fix(self, reason: str) -> str:
+        """What to do about a database failure."""
+        if self.engine.url.get_backend_name() != "sqlite":
+            return "check that the server is running and reachable and that FLIXREC_DATABASE_URL is right"
+        if "not a database" in reason or "malformed" in reason or "no such" in reason:
+            return ("the file is damaged: move it away, load the titles again (python -m ingest demo, or trakt), "
+                    "then run python -m ingest embed")
+        return "check the path and its permissions (FLIXREC_DATABASE_URL or FLIXREC_HOME)"
+
+    @contextlib.contextmanager
+    def _connect(self, action: str = "reading") -> Iterator[Connection]:
+        """A connection whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _begin(self, action: str = "writing") -> Iterator[Connection]:
+        """A transaction whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def open(cls, database_url: str, create: bool = True) -> Catalog:
@@ -147,11 +226,13 @@ class Catalog:
 
     def create_tables(self) -> None:
         """Create any missing table (idempotent)."""
-        metadata.create_all(self.engine)
+        with self._translated("creating its tables"):
+            metadata.create_all(self.engine)
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
-        return sa.inspect(self.engine).has_table("titles")
+        with self._translated("opening it"):
+            return sa.inspect(self.engine).has_table("titles")
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -160,7 +241,7 @@ class Catalog:
         query = sa.select(sa.func.count()).select_from(titles_table)
         if media_type:
             query = query.where(titles_table.c.media_type == media_type)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def get_title(self, title_id: str) -> Title:
@@ -178,7 +259,7 @@ class Catalog:
         """The titles among these ids that exist, keyed by id."""
         ids = list(dict.fromkeys(title_ids))
         out: dict[str, Title] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 rows = conn.execute(sa.select(titles_table).where(titles_table.c.title_id.in_(chunk))).mappings()
@@ -191,7 +272,7 @@ class Catalog:
         """Every title, ordered by id, read in batches (keyset pagination, so memory stays flat)."""
         last = ""
         while True:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 rows = list(
                     conn.execute(
                         sa.select(titles_table)
@@ -210,7 +291,7 @@ class Catalog:
     def iter_names(self) -> Iterator[tuple[str, str, str | None, list[str]]]:
         """(title_id, title, original_title, aliases) of every title, for name search."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for row in conn.execute(sa.select(c.title_id, c.title, c.original_title, c.aliases)):
                 yield row.title_id, row.title, row.original_title, list(row.aliases or [])
 
@@ -221,18 +302,18 @@ class Catalog:
     def hash_pairs(self) -> dict[str, tuple[str, str]]:
         """title_id -> (content hash, record hash) of every title: what an index build is planned from."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {row[0]: (row[1], row[2]) for row in conn.execute(sa.select(c.title_id, c.content_hash, c.record_hash))}
 
     def frame_rows(self, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Chosen columns of every title as dicts (for tables and charts)."""
         cols = [titles_table.c[name] for name in columns]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(*cols)).mappings()]
 
     def last_updated(self) -> dt.datetime | None:
         """When any title was last inserted or changed."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sa.func.max(titles_table.c.updated_at))).scalar_one()
         if isinstance(value, str):  # SQLite may hand back text for aggregates
             value = dt.datetime.fromisoformat(value)
@@ -264,7 +345,7 @@ class Catalog:
         batch = list({t.title_id: t for t in titles}.values())
         counts = UpsertCounts()
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for start in range(0, len(batch), _CHUNK):
                 counts += self._upsert_chunk(conn, batch[start : start + _CHUNK], now)
             if state:
@@ -317,7 +398,7 @@ class Catalog:
         """Remove these titles (and their credits); returns how many existed."""
         ids = list(title_ids)
         removed = 0
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(credits_table.delete().where(credits_table.c.title_id.in_(chunk)))
@@ -328,19 +409,19 @@ class Catalog:
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A stored checkpoint value (JSON), or `default`."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sync_state_table.c.value).where(sync_state_table.c.key == key)).scalar_one_or_none()
         return default if value is None else value
 
     def set_state(self, key: str, value: Any) -> None:
         """Store a checkpoint value (JSON) on its own."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             self._set_state(conn, {key: value}, utcnow())
 
     def states(self, prefix: str = "") -> dict[str, Any]:
         """Every checkpoint whose key starts with `prefix`."""
         t = sync_state_table
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(t.c.key, t.c.value).where(t.c.key.startswith(prefix))).tuples().all()
         return dict(rows)
 
