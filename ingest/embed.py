@@ -3,13 +3,17 @@
 Only titles whose content hash differs from the stored one are embedded; titles whose other fields
 changed get new metadata without re-embedding; titles gone from the catalogue are removed. Vectors are
 written batch by batch, so a build killed half-way resumes where it stopped. The build stamp is
-written last: readers reload only complete builds.
+written last: readers reload only complete builds. A build publishes a new snapshot and stamp when it
+wrote anything, when the ledger says an earlier build stopped before publishing (`dirty`), or when the
+published snapshot is missing or damaged; `repair_index` rebuilds what cannot be read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
 import uuid
 from collections.abc import Callable
 
@@ -21,9 +25,9 @@ from flixrec.index import (
     Hashes,
     SnapshotBuilder,
     VectorIndex,
-    has_snapshot,
     metadata_hash,
     remove_other_snapshots,
+    snapshot_problem,
     title_metadata,
 )
 from flixrec.models import Title
@@ -32,6 +36,17 @@ Progress = Callable[[int], None]
 log = logging.getLogger(__name__)
 WRITE_BATCH = 5000
 """Embedded titles written to Chroma per call (a build killed by SIGKILL re-embeds at most this many)."""
+KILL_AT_ENV = "FLIXREC_TEST_KILL_AT"
+"""Test hook: a build SIGKILLs itself at the phase this names (tests/test_kill_points.py drives each one)."""
+KILL_POINTS = ("mid-embed", "after-write", "before-snapshot", "before-publish", "after-publish")
+"""The phases of a build, in order: a batch embedded (worker processes alive) | its first Chroma and
+ledger write done | every write done | the new snapshot written, its stamp not yet | stamp published."""
+
+
+def _kill_point(phase: str) -> None:
+    """SIGKILL this process when the test hook names this phase (what a power cut or OOM kill does)."""
+    if os.environ.get(KILL_AT_ENV) == phase:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 @dataclasses.dataclass
@@ -137,6 +152,7 @@ def build_index(
             snapshot.upserted(ids, vectors, metadatas)
             summary.embedded += len(ids)
             pending.clear()
+            _kill_point("after-write")
 
     try:
         for start in range(0, len(plan.to_embed), batch_size):
@@ -146,6 +162,7 @@ def build_index(
             vectors = embedder.encode(texts)
             summary.seconds_embedding += time.perf_counter() - began
             pending.append(([t.title_id for t in titles], vectors, [title_metadata(t) for t in titles]))
+            _kill_point("mid-embed")
             if sum(len(p[0]) for p in pending) >= WRITE_BATCH:
                 write_pending()
             if progress:
@@ -164,17 +181,26 @@ def build_index(
         index.delete(plan.to_delete)
         snapshot.deleted(plan.to_delete)
         summary.deleted = len(plan.to_delete)
-    stamp = index.stamp()
-    if summary.embedded or summary.metadata_updated or summary.deleted or stamp is None or not has_snapshot(index, stamp):
+    _kill_point("before-snapshot")
+    if summary.embedded or summary.metadata_updated or summary.deleted or needs_publishing(index):
         # the app memory-maps this snapshot of the build; it is complete before the stamp names it
         new_stamp = uuid.uuid4().hex
         try:
             snapshot.write(new_stamp)
         except OSError as exc:  # readers fall back to reading Chroma
             log.warning("could not write the index snapshot: %s", exc)
+        _kill_point("before-publish")
         index.mark_built(new_stamp)
+        _kill_point("after-publish")
         remove_other_snapshots(index, new_stamp)
     return summary
+
+
+def needs_publishing(index: VectorIndex) -> bool:
+    """Whether the published build is behind or unusable with no new writes: never published, an earlier
+    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged."""
+    stamp = index.stamp()
+    return stamp is None or index.interrupted() or snapshot_problem(index, stamp, verify=True) is not None
 
 
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
