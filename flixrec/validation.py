@@ -7,6 +7,7 @@ safe to encode (lone surrogates, e.g. from undecodable CLI arguments, become U+F
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from typing import Any
@@ -65,10 +66,15 @@ def check_filters(filters: Any) -> Filters | None:
         bound = getattr(filters, field)
         if bound is not None:
             _check_bound(field, bound)
+    cleaned: dict[str, frozenset[str]] = {}
     for field in SET_FIELDS:
-        if any(not isinstance(item, str) for item in getattr(filters, field)):
+        items = getattr(filters, field)
+        if any(not isinstance(item, str) for item in items):
             raise InvalidRequest(f"filter {field} must hold text only")
-    return filters
+        if not all(_encodable(item) for item in items):
+            # no genre, language or id holds a lone surrogate: U+FFFD in its place matches nothing either
+            cleaned[field] = frozenset(clean_text(item) for item in items)
+    return dataclasses.replace(filters, **cleaned) if cleaned else filters
 
 
 def _check_bound(field: str, bound: Any) -> None:

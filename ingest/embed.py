@@ -14,19 +14,24 @@ import dataclasses
 import logging
 import os
 import signal
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embedding_texts
+from flixrec.errors import IndexUnavailable
 from flixrec.index import (
     Hashes,
     SnapshotBuilder,
     VectorIndex,
+    index_problems,
     metadata_hash,
     remove_other_snapshots,
+    snapshot_dir,
     snapshot_problem,
     title_metadata,
 )
@@ -129,8 +134,6 @@ def build_index(
     plan: EmbedPlan | None = None,
 ) -> EmbedSummary:
     """Bring the index in line with the catalogue; `progress` is called with titles embedded per step."""
-    import time
-
     plan = plan or plan_build(catalog, index)
     summary = EmbedSummary(unchanged=plan.unchanged)
     snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
@@ -206,3 +209,67 @@ def needs_publishing(index: VectorIndex) -> bool:
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
     found = catalog.find_titles(title_ids, with_people=False)
     return [found[tid] for tid in title_ids if tid in found]
+
+
+@dataclasses.dataclass
+class RepairReport:
+    """What `repair_index` did: the damaged files or folders it moved aside, the build, what is left wrong."""
+
+    moved_aside: list[Path]
+    summary: EmbedSummary
+    problems: list[str]
+
+
+def repair_index(catalog: Catalog, index_dir: Path, model_name: str, embedder: Embedder, batch_size: int = 2048,
+                 progress: Progress | None = None) -> RepairReport:
+    """Make the model's index whole again from the catalogue (what `python -m ingest repair` runs).
+
+    What cannot be read is moved aside with a `.damaged-<time>` suffix, never deleted: an unreadable
+    Chroma directory (the collection is rebuilt, every title embedded again), an unreadable ledger (the
+    stored vectors are re-embedded, as their hashes are lost), a damaged snapshot (rewritten). Then one
+    build brings the index in line with the catalogue and publishes a new snapshot and stamp.
+    """
+    moved: list[Path] = []
+    index_dir = Path(index_dir)
+    index = _open_or_move_aside(index_dir, model_name, embedder.dimension, moved)
+    try:
+        index.interrupted()
+        index.stored_hashes()
+    except IndexUnavailable as exc:
+        log.warning("the index ledger is unreadable, moving it aside: %s", exc)
+        index.ledger.close()
+        moved.append(_move_aside(index.ledger.path))
+        index = VectorIndex.open(index_dir, model_name, dimension=embedder.dimension, create=True)
+        index.ledger.mark_dirty()  # the published snapshot no longer matches any ledger: publish again
+    stamp = index.stamp()
+    if stamp and snapshot_problem(index, stamp, verify=True):
+        moved.append(_move_aside(snapshot_dir(index, stamp)))
+    if index.dimension and index.dimension != embedder.dimension:
+        raise IndexUnavailable(
+            f"the index for {model_name!r} holds {index.dimension}-dim vectors but the model gives "
+            f"{embedder.dimension}; move {index_dir} away and run: python -m ingest embed"
+        )
+    summary = build_index(catalog, index, embedder, batch_size=batch_size, progress=progress)
+    return RepairReport(moved, summary, index_problems(index))
+
+
+def _open_or_move_aside(index_dir: Path, model_name: str, dimension: int, moved: list[Path]) -> VectorIndex:
+    """The model's collection (created when missing); an unreadable Chroma directory is moved aside first."""
+    try:
+        index = VectorIndex.open(index_dir, model_name, dimension=dimension, create=True)
+        index.count()
+        return index
+    except IndexUnavailable as exc:
+        log.warning("the Chroma directory is unreadable, moving it aside: %s", exc)
+    moved.append(_move_aside(index_dir))
+    return VectorIndex.open(index_dir, model_name, dimension=dimension, create=True)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged file or folder to `<name>.damaged-<UTC time>` beside it; returns the new path."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
+    if target.exists():
+        target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
+    path.rename(target)
+    log.warning("moved %s aside to %s", path, target)
+    return target
