@@ -195,7 +195,9 @@ def build_index(
         _kill_point("before-publish")
         index.mark_built(new_stamp)
         _kill_point("after-publish")
-        remove_other_snapshots(index, new_stamp)
+    stamp = index.stamp()
+    if stamp:  # older builds' snapshots, and those of a build killed before or just after publishing
+        remove_other_snapshots(index, stamp)
     return summary
 
 
