@@ -30,7 +30,10 @@ def shown_value(value: object, limit: int = 80) -> str:
         except ValueError:  # an int past Python's digit limit
             return "<a number too long to print>"
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+    shown = repr(text[:limit])
+    if len(text) > limit or len(shown) > limit:  # repr escapes can make a short text long
+        shown = shown[: limit - 4] + "..." + shown[0]
+    return shown
 
 
 class FlixrecError(Exception):
