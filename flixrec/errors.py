@@ -21,14 +21,14 @@ from __future__ import annotations
 
 
 def shown_value(value: object, limit: int = 80) -> str:
-    """A value as one short printable line for a message: repr'd, lone surrogates escaped, long ones cut."""
-    if isinstance(value, str):
-        text = value
-    else:
+    """A value as one short printable line for a message: text repr'd with lone surrogates escaped, long ones cut."""
+    if not isinstance(value, str):
         try:
             text = str(value)
         except ValueError:  # an int past Python's digit limit
-            return "<a number too long to print>"
+            return "a number too long to print"
+        return text if len(text) <= limit else text[: limit - 3] + "..."
+    text = value
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     shown = repr(text[:limit])
     if len(text) > limit or len(shown) > limit:  # repr escapes can make a short text long
