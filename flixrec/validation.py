@@ -2,7 +2,8 @@
 
 A bad value becomes `InvalidRequest` with a one-line message naming it and its valid range; an id that
 cannot exist (not text, lone surrogates, NUL, far too long) is simply not found. Free text is made
-safe to encode (lone surrogates, e.g. from undecodable CLI arguments, become U+FFFD).
+safe to encode (lone surrogates, e.g. from undecodable CLI arguments, become U+FFFD); other characters,
+NUL included, are the model's to read as before.
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ def check_title_id(title_id: Any) -> str:
 
 
 def clean_text(text: Any, name: str = "text") -> str:
-    """Free text safe for the catalogue and the model: lone surrogates as U+FFFD, NUL removed."""
+    """Free text safe for the model and the name search: lone surrogates as U+FFFD (text never reaches SQL)."""
     if text is None:
         return ""
     if not isinstance(text, str):
         raise InvalidRequest(f"{name} must be text, not {type(text).__name__}")
     if not _encodable(text):
         text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text)
-    return text.replace("\x00", "")
+    return text
 
 
 def check_filters(filters: Any) -> Filters | None:
