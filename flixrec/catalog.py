@@ -9,13 +9,18 @@ into one title (rules in flixrec.works, records kept in flixrec.title_sources). 
 merge of its records, so an update of one source replaces its contribution, and every record id ever
 issued still finds its title. One job, the store of titles, people and checkpoints, keeps this file
 past 400 lines.
+
+Opening the database (URL checks, engines) is flixrec.database; failures while using it become
+CatalogUnavailable in one place, `Catalog._translated`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +30,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from flixrec import title_sources as records
 from flixrec import works
-from flixrec.errors import ConfigError, TitleNotFound
+from flixrec.database import create_engine, one_line
+from flixrec.errors import CatalogUnavailable, TitleNotFound
 from flixrec.models import EMBEDDING_RECIPE, Person, Title
+from flixrec.redact import redact_url
 
 metadata = sa.MetaData()
 
@@ -115,32 +122,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def create_engine(database_url: str) -> Engine:
-    """An engine for the catalogue; SQLite files get their folder, WAL mode and a busy timeout."""
-    try:
-        url = sa.engine.make_url(database_url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigError(f"FLIXREC_DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from exc
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    try:
-        return sa.create_engine(url, pool_pre_ping=True)
-    except ImportError as exc:
-        raise ConfigError(f"the database driver for {url.drivername!r} is not installed: {exc}") from exc
-
-
 class Catalog:
     """The titles, their people and the ingest checkpoints, in one SQL database."""
 
@@ -148,6 +129,45 @@ class Catalog:
         self.engine = engine
         self._columns: list[sa.Column] | None = None
         self._has_sources = False
+
+    def describe(self) -> str:
+        """Where the catalogue lives, safe to show: a SQLite file's path or the URL without credentials."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            return f"the catalogue file {Path(url.database or ':memory:').expanduser()}"
+        return f"the catalogue database {redact_url(url.render_as_string(hide_password=False))}"
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Database failures inside as CatalogUnavailable naming the catalogue and the fix (the one place)."""
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise  # a bug in an upsert, not the database's state
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            reason = one_line(getattr(exc, "orig", None) or exc)
+            raise CatalogUnavailable(f"{self.describe()} failed while {action}: {reason}; {self._fix(reason)}") from exc
+
+    def _fix(self, reason: str) -> str:
+        """What to do about a database failure."""
+        if self.engine.url.get_backend_name() != "sqlite":
+            return "check that the server is running and reachable and that FLIXREC_DATABASE_URL is right"
+        if "not a database" in reason or "malformed" in reason or "no such" in reason:
+            return ("the file is damaged: move it away, load the titles again (python -m ingest demo, or trakt), "
+                    "then run python -m ingest embed")
+        return "check the path and its permissions (FLIXREC_DATABASE_URL or FLIXREC_HOME)"
+
+    @contextlib.contextmanager
+    def _connect(self, action: str = "reading") -> Iterator[Connection]:
+        """A connection whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _begin(self, action: str = "writing") -> Iterator[Connection]:
+        """A transaction whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def open(cls, database_url: str, create: bool = True) -> Catalog:
@@ -160,24 +180,26 @@ class Catalog:
     def create_tables(self) -> None:
         """Create any missing table or column (idempotent); a catalogue from before merging gets its records,
         a new one's content hashes follow the current embedding recipe."""
-        new = not self.exists()
-        metadata.create_all(self.engine)
-        if new:
-            self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
-        records.metadata.create_all(self.engine)
-        existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
-        with self.engine.begin() as conn:
-            for column in titles_table.columns:
-                if column.name not in existing:  # new nullable fields of a newer version
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    conn.execute(sa.text(f"ALTER TABLE titles ADD COLUMN {column.name} {kind}"))
-            if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
-                self._adopt_titles(conn, utcnow())
-        self._columns = None
+        with self._translated("creating its tables"):
+            new = not self.exists()
+            metadata.create_all(self.engine)
+            if new:
+                self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+            records.metadata.create_all(self.engine)
+            existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
+            with self.engine.begin() as conn:
+                for column in titles_table.columns:
+                    if column.name not in existing:  # new nullable fields of a newer version
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.execute(sa.text(f"ALTER TABLE titles ADD COLUMN {column.name} {kind}"))
+                if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
+                    self._adopt_titles(conn, utcnow())
+            self._columns = None
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
-        return sa.inspect(self.engine).has_table("titles")
+        with self._translated("opening it"):
+            return sa.inspect(self.engine).has_table("titles")
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -186,7 +208,7 @@ class Catalog:
         query = sa.select(sa.func.count()).select_from(titles_table)
         if media_type:
             query = query.where(titles_table.c.media_type == media_type)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def get_title(self, title_id: str) -> Title:
@@ -207,7 +229,7 @@ class Catalog:
         """
         ids = list(dict.fromkeys(title_ids))
         out: dict[str, Title] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 out.update(self._read_titles(conn, chunk, with_people))
@@ -245,7 +267,7 @@ class Catalog:
         """Every title, ordered by id, read in batches (keyset pagination, so memory stays flat)."""
         last = ""
         while True:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 rows = list(
                     conn.execute(
                         sa.select(*self._title_columns())
@@ -264,7 +286,7 @@ class Catalog:
     def iter_names(self) -> Iterator[tuple[str, str, str | None, list[str]]]:
         """(title_id, title, original_title, aliases) of every title, for name search."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for row in conn.execute(sa.select(c.title_id, c.title, c.original_title, c.aliases)):
                 yield row.title_id, row.title, row.original_title, list(row.aliases or [])
 
@@ -291,18 +313,18 @@ class Catalog:
     def hash_pairs(self) -> dict[str, tuple[str, str]]:
         """title_id -> (content hash, record hash) of every title: what an index build is planned from."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {row[0]: (row[1], row[2]) for row in conn.execute(sa.select(c.title_id, c.content_hash, c.record_hash))}
 
     def frame_rows(self, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Chosen columns of every title as dicts (for tables and charts)."""
         cols = [titles_table.c[name] for name in columns]
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(*cols)).mappings()]
 
     def last_updated(self) -> dt.datetime | None:
         """When any title was last inserted or changed."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sa.func.max(titles_table.c.updated_at))).scalar_one()
         if isinstance(value, str):  # SQLite may hand back text for aggregates
             value = dt.datetime.fromisoformat(value)
@@ -335,7 +357,7 @@ class Catalog:
         batch = list({t.title_id: t for t in titles}.values())
         counts = UpsertCounts()
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for start in range(0, len(batch), _CHUNK):
                 counts += self._upsert_chunk(conn, batch[start : start + _CHUNK], now)
             if state:
@@ -427,7 +449,7 @@ class Catalog:
     def delete_titles(self, title_ids: Iterable[str]) -> int:
         """Remove these titles with every record merged into them (and their credits); returns how many existed."""
         removed = 0
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             asked = list(dict.fromkeys(title_ids))
             ids = sorted(set(asked) | set(self._current_ids(conn, asked).values()))
             for start in range(0, len(ids), _CHUNK):
@@ -463,19 +485,19 @@ class Catalog:
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A stored checkpoint value (JSON), or `default`."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sync_state_table.c.value).where(sync_state_table.c.key == key)).scalar_one_or_none()
         return default if value is None else value
 
     def set_state(self, key: str, value: Any) -> None:
         """Store a checkpoint value (JSON) on its own."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             self._set_state(conn, {key: value}, utcnow())
 
     def states(self, prefix: str = "") -> dict[str, Any]:
         """Every checkpoint whose key starts with `prefix`."""
         t = sync_state_table
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(t.c.key, t.c.value).where(t.c.key.startswith(prefix))).tuples().all()
         return dict(rows)
 
