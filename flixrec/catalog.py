@@ -50,6 +50,23 @@ titles_table = sa.Table(
     sa.Column("network", sa.Text),
     sa.Column("status", sa.String(32)),
     sa.Column("aired_episodes", sa.Integer),
+    # Added with the Trakt fields; all nullable, added to older databases by `Catalog.create_tables`.
+    sa.Column("certification", sa.String(16), index=True),
+    sa.Column("subgenres", sa.JSON),
+    sa.Column("languages", sa.JSON),
+    sa.Column("available_translations", sa.JSON),
+    sa.Column("trailer", sa.Text),
+    sa.Column("homepage", sa.Text),
+    sa.Column("poster_url", sa.Text),
+    sa.Column("fanart_url", sa.Text),
+    sa.Column("tvdb_id", sa.Integer),
+    sa.Column("plex_guid", sa.String(64)),
+    sa.Column("source_updated_at", sa.String(32)),
+    sa.Column("airs_day", sa.String(16)),
+    sa.Column("airs_time", sa.String(16)),
+    sa.Column("airs_timezone", sa.String(64)),
+    sa.Column("after_credits", sa.Boolean),
+    sa.Column("during_credits", sa.Boolean),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("record_hash", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -70,6 +87,8 @@ credits_table = sa.Table(
     sa.Column("role", sa.String(16), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False, default=0),
     sa.Column("character", sa.Text),
+    sa.Column("job", sa.Text),
+    sa.Column("episode_count", sa.Integer),
 )
 sa.Index("credits_person", credits_table.c.person_id)
 
@@ -82,6 +101,8 @@ sync_state_table = sa.Table(
 )
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
+_TUPLE_FIELDS = ("aliases", "genres", "keywords")  # stored as JSON lists, never null
+_OPTIONAL_TUPLE_FIELDS = ("subgenres", "languages", "available_translations")  # JSON lists or null
 _CHUNK = 500
 
 
@@ -146,8 +167,29 @@ class Catalog:
         return catalog
 
     def create_tables(self) -> None:
-        """Create any missing table (idempotent)."""
+        """Create any missing table, and add the nullable columns a table of an older version lacks (idempotent)."""
         metadata.create_all(self.engine)
+        inspector = sa.inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in (titles_table, credits_table):
+                present = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name not in present and column.nullable:
+                        kind = column.type.compile(dialect=self.engine.dialect)
+                        conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+        self._present = None
+
+    _present: dict[str, list[sa.Column]] | None = None
+
+    def _columns(self, table: sa.Table) -> list[sa.Column]:
+        """The columns of `table` this database has (one opened read-only may predate the newer ones)."""
+        if self._present is None:
+            inspector = sa.inspect(self.engine)
+            self._present = {}
+            for t in (titles_table, credits_table):
+                names = {c["name"] for c in inspector.get_columns(t.name)} if inspector.has_table(t.name) else set()
+                self._present[t.name] = [c for c in t.columns if c.name in names] if names else list(t.columns)
+        return self._present[table.name]
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
@@ -181,7 +223,8 @@ class Catalog:
         with self.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
-                rows = conn.execute(sa.select(titles_table).where(titles_table.c.title_id.in_(chunk))).mappings()
+                rows = conn.execute(sa.select(*self._columns(titles_table))
+                                    .where(titles_table.c.title_id.in_(chunk))).mappings()
                 people = self._people_of(conn, chunk) if with_people else {}
                 for row in rows:
                     out[row["title_id"]] = _row_to_title(row, people.get(row["title_id"], ()))
@@ -194,7 +237,7 @@ class Catalog:
             with self.engine.connect() as conn:
                 rows = list(
                     conn.execute(
-                        sa.select(titles_table)
+                        sa.select(*self._columns(titles_table))
                         .where(titles_table.c.title_id > last)
                         .order_by(titles_table.c.title_id)
                         .limit(batch_size)
@@ -238,18 +281,18 @@ class Catalog:
             value = dt.datetime.fromisoformat(value)
         return value
 
-    @staticmethod
-    def _people_of(conn: Connection, title_ids: list[str]) -> dict[str, list[Person]]:
+    def _people_of(self, conn: Connection, title_ids: list[str]) -> dict[str, list[Person]]:
         out: dict[str, list[Person]] = {}
         query = (
-            sa.select(credits_table, people_table.c.name)
+            sa.select(*self._columns(credits_table), people_table.c.name)
             .join(people_table, people_table.c.person_id == credits_table.c.person_id)
             .where(credits_table.c.title_id.in_(title_ids))
             .order_by(credits_table.c.title_id, credits_table.c.role, credits_table.c.position)
         )
         for row in conn.execute(query).mappings():
             out.setdefault(row["title_id"], []).append(
-                Person(row["person_id"], row["name"], row["role"], row["position"], row["character"])
+                Person(row["person_id"], row["name"], row["role"], row["position"], row["character"],
+                       row.get("job"), row.get("episode_count"))
             )
         return out
 
@@ -299,7 +342,8 @@ class Catalog:
                 credits.setdefault(
                     (t.title_id, p.person_id, p.role),
                     {"title_id": t.title_id, "person_id": p.person_id, "role": p.role,
-                     "position": p.position, "character": p.character},
+                     "position": p.position, "character": p.character, "job": p.job,
+                     "episode_count": p.episode_count},
                 )
         if not people:
             return
@@ -355,8 +399,10 @@ class Catalog:
 
 def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
     row = {name: getattr(title, name) for name in _TITLE_FIELDS}
-    for name in ("aliases", "genres", "keywords"):
+    for name in _TUPLE_FIELDS:
         row[name] = list(row[name])
+    for name in _OPTIONAL_TUPLE_FIELDS:
+        row[name] = None if row[name] is None else list(row[name])
     row["content_hash"] = title.content_hash
     row["record_hash"] = title.record_hash
     row["updated_at"] = now
@@ -364,7 +410,9 @@ def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
 
 
 def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
-    values = {name: row[name] for name in _TITLE_FIELDS}
-    for name in ("aliases", "genres", "keywords"):
+    values = {name: row.get(name) for name in _TITLE_FIELDS}
+    for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
+    for name in _OPTIONAL_TUPLE_FIELDS:
+        values[name] = None if values[name] is None else tuple(values[name])
     return Title(**values, people=tuple(people))
