@@ -269,9 +269,12 @@ class Catalog:
 
     def frame_rows(self, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Chosen columns of every title as dicts (for tables and charts)."""
-        cols = [titles_table.c[name] for name in columns]
+        names = list(columns)
+        present = {c.name for c in self._columns(titles_table)}
+        cols = [titles_table.c[name] for name in names if name in present]
+        missing = dict.fromkeys(name for name in names if name not in present)  # an older database: None
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(*cols)).mappings()]
+            return [{**missing, **r} for r in conn.execute(sa.select(*cols)).mappings()]
 
     def last_updated(self) -> dt.datetime | None:
         """When any title was last inserted or changed."""

@@ -11,8 +11,9 @@ Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
   float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
-  genre_matrix) | meta.json (format, stamp, model, n, d, languages, genres), written last: a directory
-  without meta.json is incomplete and ignored.
+  genre_matrix, certification, spoken_matrix) | meta.json (format, stamp, model, n, d, languages, genres,
+  certifications, spoken_languages), written last: a directory without meta.json is incomplete and
+  ignored. Snapshots written before certifications and spoken languages were kept load without them.
 """
 
 from __future__ import annotations
@@ -78,10 +79,13 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
         np.savez(tmp / "columns.npz", media_type=snapshot.media_type, language=snapshot.language,
-                 genre_matrix=snapshot.genre_matrix, **snapshot.numeric)
+                 genre_matrix=snapshot.genre_matrix, certification=snapshot.certification,
+                 spoken_matrix=snapshot.spoken_matrix, **snapshot.numeric)
         meta = {"format": FORMAT, "stamp": stamp, "model": index.model_name, "n": len(snapshot),
                 "d": int(snapshot.matrix.shape[1]) if snapshot.matrix.ndim == 2 else 0,
-                "languages": list(snapshot.languages), "genres": list(snapshot.genres)}
+                "languages": list(snapshot.languages), "genres": list(snapshot.genres),
+                "certifications": list(snapshot.certifications),
+                "spoken_languages": list(snapshot.spoken_languages or ())}
         (tmp / "meta.json").write_text(json.dumps(meta))
         if final.exists():
             shutil.rmtree(final)
@@ -129,6 +133,10 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
             languages=list(meta["languages"]),
             genre_matrix=columns["genre_matrix"],
             genres=list(meta["genres"]),
+            certification=columns["certification"] if "certification" in columns.files else None,
+            certifications=list(meta.get("certifications", [])),
+            spoken_matrix=columns["spoken_matrix"] if "spoken_matrix" in columns.files else None,
+            spoken_languages=meta.get("spoken_languages") if "spoken_matrix" in columns.files else None,
             stamp=stamp,
             tie_rank=np.load(directory / "tie_rank.npy"),
             projection=projection,
@@ -174,6 +182,11 @@ def snapshot_records(snapshot: IndexSnapshot, skip: set[str], page: int = 20_000
             genres = [snapshot.genres[g] for g in np.flatnonzero(snapshot.genre_matrix[r])]
             if genres:
                 meta["genres"] = genres
+            if snapshot.certification[r] >= 0:
+                meta["certification"] = snapshot.certifications[snapshot.certification[r]]
+            spoken = [snapshot.spoken_languages[s] for s in np.flatnonzero(snapshot.spoken_matrix[r])]
+            if spoken and spoken != [meta.get("language")]:
+                meta["languages"] = spoken
             metas.append(meta)
         yield [snapshot.ids[r] for r in rows], np.asarray(snapshot.matrix[rows], dtype=np.float32), metas
 
