@@ -290,6 +290,10 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
             log.warning("%s: page %d still fails: %s", plan.name, page_number, client.redact(str(exc)))
             continue
         summary.pages += 1
+        if page.is_hole:
+            log.warning("%s: page %d of %s is still empty; it is retried when you run the same command again",
+                        plan.name, page_number, segment.label)
+            continue
         listings = _tally(state["listings"], seg_index, segment, page, retried=True)
         ingest_page(page, {**state, "failed": remaining, "listings": listings})
         if progress is not None:
