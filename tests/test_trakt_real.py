@@ -147,6 +147,7 @@ def test_4_an_error_says_how_many_retries_really_happened(fake59):
     with client_for(fake59, retries=2) as client, pytest.raises(TraktPageError) as failed:
         client.get_page("/movies/popular", {}, 1, 10)
     assert "HTTP 522" in str(failed.value) and "after 2 retries" in str(failed.value)
+    assert [status for *_, status in fake59.requests] == [522, 522, 522]  # and there were two
     fake59.inject("401")
     with client_for(fake59) as client, pytest.raises(TraktAuthError) as rejected:
         client.get_page("/movies/popular", {}, 1, 10)
