@@ -52,19 +52,16 @@ titles_table = sa.Table(
     sa.Column("aired_episodes", sa.Integer),
     # Added with the Trakt fields; all nullable, added to older databases by `Catalog.create_tables`.
     sa.Column("certification", sa.String(16), index=True),
-    sa.Column("subgenres", sa.JSON),
-    sa.Column("languages", sa.JSON),
-    sa.Column("available_translations", sa.JSON),
+    sa.Column("subgenres", sa.Text),  # these three: comma-separated codes/slugs (cheaper to write than JSON)
+    sa.Column("languages", sa.Text),
+    sa.Column("available_translations", sa.Text),
     sa.Column("trailer", sa.Text),
     sa.Column("homepage", sa.Text),
     sa.Column("poster_url", sa.Text),
-    sa.Column("fanart_url", sa.Text),
     sa.Column("tvdb_id", sa.Integer),
     sa.Column("plex_guid", sa.String(64)),
     sa.Column("source_updated_at", sa.String(32)),
-    sa.Column("airs_day", sa.String(16)),
-    sa.Column("airs_time", sa.String(16)),
-    sa.Column("airs_timezone", sa.String(64)),
+    sa.Column("airs", sa.String(96)),
     sa.Column("after_credits", sa.Boolean),
     sa.Column("during_credits", sa.Boolean),
     sa.Column("content_hash", sa.String(32), nullable=False),
@@ -102,7 +99,7 @@ sync_state_table = sa.Table(
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
 _TUPLE_FIELDS = ("aliases", "genres", "keywords")  # stored as JSON lists, never null
-_OPTIONAL_TUPLE_FIELDS = ("subgenres", "languages", "available_translations")  # JSON lists or null
+_CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,fr" or null
 _CHUNK = 500
 
 
@@ -228,6 +225,15 @@ class Catalog:
                 people = self._people_of(conn, chunk) if with_people else {}
                 for row in rows:
                     out[row["title_id"]] = _row_to_title(row, people.get(row["title_id"], ()))
+        return out
+
+    def find_people(self, title_ids: Iterable[str]) -> dict[str, tuple[Person, ...]]:
+        """The credits of the titles among these ids that have any (cheaper than find_titles with people)."""
+        ids = list(dict.fromkeys(title_ids))
+        out: dict[str, tuple[Person, ...]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                out.update((k, tuple(v)) for k, v in self._people_of(conn, ids[start : start + _CHUNK]).items())
         return out
 
     def iter_titles(self, batch_size: int = 2000, with_people: bool = False) -> Iterator[Title]:
@@ -404,8 +410,8 @@ def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
     row = {name: getattr(title, name) for name in _TITLE_FIELDS}
     for name in _TUPLE_FIELDS:
         row[name] = list(row[name])
-    for name in _OPTIONAL_TUPLE_FIELDS:
-        row[name] = None if row[name] is None else list(row[name])
+    for name in _CODE_LIST_FIELDS:
+        row[name] = None if row[name] is None else ",".join(row[name])
     row["content_hash"] = title.content_hash
     row["record_hash"] = title.record_hash
     row["updated_at"] = now
@@ -416,6 +422,6 @@ def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     values = {name: row.get(name) for name in _TITLE_FIELDS}
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
-    for name in _OPTIONAL_TUPLE_FIELDS:
-        values[name] = None if values[name] is None else tuple(values[name])
+    for name in _CODE_LIST_FIELDS:
+        values[name] = None if values[name] is None else tuple(filter(None, values[name].split(",")))
     return Title(**values, people=tuple(people))

@@ -70,14 +70,11 @@ class Title:
     available_translations: tuple[str, ...] | None = None  # language codes the source has translations in
     trailer: str | None = None
     homepage: str | None = None
-    poster_url: str | None = None  # image URLs only: ingest never downloads images
-    fanart_url: str | None = None
+    poster_url: str | None = None  # an image URL only: ingest never downloads images
     tvdb_id: int | None = None
     plex_guid: str | None = None
     source_updated_at: str | None = None  # when the source last changed the record (freshness)
-    airs_day: str | None = None  # shows: the weekly slot, in airs_timezone
-    airs_time: str | None = None
-    airs_timezone: str | None = None
+    airs: str | None = None  # shows: the weekly slot, "Sunday 21:00 America/New_York"
     after_credits: bool | None = None  # movies: a scene after / during the credits
     during_credits: bool | None = None
     people: tuple[Person, ...] = ()
@@ -93,12 +90,16 @@ class Title:
 
         Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl).
         """
-        fields: dict[str, Any] = {name: getattr(self, name) for name in _TITLE_FIELDS}
-        for name in _LATER_TITLE_FIELDS:  # hashed only when set, so older records keep their hash
-            if fields[name] is None:
-                del fields[name]
-        fields["people"] = [_person_fields(p) for p in self.people]
-        return _hash(fields)
+        # Keys inserted in sorted order: the same JSON as sort_keys=True, without paying for the sort.
+        fields: dict[str, Any] = {}
+        for name in _HASH_ORDER:
+            if name == "people":
+                fields["people"] = [_person_fields(p) for p in self.people]
+                continue
+            value = getattr(self, name)
+            if value is not None or name not in _LATER_TITLE_FIELDS:  # later fields only when set: older
+                fields[name] = value                                   # records keep their hash
+        return _hash(fields, presorted=True)
 
     @property
     def directors(self) -> list[str]:
@@ -143,19 +144,21 @@ class Title:
 
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
-_LATER_TITLE_FIELDS = _TITLE_FIELDS[_TITLE_FIELDS.index("certification"):]
+_LATER_TITLE_FIELDS = frozenset(_TITLE_FIELDS[_TITLE_FIELDS.index("certification"):])
 _PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
 _LATER_PERSON_FIELDS = ("job", "episode_count")
+_HASH_ORDER = sorted([*_TITLE_FIELDS, "people"])
+_PERSON_HASH_ORDER = sorted(_PERSON_FIELDS)
 
 
 def _person_fields(person: Person) -> dict[str, Any]:
-    """A person's hashed fields: the later ones only when set (older records keep their hash)."""
-    return {name: getattr(person, name) for name in _PERSON_FIELDS
+    """A person's hashed fields, keys in sorted order: the later ones only when set (older records keep their hash)."""
+    return {name: getattr(person, name) for name in _PERSON_HASH_ORDER
             if name not in _LATER_PERSON_FIELDS or getattr(person, name) is not None}
 
 
-def _hash(value: Any) -> str:
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+def _hash(value: Any, presorted: bool = False) -> str:
+    blob = json.dumps(value, sort_keys=not presorted, ensure_ascii=False, default=str)
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 

@@ -340,13 +340,12 @@ def test_the_fields_people_want_are_kept(fake59):
     assert movie.available_translations == tuple(record["available_translations"])
     assert (movie.trailer, movie.homepage) == (record["trailer"], record["homepage"])
     assert movie.poster_url == "https://" + record["images"]["poster"][0]
-    assert movie.fanart_url.startswith("https://walter-r2.trakt.tv/images/movies/")
+    assert movie.poster_url.startswith("https://walter-r2.trakt.tv/images/movies/")
     assert movie.plex_guid == record["ids"]["plex"]["guid"] and movie.source_updated_at == record["updated_at"]
     assert (movie.after_credits, movie.during_credits) == (record["after_credits"], record["during_credits"])
-    assert movie.tvdb_id is None and movie.airs_day is None
+    assert movie.tvdb_id is None and movie.airs is None
     show = to_title(fake59.record("show", 2), "show")
-    assert show.tvdb_id == 70002 and (show.airs_day, show.airs_time, show.airs_timezone) == (
-        "Sunday", "21:00", "America/New_York")
+    assert show.tvdb_id == 70002 and show.airs == "Sunday 21:00 America/New_York"
     assert show.after_credits is None
     older = to_title(fake59.record("movie", 11), "movie")  # a record lacking the newer keys altogether
     assert older.languages is None and older.poster_url is None and older.plex_guid is None
@@ -372,8 +371,8 @@ def test_an_older_catalogue_is_read_without_the_new_columns_and_upgraded_when_op
     with sqlite3.connect(path) as conn:  # the schema before issue 15
         conn.execute("DROP INDEX IF EXISTS ix_titles_certification")
         for column in ("certification", "subgenres", "languages", "available_translations", "trailer", "homepage",
-                       "poster_url", "fanart_url", "tvdb_id", "plex_guid", "source_updated_at", "airs_day",
-                       "airs_time", "airs_timezone", "after_credits", "during_credits"):
+                       "poster_url", "tvdb_id", "plex_guid", "source_updated_at", "airs", "after_credits",
+                       "during_credits"):
             conn.execute(f"ALTER TABLE titles DROP COLUMN {column}")
         conn.execute("ALTER TABLE credits DROP COLUMN job")
         conn.execute("ALTER TABLE credits DROP COLUMN episode_count")

@@ -336,12 +336,8 @@ def _keep_known_people(catalog: Catalog, titles: list[Title]) -> list[Title]:
     """Listings carry no people: keep the cast and directors already stored for titles we know."""
     if not titles:
         return titles
-    known = catalog.find_titles([t.title_id for t in titles], with_people=True)
-    out = []
-    for title in titles:
-        stored = known.get(title.title_id)
-        out.append(dataclasses.replace(title, people=stored.people) if stored is not None and stored.people else title)
-    return out
+    known = catalog.find_people(t.title_id for t in titles)
+    return [dataclasses.replace(t, people=known[t.title_id]) if t.title_id in known else t for t in titles]
 
 
 def _classify(catalog: Catalog, titles: list[Title]) -> UpsertCounts:

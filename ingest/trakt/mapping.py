@@ -30,10 +30,22 @@ def unwrap(item: Any, media: str) -> dict[str, Any] | None:
 
 
 def texts(value: Any) -> tuple[str, ...] | None:
-    """A list of strings as a tuple of its non-empty texts; None when the value is not a list."""
+    """A list of strings as a tuple of its non-empty, distinct texts; None when the value is not a list."""
     if not isinstance(value, list):
         return None
-    return tuple(dict.fromkeys(t for t in (text(v) for v in value) if t))
+    out: list[str] = []
+    for item in value:
+        item = text(item)
+        if item and item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def codes(value: Any) -> tuple[str, ...] | None:
+    """A list of codes or slugs ("en", "time-travel"); None when empty or not a list. The catalogue stores
+    them comma-separated, so a value holding a comma is dropped."""
+    found = texts(value)
+    return tuple(c for c in found if "," not in c) or None if found else None
 
 
 def flag(value: Any) -> bool | None:
@@ -50,6 +62,14 @@ def image_url(images: Any, kind: str) -> str | None:
     return first if first.startswith(("https://", "http://")) else "https://" + first.lstrip("/")
 
 
+def airs(value: Any) -> str | None:
+    """A show's weekly slot from Trakt's {"day", "time", "timezone"}: "Sunday 21:00 America/New_York"."""
+    if not isinstance(value, dict):
+        return None
+    parts = [text(value.get(key)) for key in ("day", "time", "timezone")]
+    return " ".join(p for p in parts if p) or None
+
+
 def _plex_guid(value: Any) -> str | None:
     """ids.plex: {"guid": ..., "slug": ...} (or a bare string)."""
     return text(value.get("guid")) if isinstance(value, dict) else text(value)
@@ -58,65 +78,62 @@ def _plex_guid(value: Any) -> str | None:
 def to_title(record: Mapping[str, Any], media: str, people: tuple[Person, ...] = ()) -> Title | None:
     """A Title from a Trakt movie/show object (extended=full,images, any field null or missing); None without a
     trakt id or a title."""
-    ids = record.get("ids") if isinstance(record.get("ids"), dict) else {}
+    get = record.get
+    ids = get("ids")
+    if not isinstance(ids, dict):
+        ids = {}
     trakt_id = whole_number(ids.get("trakt"))
-    name = text(record.get("title")) or text(record.get("original_title"))
+    name = text(get("title")) or text(get("original_title"))
     if trakt_id is None or name is None:
         return None
-    genres = record.get("genres") if isinstance(record.get("genres"), list) else []
-    released = record.get("released") if media == "movie" else record.get("first_aired")
-    rating, votes = number(record.get("rating")), whole_number(record.get("votes"))
+    show = media == "show"
+    genres = get("genres")
+    rating, votes = number(get("rating")), whole_number(get("votes"))
     if not votes and not rating:  # Trakt's "nobody rated it yet"
         rating, votes = None, None
-    subgenres = texts(record.get("subgenres"))
-    language = text(record.get("language"))
-    languages = texts(record.get("languages"))
+    subgenres = codes(get("subgenres"))
+    language = text(get("language"))
+    languages = codes(get("languages"))
     if languages is not None and language and language not in languages:
         languages = (language, *languages)
-    airs = record.get("airs") if media == "show" and isinstance(record.get("airs"), dict) else {}
-    images = record.get("images")
-    show = media == "show"
     return Title(
         title_id=f"trakt-{media}-{trakt_id}",
         media_type=media,
         title=name,
         source="trakt",
-        original_title=text(record.get("original_title")),
-        overview=text(record.get("overview")),
-        tagline=text(record.get("tagline")),
-        genres=tuple(str(g) for g in genres if g),
+        original_title=text(get("original_title")),
+        overview=text(get("overview")),
+        tagline=text(get("tagline")),
+        genres=tuple(str(g) for g in genres if g) if isinstance(genres, list) else (),
         keywords=subgenres or (),
-        year=whole_number(record.get("year")),
-        released=text(released),
-        runtime=whole_number(record.get("runtime")),
-        country=text(record.get("country")),
+        year=whole_number(get("year")),
+        released=text(get("first_aired") if show else get("released")),
+        runtime=whole_number(get("runtime")),
+        country=text(get("country")),
         language=language,
         rating=rating,
         votes=votes,
-        comment_count=whole_number(record.get("comment_count")),
+        comment_count=whole_number(get("comment_count")),
         trakt_id=trakt_id,
         tmdb_id=whole_number(ids.get("tmdb")),
         imdb_id=text(ids.get("imdb")),
         slug=text(ids.get("slug")),
-        network=text(record.get("network")) if show else None,
-        status=text(record.get("status")),
-        aired_episodes=whole_number(record.get("aired_episodes")) if show else None,
-        certification=text(record.get("certification")),
-        subgenres=subgenres or None,
-        languages=languages or None,
-        available_translations=texts(record.get("available_translations")) or None,
-        trailer=text(record.get("trailer")),
-        homepage=text(record.get("homepage")),
-        poster_url=image_url(images, "poster"),
-        fanart_url=image_url(images, "fanart"),
+        network=text(get("network")) if show else None,
+        status=text(get("status")),
+        aired_episodes=whole_number(get("aired_episodes")) if show else None,
+        certification=text(get("certification")),
+        subgenres=subgenres,
+        languages=languages,
+        available_translations=codes(get("available_translations")),
+        trailer=text(get("trailer")),
+        homepage=text(get("homepage")),
+        poster_url=image_url(get("images"), "poster"),
         tvdb_id=whole_number(ids.get("tvdb")),
         plex_guid=_plex_guid(ids.get("plex")),
-        source_updated_at=text(record.get("updated_at")),
-        airs_day=text(airs.get("day")),
-        airs_time=text(airs.get("time")),
-        airs_timezone=text(airs.get("timezone")),
-        after_credits=None if show else flag(record.get("after_credits")),
-        during_credits=None if show else flag(record.get("during_credits")),
+        source_updated_at=text(get("updated_at")),
+        airs=airs(get("airs")) if show else None,
+        after_credits=None if show else flag(get("after_credits")),
+        during_credits=None if show else flag(get("during_credits")),
         people=people,
     )
 
