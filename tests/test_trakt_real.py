@@ -7,6 +7,7 @@ people and record shapes come from Trakt's published schemas and client librarie
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 from pathlib import Path
@@ -16,6 +17,7 @@ from fake_trakt import FakeTrakt
 
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
+from flixrec.models import Person
 from ingest.__main__ import main as ingest_main
 from ingest.errors import TraktAuthError, TraktPageError
 from ingest.trakt.client import TraktClient
@@ -411,3 +413,14 @@ def test_a_crawl_through_every_real_misbehaviour_at_once_stores_everything(tmp_p
         status = capsys.readouterr().out
         assert "all years: 230 of 230 rows" in status and "all years: 45 of 45 rows" in status
         assert "ENDED SHORT" not in status
+
+
+def test_6_shows_whose_people_were_mapped_the_old_way_are_fetched_again(catalog):
+    with FakeTrakt(movies=3, shows=4, client_id=KEY) as fake, client_for(fake) as client:
+        run_crawl(client, catalog, search_plan("show", None))
+        run_crawl(client, catalog, search_plan("movie", None))
+        old_way = (Person("trakt-person-1", "Episode Director", "director"),)  # as the old mapping stored it
+        catalog.upsert_titles([dataclasses.replace(t, people=old_way) for t in catalog.iter_titles()])
+        refreshed = crawl_people(client, catalog, "show")
+        assert refreshed.titles == 4 and crawl_people(client, catalog, "movie").titles == 0  # movies' were right
+    assert all(not t.directors and t.creators for t in catalog.iter_titles(with_people=True) if t.media_type == "show")

@@ -4,6 +4,8 @@ Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes),
 page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
 stopped. The API key comes from TRAKT_CLIENT_ID (environment) or .streamlit/secrets.toml.
 Arguments are checked by argparse types: a bad value is one `error:` line and exit 2 before anything runs.
+A crawl says "complete" only when every listing gave all the rows Trakt counts; otherwise it says which
+listing ended short and exits 1. `status` shows each listing's rows seen against Trakt's item count.
 """
 
 from __future__ import annotations

@@ -217,6 +217,7 @@ class TraktClient:
         self.retry_after_max = retry_after_max
         self.requests_sent = 0
         self.decode_seconds = 0.0  # time spent decoding JSON (bench/trakt_crawl.py reports it)
+        self.decode_cpu_seconds = 0.0  # the same in CPU time of the decoding thread
         self._sleep = sleep
         self.session = session or KeySafeSession()
         self.session.headers.update({
@@ -304,13 +305,14 @@ class TraktClient:
                 retried = _retried(response)
                 retried = f" after {retried} {'retry' if retried == 1 else 'retries'}" if retried else ""
                 raise TraktPageError(f"Trakt answered HTTP {status} on {where}{retried}", status=status, **context)
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             try:
                 return Response(response.json(), response.headers)
             except ValueError:
                 pass  # a truncated or HTML body: retried below
             finally:
                 self.decode_seconds += time.perf_counter() - started
+                self.decode_cpu_seconds += time.thread_time() - started_cpu
             malformed += 1
             if malformed > self.retries:
                 raise TraktPageError(f"Trakt sent malformed JSON on {where} {malformed} times", status=status, **context)

@@ -39,11 +39,18 @@ def people_key(media: str) -> str:
     return f"trakt:people:{media}"
 
 
+def needs_people(title: Title) -> bool:
+    """No credits yet, or a show's credits from before issue 15 (episode directors stored as its directors)."""
+    if not title.people:
+        return True
+    return title.media_type == "show" and any(p.role == "director" for p in title.people)
+
+
 def _without_people(catalog: Catalog, media: str, asked: set[int]) -> Iterator[Title]:
-    """The catalogue's Trakt titles of this media type with no credits that Trakt was not asked about yet."""
+    """The catalogue's Trakt titles of this media type that need people and Trakt was not asked about yet."""
     for title in catalog.iter_titles(with_people=True):
         if (title.source == "trakt" and title.media_type == media and title.trakt_id is not None
-                and not title.people and title.trakt_id not in asked):
+                and needs_people(title) and title.trakt_id not in asked):
             yield title
 
 
