@@ -1,70 +1,148 @@
 """FlixRec dashboard, landing page "Find similar": type a title (or describe one), see similar movies and shows.
 
-Run with `make run` (or `streamlit run streamlit_app.py`). The other pages live in pages/; shared UI
-helpers in app_ui.py; the cached services in app_services.py.
+Run with `make run` (or `streamlit run streamlit_app.py`). The other pages live in pages/; the shared app
+package in pages/common/ (services, state, layout, cards, charts).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-import app_ui
-from flixrec.errors import TitleNotFound
+from flixrec.errors import FlixrecError, TitleNotFound
+from flixrec.models import Filters
+from flixrec.service import FlixRec
+from pages.common import cards, layout, state
+from pages.common.services import flixrec_service, load_settings
 
 EXAMPLES = ("Interstellar", "Batman", "The Host", "千と千尋の神隠し", "Attack on Titan")
 DESCRIBED = ("A heist that happens inside people's dreams", "Ein Roboter bleibt allein auf der verlassenen Erde zurück",
              "宇宙で遭難した宇宙飛行士が一人で生き延びる", "Un grupo de niños busca el tesoro de un pirata")
+SEARCH_MODES = {"title": "By title", "text": "By description"}
 
-service, facets = app_ui.start_page("Find similar", "🎬")
-state = st.session_state
+
+def search_for(query: str) -> None:
+    """Search for a name from scratch; one title with the top exact match is chosen right away.
+
+    Resolving here, in the callback, means the run writes the URL once: one history entry per search.
+    """
+    view = state.view()
+    view.query, view.title_id = query.strip()[: state.MAX_QUERY_CHARS], None
+    if not view.query:
+        return
+    try:
+        resolution = flixrec_service(load_settings()).resolve_title(view.query)
+    except FlixrecError:
+        return  # the page run shows the error
+    if resolution.title is not None:
+        view.title_id = resolution.title.title_id
+
+
+def query_changed() -> None:
+    """The search box changed (Enter)."""
+    search_for(st.session_state.get("query") or "")
+
+
+def mode_changed() -> None:
+    """The By title / By description control changed (clicking the chosen option keeps it)."""
+    state.view().mode = st.session_state.get("search_mode") or state.view().mode
+
+
+def describe(text: str) -> None:
+    """Search for a description (the box, its button, an example)."""
+    state.view().text = text.strip()[: state.MAX_TEXT_CHARS]
+
+
+def search_mode() -> str:
+    """The By title / By description control under the heading; returns the mode."""
+    st.session_state["search_mode"] = state.view().mode
+    st.segmented_control("Search by", list(SEARCH_MODES), format_func=SEARCH_MODES.get, required=True,
+                         key="search_mode", on_change=mode_changed, label_visibility="collapsed")
+    return state.view().mode
+
+
+def description_search(service: FlixRec, filters: Filters, k: int) -> None:
+    """Free-text search: a description in any language the model reads, ranked like similar titles."""
+    st.session_state["description"] = state.view().text
+    st.text_area(
+        "Description", key="description", on_change=lambda: describe(st.session_state.get("description") or ""),
+        max_chars=state.MAX_TEXT_CHARS, height=100,
+        placeholder="Describe what you want to watch: a plot, a setting, a mood. Any language, "
+                    "e.g. a thief who steals secrets from people's dreams",
+        help="Compared with every title's overview, tagline and genres by the multilingual sentence model, "
+             "so German, Spanish, Japanese or Chinese descriptions work too.",
+        label_visibility="collapsed",
+    )
+    button, note = st.columns([1, 4], vertical_alignment="center")
+    button.button("Find matching titles", key="describe", type="primary", icon=":material/search:", width="stretch",
+                  on_click=lambda: describe(st.session_state.get("description") or ""))
+    note.caption("Ctrl+Enter (⌘+Enter) in the box searches too. Pick a result's **Find similar** to continue from that title.")
+    text = state.view().text
+    if not text:
+        st.markdown("Describe what you are in the mood for, in your own words and language. Try one of these:")
+        columns = st.columns(2)  # two a row: the sentences stay readable
+        for i, example in enumerate(DESCRIBED):
+            columns[i % 2].button(example, key=f"text-example:{example}", on_click=describe, args=(example,),
+                                  width="stretch")
+        return
+    with layout.shown_errors():
+        results = service.similar_to_text(text, k, filters)
+    st.subheader(f"Titles matching your description ({len(results)})", anchor=False)
+    if not filters.is_empty():
+        st.caption("Filtered by the sidebar.")
+    if not results:
+        st.info("No title passes the current filters. Loosen them in the sidebar (or press Reset filters).")
+    for rec in results:
+        cards.recommendation_card(rec, find_similar=True)
+
+
+service, facets = layout.start_page("Find similar", "🎬", write_url=False)  # written once below
+parsed = state.current_filters(facets)
+filters, k, view = parsed.filters, parsed.k, state.view()
 
 st.title("Find similar movies and shows", anchor=False)
-if app_ui.search_mode() == "text":
-    app_ui.description_search(service, app_ui.filters_now(facets), DESCRIBED)
+if search_mode() == "text":
+    state.write_url()
+    description_search(service, filters, k)
     st.stop()
-app_ui.seed_widget("w.query", state[app_ui.QUERY])
+st.session_state["query"] = view.query
 st.text_input(
-    "Title", key="w.query", on_change=app_ui.query_changed, placeholder="Type a movie or show, e.g. Interstellar",
+    "Title", key="query", on_change=query_changed, placeholder="Type a movie or show, e.g. Interstellar",
     help="Any name: English, original or alias (Japanese and Chinese names work too). Press Enter to search.",
     label_visibility="collapsed", icon=":material/search:",
 )
 
-filters = app_ui.filters_now(facets)
-title_id, query = app_ui.chosen_title_id(), state[app_ui.QUERY]
-
-if not title_id and query:
-    with app_ui.shown_errors():
-        matches = service.search_titles(query, limit=12)
-    exact = [m for m in matches if m.kind == "exact"]
-    best = [m for m in exact if m.score == exact[0].score] if exact else []
-    if len(best) == 1:  # one title has exactly this name: straight to its results
-        app_ui.choose_title(best[0].title.title_id)
-        title_id = best[0].title.title_id
-    elif exact:
-        app_ui.match_cards(exact, f"**{len(exact)} titles are called “{app_ui.md(query)}”.** Which one do you mean?")
-    elif matches:
-        app_ui.match_cards(matches[:9], f"No title is called “{app_ui.md(query)}”. **Did you mean:**")
-    else:
-        st.info(f"No title matches “{app_ui.md(query[:80])}”. Check the spelling or try another name.")
-
-if title_id:
+resolution = None
+if not view.title_id and view.query:
+    with layout.shown_errors():
+        resolution = service.resolve_title(view.query)
+    if resolution.title is not None:  # a link with ?q=… only: straight to the one title called that
+        view.title_id = resolution.title.title_id
+similar = None
+if view.title_id:
     try:
-        with app_ui.shown_errors(passing=TitleNotFound):
-            view = service.similar_view(title_id, app_ui.top_k(), filters)
+        with layout.shown_errors(passing=TitleNotFound):
+            similar = service.similar_view(view.title_id, k, filters)
     except TitleNotFound:  # a stale or edited link: say so and start over
         st.warning("The title in this link is not in the catalogue; search for it by name.")
-        state[app_ui.TITLE] = None
-        app_ui.sync_url()
+        view.title_id = None
+        state.write_url()
         st.stop()
-    if not query:
-        state[app_ui.QUERY] = view.seed.title
-    app_ui.sync_url()
-    app_ui.similar_results(view, filters)
-elif not query:
+    view.query = view.query or similar.seed.title
+state.write_url()  # the one URL change of this run: one browser history entry per title or search
+
+if similar is not None:
+    cards.similar_results(similar, filters)
+elif resolution is not None and resolution.choices:
+    cards.match_cards(list(resolution.choices),
+                      f"**{len(resolution.choices)} titles are called “{cards.md(view.query)}”.** Which one do you mean?")
+elif resolution is not None and resolution.did_you_mean:
+    cards.match_cards(list(resolution.did_you_mean[:9]), f"No title is called “{cards.md(view.query)}”. **Did you mean:**")
+elif view.query:
+    st.info(f"No title matches “{cards.md(view.query[:80])}”. Check the spelling or try another name.")
+else:
     st.markdown("Search the demo catalogue of TMDB movies and anime shows and films. Try one of these:")
-    columns = st.columns(len(EXAMPLES))
-    for column, example in zip(columns, EXAMPLES):
-        column.button(example, key=f"example:{example}", on_click=app_ui.set_query, args=(example,), width="stretch")
+    for column, example in zip(st.columns(len(EXAMPLES)), EXAMPLES):
+        column.button(example, key=f"example:{example}", on_click=search_for, args=(example,), width="stretch")
     st.caption("Titles are compared by what they are about (overview, tagline and genres, embedded with a "
                "multilingual sentence model), so a Japanese summary can match an English one. The sidebar "
                "filters apply to the results; every view has a shareable URL.")

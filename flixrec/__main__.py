@@ -3,21 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
 from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import FlixrecError
+from flixrec.filters import FILTER_PARAMS, parse_filter_params
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.service import FlixRec
 
 
-def _filters(args: argparse.Namespace) -> Filters:
-    return Filters(
-        year_min=args.year_min, year_max=args.year_max, runtime_min=args.runtime_min, runtime_max=args.runtime_max,
-        min_votes=args.min_votes, min_rating=args.min_rating, genres_include=args.genre or (),
-        genres_exclude=args.not_genre or (), languages=args.language or (), media_types=args.type or (),
-    )
+class FilterError(FlixrecError):
+    """A filter option has a value the catalogue cannot use."""
+
+
+def _filter_params(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The filter options as raw parameters of the shared vocabulary (flixrec.filters)."""
+    params: dict[str, list[str]] = {}
+    for name in ("year", "runtime"):
+        low, high = getattr(args, f"{name}_min"), getattr(args, f"{name}_max")
+        given = getattr(args, name)
+        if given is not None:
+            params[name] = [given]
+        elif low is not None or high is not None:  # the older --year-min/--year-max spelling
+            params[name] = [f"{'' if low is None else low}-{'' if high is None else high}"]
+    for name in ("votes", "rating", "type"):
+        if getattr(args, name) is not None:
+            params[name] = [str(getattr(args, name))]
+    for name in ("genre", "no_genre", "lang"):
+        if getattr(args, name):
+            params[name] = list(getattr(args, name))
+    params["k"] = [str(args.k)]
+    return params
+
+
+def _filters(app: FlixRec, args: argparse.Namespace) -> Filters:
+    """The Filters the options mean; a value the parser drops is an error (a typo must not widen the search)."""
+    params = _filter_params(args)
+    parsed = parse_filter_params(params, app.facets() if len(params) > 1 else None)
+    problems = [p for p in parsed.problems if not p.startswith("k=")]
+    if problems:
+        raise FilterError("; ".join(problems))
+    return parsed.filters
 
 
 def _describe(title: Title) -> str:
@@ -48,26 +76,25 @@ def cmd_search(app: FlixRec, args: argparse.Namespace) -> int:
 
 
 def cmd_similar(app: FlixRec, args: argparse.Namespace) -> int:
-    """Titles similar to a title given by name or id (asks which one when the name is shared)."""
+    """Titles similar to a title given by name or id (asks which one when several share the top match)."""
     title_id = args.title if args.id else None
     if title_id is None:
-        matches = app.search_titles(args.title, limit=10)
-        exact = [m for m in matches if m.kind == "exact"]
-        if not matches:
+        resolution = app.resolve_title(args.title)
+        if resolution.nothing:
             print(f"no title matches {args.title!r}")
             return 1
-        if len(exact) > 1:
-            print(f"{len(exact)} titles are called {args.title!r}; pick one by id with --id:")
-            for m in exact:
+        if resolution.choices:
+            print(f"{len(resolution.choices)} titles are called {args.title!r}; pick one by id with --id:")
+            for m in resolution.choices:
                 print(f"  {_describe(m.title)}")
             return 1
-        chosen = (exact or matches)[0]
-        if chosen.kind == "fuzzy":
-            print(f"(did you mean {chosen.title.label()}?)")
-        title_id = chosen.title.title_id
+        if resolution.title is None:
+            resolution = dataclasses.replace(resolution, title=resolution.did_you_mean[0].title)
+            print(f"(did you mean {resolution.title.label()}?)")
+        title_id = resolution.title.title_id
     seed = app.get_title(title_id)
     print(f"similar to {_describe(seed)}")
-    _print_recommendations(app.similar_titles(title_id, k=args.k, filters=_filters(args)))
+    _print_recommendations(app.similar_titles(title_id, k=args.k, filters=_filters(app, args)))
     franchise = app.franchise_titles(title_id, k=5)
     if franchise and not args.no_franchise:
         print("same franchise or name (kept apart):")
@@ -77,8 +104,29 @@ def cmd_similar(app: FlixRec, args: argparse.Namespace) -> int:
 
 def cmd_text(app: FlixRec, args: argparse.Namespace) -> int:
     """Titles closest to a free-text description, in any language the model reads."""
-    _print_recommendations(app.similar_to_text(args.text, k=args.k, filters=_filters(args)))
+    _print_recommendations(app.similar_to_text(args.text, k=args.k, filters=_filters(app, args)))
     return 0
+
+
+def _add_filter_options(parser: argparse.ArgumentParser) -> None:
+    """One option per filter of the shared vocabulary (--year, --no-genre, ...), help from FILTER_PARAMS."""
+    for param in FILTER_PARAMS:
+        if param.name == "k":
+            continue
+        option = "--" + param.name.replace("_", "-")
+        if param.repeated:
+            parser.add_argument(option, dest=param.name, action="append", help=param.help)
+        elif param.name == "type":
+            parser.add_argument(option, dest=param.name, choices=["movie", "show"], help=param.help)
+        else:
+            parser.add_argument(option, dest=param.name, help=param.help)
+    parser.add_argument("--language", dest="lang", action="append", help=argparse.SUPPRESS)  # older spelling
+    parser.add_argument("--not-genre", dest="no_genre", action="append", help=argparse.SUPPRESS)
+    parser.add_argument("--min-votes", dest="votes", help=argparse.SUPPRESS)
+    parser.add_argument("--min-rating", dest="rating", help=argparse.SUPPRESS)
+    for name in ("year", "runtime"):
+        for side in ("min", "max"):
+            parser.add_argument(f"--{name}-{side}", type=int, help=f"the older spelling of --{name} (one side)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,16 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "similar":
             p.add_argument("--id", action="store_true", help="the argument is a title id, not a name")
             p.add_argument("--no-franchise", action="store_true", help="do not list the franchise entries")
-        p.add_argument("--year-min", type=int)
-        p.add_argument("--year-max", type=int)
-        p.add_argument("--runtime-min", type=int)
-        p.add_argument("--runtime-max", type=int)
-        p.add_argument("--min-votes", type=int)
-        p.add_argument("--min-rating", type=float)
-        p.add_argument("--genre", action="append", help="keep titles with any of these genres (repeatable)")
-        p.add_argument("--not-genre", action="append", help="drop titles with any of these genres (repeatable)")
-        p.add_argument("--language", action="append", help="original language code, e.g. en, ja (repeatable)")
-        p.add_argument("--type", action="append", choices=["movie", "show"])
+        _add_filter_options(p)
         p.set_defaults(handler=handler)
     return parser
 

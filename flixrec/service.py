@@ -46,6 +46,20 @@ class Status:
         return self.catalog_titles == self.index_vectors and self.missing_from_index == 0 and self.stale_in_index == 0
 
 
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """What a typed name resolves to: exactly one of a title, several equal choices, fuzzy suggestions, or nothing."""
+
+    title: Title | None = None
+    choices: tuple[Match, ...] = ()  # several titles share the top exact score: the user picks
+    did_you_mean: tuple[Match, ...] = ()  # no exact match, only typo-tolerant ones
+
+    @property
+    def nothing(self) -> bool:
+        """True when no title matches at all."""
+        return self.title is None and not self.choices and not self.did_you_mean
+
+
 class FlixRec:
     """Search and recommendations over the built catalogue and index (thread-safe reads)."""
 
@@ -117,6 +131,21 @@ class FlixRec:
                 self._search = TitleSearch(self.catalog)
             search = self._search
         return search.search_titles(query, limit)
+
+    def resolve_title(self, query: str, limit: int = 12) -> Resolution:
+        """One rule for every edge: the one title with the top exact score, else the tied choices, else fuzzy ones.
+
+        A title's own name outranks an alias it shares with its sequels (search scores 100 vs 99), so
+        "Batman" offers the two films called Batman while an alias-only tie never hides the real owner.
+        """
+        matches = self.search_titles(query, limit=limit)
+        exact = [m for m in matches if m.kind == "exact"]
+        if exact:
+            best = [m for m in exact if m.score == exact[0].score]
+            if len(best) == 1:
+                return Resolution(title=best[0].title)
+            return Resolution(choices=tuple(exact))
+        return Resolution(did_you_mean=tuple(matches))
 
     def get_title(self, title_id: str) -> Title:
         """A title with its people; TitleNotFound for an unknown id."""

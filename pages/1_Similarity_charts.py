@@ -5,20 +5,20 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-import app_charts
-import app_ui
+from pages.common import cards, charts, layout, state
 
-service, facets = app_ui.start_page("Similarity charts", "📊")
+service, facets = layout.start_page("Similarity charts", "📊")
+parsed = state.current_filters(facets)
 st.title("Similarity charts", anchor=False)
-title_id = app_ui.chosen_title_id()
+title_id = state.view().title_id
 if not title_id:
-    app_ui.no_seed_hint()
+    layout.no_seed_hint()
     st.stop()
 
-with app_ui.shown_errors():
-    view = service.similarity_map(title_id, app_ui.top_k(), app_ui.filters_now(facets))
+with layout.shown_errors():
+    view = service.similarity_map(title_id, parsed.k, parsed.filters)
 
-st.markdown(f"For **{app_ui.md(view.seed.label())}** · {app_ui.meta_line(view.seed)}")
+st.markdown(f"For **{cards.md(view.seed.label())}** · {cards.meta_line(view.seed)}")
 if not view.similar:
     st.info("No title passes the current filters. Loosen them in the sidebar.")
     st.stop()
@@ -33,9 +33,9 @@ above.metric("Titles at or above the cut-off", f"{share_above:.2%}",
              help="Includes titles left out by the filters or kept apart as the same franchise")
 
 left, right = st.columns([1, 1.25])
-left.altair_chart(app_charts.score_bars(view), width="stretch")
-right.altair_chart(app_charts.neighbourhood_map(view), width="stretch", height=480)
-st.altair_chart(app_charts.score_histogram(view), width="stretch", height=320)
+left.altair_chart(charts.score_bars(view), width="stretch")
+right.altair_chart(charts.neighbourhood_map(view), width="stretch", height=480)
+st.altair_chart(charts.score_histogram(view), width="stretch", height=320)
 st.caption("Scores are cosine similarities of the title embeddings. The map projects the chosen title, its "
            "similar titles and its franchise onto their two main directions of variation (PCA), so nearby "
            "points read as alike; distances are approximate.")

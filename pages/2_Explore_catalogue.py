@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
 import streamlit as st
 
-import app_charts
-import app_ui
+from flixrec.filters import LANGUAGE_NAMES, language_name
+from pages.common import charts, layout, state
 
-service, facets = app_ui.start_page("Explore the catalogue", "🗂️")
+
+def catalogue_table(frame: Any) -> None:
+    """The filtered catalogue as a sortable table; selecting a row offers to find titles similar to it."""
+    shown = frame.assign(
+        type=frame["media_type"].map({"movie": "Movie", "show": "Show"}),
+        genres=frame["genres"].map(", ".join),
+        language=frame["language"].map(lambda code: language_name(code) if code else None),
+        tmdb=[None if pd.isna(t) else f"https://www.themoviedb.org/{'movie' if m == 'movie' else 'tv'}/{t}"
+              for m, t in zip(frame["media_type"], frame["tmdb_id"])],
+    )
+    columns = ["title", "original_title", "type", "year", "runtime", "votes", "rating", "genres", "language", "tmdb"]
+    st.caption(f"{len(shown):,} titles, most voted first. Click a column header to sort; select a row to use it.")
+    event = st.dataframe(
+        shown[columns], hide_index=True, width="stretch", height=460, key="table",
+        on_select="rerun", selection_mode="single-row",
+        column_config={
+            "title": st.column_config.TextColumn("Title", width="medium"),
+            "original_title": st.column_config.TextColumn("Original title"),
+            "type": st.column_config.TextColumn("Type", width="small"),
+            "year": st.column_config.NumberColumn("Year", format="%d", width="small"),
+            "runtime": st.column_config.NumberColumn("Runtime", format="%d min", width="small"),
+            "votes": st.column_config.NumberColumn("Votes", format="localized", width="small"),
+            "rating": st.column_config.NumberColumn("Rating", format="%.1f", width="small"),
+            "genres": st.column_config.TextColumn("Genres"),
+            "language": st.column_config.TextColumn("Language", width="small"),
+            "tmdb": st.column_config.LinkColumn("TMDB", display_text="open ↗", width="small"),
+        },
+    )
+    rows = getattr(getattr(event, "selection", None), "rows", None) or []
+    if rows:
+        row = frame.iloc[rows[0]]
+        label = row["title"] if pd.isna(row["year"]) else f"{row['title']} ({row['year']})"
+        # a link, not st.switch_page: switching pages from code clears the URL, which the bound filters forbid
+        st.page_link("streamlit_app.py", label=f"Find titles similar to {label}", icon=":material/search:",
+                     query_params={"title": row["title_id"], "q": row["title"]})
+
+
+
+service, facets = layout.start_page("Explore the catalogue", "🗂️")
 st.title("Explore the catalogue", anchor=False)
-with app_ui.shown_errors():
-    frame = service.explore_catalogue(app_ui.filters_now(facets))
+with layout.shown_errors():
+    frame = service.explore_catalogue(state.current_filters(facets).filters)
 
 total, movies, shows = st.columns(3)
 total.metric("Titles passing the filters", f"{len(frame):,}")
@@ -22,7 +63,7 @@ if frame.empty:
 
 table, by_year, by_genre, by_language = st.tabs(["Table", "By year", "By genre", "By language"])
 with table:
-    app_ui.catalogue_table(frame)
-by_year.altair_chart(app_charts.counts_by_year(frame), width="stretch", height=360)
-by_genre.altair_chart(app_charts.counts_by_genre(frame), width="stretch")
-by_language.altair_chart(app_charts.counts_by_language(frame, app_ui.LANGUAGES), width="stretch")
+    catalogue_table(frame)
+by_year.altair_chart(charts.counts_by_year(frame), width="stretch", height=360)
+by_genre.altair_chart(charts.counts_by_genre(frame), width="stretch")
+by_language.altair_chart(charts.counts_by_language(frame, LANGUAGE_NAMES), width="stretch")

@@ -148,12 +148,12 @@ def test_search_pick_filter_switch_pages(browser_page, server):
     shoot(page, "2b_find_similar_full_list.png")
     page.set_viewport_size({"width": 1440, "height": 1300})
 
-    thumb = page.locator('.st-key-w-min_rating input[type="range"]')
+    thumb = page.locator('.st-key-rating input[type="range"]')
     thumb.focus()
     for _ in range(14):  # 0.0 -> 7.0 in steps of 0.5
         thumb.press("ArrowRight")
     settle(page, "Filtered by the sidebar")
-    page.wait_for_function("() => window.location.search.includes('rating=7')")
+    page.wait_for_function("() => window.location.search.includes('rating=7')")  # the bound widget's parameter
     assert "title=tmdb-movie-268" in page.url
     assert page.get_by_text("Batman (1989)").count() >= 1  # the seed survived its own filter
 
@@ -166,7 +166,7 @@ def test_search_pick_filter_switch_pages(browser_page, server):
 
     page.locator('[data-testid="stSidebar"] a', has_text="Explore the catalogue").click()
     settle(page, "Titles passing the filters")
-    assert page.locator(".st-key-w-min_rating input[type='range']").get_attribute("aria-valuetext") == "7.0"
+    assert page.locator(".st-key-rating input[type='range']").get_attribute("aria-valuetext") == "7.0"
     page.wait_for_selector('[data-testid="stDataFrame"]')
     shoot(page, "4_explore_catalogue.png")
     page.get_by_role("tab", name="By genre").click()
@@ -190,20 +190,61 @@ def test_search_pick_filter_switch_pages(browser_page, server):
     grid.wait_for()
     grid.click(position={"x": 16, "y": 52})  # the first row's selection box (the grid is a canvas)
     settle(page, "Find titles similar to Inception (2010)")
-    page.get_by_role("button", name="Find titles similar to Inception (2010)").click()
+    page.get_by_role("link", name="Find titles similar to Inception (2010)").click()
     settle(page, "Inception (2010)")
     page.get_by_text("Similar titles (20)").first.wait_for()
     assert "title=tmdb-movie-27205" in page.url
     assert not errors, errors
 
 
+def seed_heading(page) -> str:
+    """The chosen title's heading (the first subheading of the results)."""
+    return page.locator('[data-testid="stHeading"] h3').first.inner_text()
+
+
+def wait_for_heading(page, label: str) -> None:
+    """Wait until the chosen title's heading starts with `label`."""
+    page.wait_for_function(
+        "label => document.querySelector('[data-testid=\"stHeading\"] h3')?.innerText.startsWith(label)", arg=label
+    )
+
+
+def test_back_and_forward_move_through_the_searches(browser_page, server):
+    page = browser_page
+    errors = open_landing_page(page, server)
+    search = page.get_by_placeholder("Type a movie or show")
+    for name, label in (("Interstellar", "Interstellar (2014)"), ("Inception", "Inception (2010)")):
+        search.fill(name)
+        search.press("Enter")
+        settle(page, "Similar titles (20)")
+        wait_for_heading(page, label)
+    inception_url = page.url
+    assert "title=tmdb-movie-27205" in inception_url and "q=Inception" in inception_url
+
+    page.go_back()  # one history entry per search: Back shows the previous title, and it stays there
+    wait_for_heading(page, "Interstellar (2014)")
+    settle(page, "Similar titles (20)")
+    page.wait_for_timeout(2000)  # give the app time to (wrongly) write Inception back into the URL
+    assert seed_heading(page).startswith("Interstellar (2014)")
+    assert "tmdb-movie-27205" not in page.url and "q=Interstellar" in page.url
+    assert page.locator(".st-key-query input").input_value() == "Interstellar"
+    shoot(page, "8_back_to_interstellar.png")
+
+    page.go_forward()
+    wait_for_heading(page, "Inception (2010)")
+    settle(page, "Similar titles (20)")
+    page.wait_for_timeout(1000)
+    assert seed_heading(page).startswith("Inception (2010)") and page.url == inception_url
+    assert page.locator(".st-key-query input").input_value() == "Inception"
+    assert not errors, errors
+
 
 def test_find_by_description(browser_page, server):
     page = browser_page
     errors = open_landing_page(page, server)
-    page.locator(".st-key-w-mode button", has_text="By description").click()
+    page.locator(".st-key-search_mode button", has_text="By description").click()
     settle(page, "Try one of these")
-    page.locator(".st-key-w-text textarea").fill(
+    page.locator(".st-key-description textarea").fill(
         "Ein Dieb, der in das Unterbewusstsein seiner Opfer eindringt, um Firmengeheimnisse zu stehlen, "
         "soll einem Menschen eine fremde Idee einpflanzen.")
     page.get_by_role("button", name="Find matching titles").click()

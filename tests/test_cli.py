@@ -65,3 +65,13 @@ def test_every_cli_command_is_documented_in_the_readme(prog: str, parser):
     subcommands = next(a for a in parser()._actions if a.__class__.__name__ == "_SubParsersAction").choices
     missing = [name for name in subcommands if f"{prog} {name}" not in readme]
     assert not missing, f"README.md does not document: {missing}"
+
+
+def test_filters_use_the_shared_vocabulary_and_a_dropped_value_is_an_error(demo_settings):
+    result = run(["flixrec", "similar", "Interstellar", "-k", "5", "--year", "2000-", "--genre", "science fiction",
+                  "--type", "movie"], demo_settings)
+    assert result.returncode == 0, result.stderr
+    years = re.findall(r"^\s+\d\. 0\.\d{3}  .*\[movie, (\d{4})", result.stdout, flags=re.M)
+    assert len(years) == 5 and all(int(y) >= 2000 for y in years)
+    bad = run(["flixrec", "similar", "Interstellar", "--lang", "zz"], demo_settings)
+    assert bad.returncode == 2 and "lang=zz" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,4 +1,4 @@
-"""Altair charts of the dashboard, as pure functions of FlixRec's views (no Streamlit here)."""
+"""Altair charts of the dashboard, as pure functions of FlixRec's views (no Streamlit calls here)."""
 
 from __future__ import annotations
 
