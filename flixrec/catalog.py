@@ -279,8 +279,13 @@ class Catalog:
         present = {c.name for c in self._columns(titles_table)}
         cols = [titles_table.c[name] for name in names if name in present]
         missing = dict.fromkeys(name for name in names if name not in present)  # an older database: None
+        codes = [name for name in names if name in _CODE_LIST_FIELDS and name in present]
         with self.engine.connect() as conn:
-            return [{**missing, **r} for r in conn.execute(sa.select(*cols)).mappings()]
+            rows = [{**missing, **r} for r in conn.execute(sa.select(*cols)).mappings()]
+        for row in rows:
+            for name in codes:
+                row[name] = _code_list(row[name])
+        return rows
 
     def last_updated(self) -> dt.datetime | None:
         """When any title was last inserted or changed."""
@@ -418,10 +423,15 @@ def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
     return row
 
 
+def _code_list(stored: str | None) -> tuple[str, ...] | None:
+    """A comma-separated column ("en,es") as a tuple; None stays None."""
+    return None if stored is None else tuple(filter(None, stored.split(",")))
+
+
 def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     values = {name: row.get(name) for name in _TITLE_FIELDS}
     for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
     for name in _CODE_LIST_FIELDS:
-        values[name] = None if values[name] is None else tuple(filter(None, values[name].split(",")))
+        values[name] = _code_list(values[name])
     return Title(**values, people=tuple(people))

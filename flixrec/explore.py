@@ -28,7 +28,7 @@ def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         frame[name] = pd.array(frame[name], dtype="Int64")
     frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("Float64")
     frame["genres"] = [tuple(g or ()) for g in frame["genres"]]
-    frame["languages"] = [tuple(g or ()) for g in frame["languages"]]
+    frame["languages"] = [tuple(g) if isinstance(g, (list, tuple)) else () for g in frame["languages"]]
     return frame.sort_values(["votes", "title_id"], ascending=[False, True], na_position="last").reset_index(drop=True)
 
 
