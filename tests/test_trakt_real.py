@@ -89,10 +89,22 @@ def test_2_a_listing_that_stays_short_is_never_reported_complete(fake59, tmp_pat
     assert "movie popular: 46 new" in out and "ended short: popular: 46 of 59 rows" in out
     assert "complete" not in out.replace("complete;", "")
     assert cli(fake59, tmp_path, monkeypatch, "popular", "--type", "movie", "--limit", "10") == 1  # a rerun too
-    assert "complete" not in capsys.readouterr().out.replace("already complete", "!")
+    assert "complete" not in capsys.readouterr().out
     assert cli(fake59, tmp_path, monkeypatch, "status") == 0
     status = capsys.readouterr().out
-    assert "popular: 46 of 59 rows" in status and "ENDED SHORT" in status
+    assert "popular: 46 of 59 rows, 5 pages; ENDED SHORT" in status
+
+
+def test_2_a_short_listing_is_not_already_complete_on_the_next_run(fake59, tmp_path, monkeypatch, capsys):
+    fake59.short_pages[("/movies/popular", 3)] = 2  # two rows Trakt counts but never serves
+    assert cli(fake59, tmp_path, monkeypatch, "popular", "--type", "movie", "--limit", "10") == 1
+    assert "ended short: popular: 57 of 59 rows" in capsys.readouterr().out
+    assert cli(fake59, tmp_path, monkeypatch, "popular", "--type", "movie", "--limit", "10") == 1
+    out = capsys.readouterr().out
+    assert "already crawled, but it ended short: popular: 57 of 59 rows" in out and "complete" not in out
+    fake59.short_pages.clear()
+    assert cli(fake59, tmp_path, monkeypatch, "popular", "--type", "movie", "--limit", "10", "--restart") == 0
+    assert "movie popular: 2 new, 0 updated, 57 unchanged" in capsys.readouterr().out
 
 
 def test_3_missing_pagination_headers_with_a_limit_above_250(catalog):
@@ -424,3 +436,11 @@ def test_6_shows_whose_people_were_mapped_the_old_way_are_fetched_again(catalog)
         refreshed = crawl_people(client, catalog, "show")
         assert refreshed.titles == 4 and crawl_people(client, catalog, "movie").titles == 0  # movies' were right
     assert all(not t.directors and t.creators for t in catalog.iter_titles(with_people=True) if t.media_type == "show")
+
+
+def test_the_fake_uses_trakts_real_default_page_sizes():
+    with FakeTrakt(movies=150, shows=0, client_id=KEY) as fake, client_for(fake) as client:
+        search = client.get("/search/movie", {"query": ""})
+        popular = client.get("/movies/popular")
+    assert len(search.data) == 50 and search.headers["X-Pagination-Limit"] == "50"
+    assert len(popular.data) == 100 and popular.headers["X-Pagination-Item-Count"] == "150"

@@ -92,7 +92,10 @@ def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan])
                 summary = run_crawl(client, catalog, plan, limit=args.limit, dry_run=args.dry_run,
                                     max_pages=args.max_pages, restart=args.restart, progress=progress)
             prefix = "dry run, nothing written: " if args.dry_run else ""
-            if summary.already_done:
+            if summary.already_done and summary.short:
+                print(f"{plan.name}: already crawled, but it ended short: {'; '.join(summary.short)}; "
+                      "--restart crawls it again")
+            elif summary.already_done:
                 print(f"{plan.name}: already complete; --restart crawls it again")
             else:
                 print(prefix + summary.line())

@@ -308,11 +308,11 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
 
 def _tally(listings: dict[str, Any], seg_index: int, segment: Segment, page: Page, *,
            retried: bool = False) -> dict[str, Any]:
-    """The listings' tallies with this page counted: rows seen, Trakt's item count, pages read."""
+    """The listings' tallies with this page counted: rows seen, Trakt's item count, pages that held rows."""
     key = str(seg_index)
     entry = dict(listings.get(key) or {"label": segment.label, "rows": 0, "items": -1, "pages": 0})
     entry["rows"] += len(page.items)
-    entry["pages"] += 0 if retried and not page.items else 1
+    entry["pages"] += 1 if page.items else 0
     entry["items"] = max(entry["items"], page.item_count)
     if retried and entry.get("ended"):
         entry["short"] = 0 <= entry["items"] and entry["rows"] < entry["items"]
