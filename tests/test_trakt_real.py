@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -339,66 +338,6 @@ def test_10_the_functions_refuse_bad_values_too(fake59, catalog):
         with pytest.raises(ValueError, match="limit"):
             list(client.paginate("/movies/popular", {}, limit=0))
     assert catalog.states("trakt:") == {} and fake59.requests == []
-
-
-# ---- the fields kept --------------------------------------------------------------------------------------
-
-
-def test_the_fields_people_want_are_kept(fake59):
-    movie = to_title(fake59.record("movie", 3), "movie")
-    record = fake59.record("movie", 3)
-    assert record["subgenres"] and record["certification"]  # the fake's movie 3 has both
-    assert movie.certification == record["certification"] and movie.subgenres == tuple(record["subgenres"])
-    assert movie.keywords == tuple(record["subgenres"])  # subgenres double as keywords
-    assert movie.languages == tuple(record["languages"]) and movie.language == record["language"]
-    assert movie.available_translations == tuple(record["available_translations"])
-    assert (movie.trailer, movie.homepage) == (record["trailer"], record["homepage"])
-    assert movie.poster_url == "https://" + record["images"]["poster"][0]
-    assert movie.poster_url.startswith("https://walter-r2.trakt.tv/images/movies/")
-    assert movie.plex_guid == record["ids"]["plex"]["guid"] and movie.source_updated_at == record["updated_at"]
-    assert (movie.after_credits, movie.during_credits) == (record["after_credits"], record["during_credits"])
-    assert movie.tvdb_id is None and movie.airs is None
-    show = to_title(fake59.record("show", 2), "show")
-    assert show.tvdb_id == 70002 and show.airs == "Sunday 21:00 America/New_York"
-    assert show.after_credits is None
-    older = to_title(fake59.record("movie", 11), "movie")  # a record lacking the newer keys altogether
-    assert older.languages is None and older.poster_url is None and older.plex_guid is None
-    assert older.after_credits is None and older.subgenres is None and older.keywords == ()
-
-
-def test_kept_fields_round_trip_through_the_catalogue_and_images_need_extended_images(fake59, catalog):
-    with client_for(fake59) as client:
-        run_crawl(client, catalog, search_plan("movie", None))
-    assert all("images" in q["extended"].split(",") for q in fake59.queries)
-    expected = {f"trakt-movie-{i}": to_title(fake59.record("movie", i), "movie") for i in fake59.ids("movie")}
-    assert {t.title_id: t for t in catalog.iter_titles()} == expected
-    assert catalog.get_title("trakt-movie-3").poster_url.startswith("https://walter-r2.trakt.tv/")
-
-
-def test_an_older_catalogue_is_read_without_the_new_columns_and_upgraded_when_opened_to_write(tmp_path):
-    path = tmp_path / "old.sqlite3"
-    catalog = Catalog.open(f"sqlite:///{path}")
-    title = to_title(FakeTrakt().record("movie", 1), "movie")
-    old = Catalog.open(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    old.upsert_titles([title])
-    catalog.engine.dispose()
-    with sqlite3.connect(path) as conn:  # the schema before issue 15
-        conn.execute("DROP INDEX IF EXISTS ix_titles_certification")
-        for column in ("certification", "subgenres", "languages", "available_translations", "trailer", "homepage",
-                       "poster_url", "tvdb_id", "plex_guid", "source_updated_at", "airs", "after_credits",
-                       "during_credits"):
-            conn.execute(f"ALTER TABLE titles DROP COLUMN {column}")
-        conn.execute("ALTER TABLE credits DROP COLUMN job")
-        conn.execute("ALTER TABLE credits DROP COLUMN episode_count")
-        conn.execute("INSERT INTO titles (title_id, media_type, title, source, aliases, genres, keywords, year, "
-                     "content_hash, record_hash, updated_at) VALUES ('m1', 'movie', 'Old', 'demo', '[]', '[]', "
-                     "'[]', 1999, 'c', 'r', '2026-01-01 00:00:00')")
-    reader = Catalog.open(f"sqlite:///{path}", create=False)
-    assert reader.get_title("m1").title == "Old" and reader.get_title("m1").certification is None
-    assert reader.frame_rows(["title_id", "certification"]) == [{"title_id": "m1", "certification": None}]
-    writer = Catalog.open(f"sqlite:///{path}")
-    writer.upsert_titles([title])
-    assert writer.get_title(title.title_id) == title
 
 
 # ---- all at once ------------------------------------------------------------------------------------------
