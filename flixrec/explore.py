@@ -16,7 +16,7 @@ from flixrec.models import Filters, Recommendation, Title
 
 CATALOGUE_COLUMNS = (
     "title_id", "title", "original_title", "media_type", "year", "runtime", "votes", "rating", "genres",
-    "language", "tmdb_id", "imdb_id",
+    "language", "tmdb_id", "imdb_id", "certification", "languages",
 )
 """The catalogue columns the Explore page shows and filters on."""
 
@@ -28,6 +28,7 @@ def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         frame[name] = pd.array(frame[name], dtype="Int64")
     frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("Float64")
     frame["genres"] = [tuple(g or ()) for g in frame["genres"]]
+    frame["languages"] = [tuple(g) if isinstance(g, (list, tuple)) else () for g in frame["languages"]]
     return frame.sort_values(["votes", "title_id"], ascending=[False, True], na_position="last").reset_index(drop=True)
 
 
@@ -47,6 +48,12 @@ def filter_frame(frame: pd.DataFrame, filters: Filters | None) -> pd.DataFrame:
         keep &= frame["language"].isin(list(filters.languages))
     if filters.media_types:
         keep &= frame["media_type"].isin(list(filters.media_types))
+    if filters.spoken_languages:
+        spoken = [set(langs) | ({lang} if isinstance(lang, str) else set())
+                  for langs, lang in zip(frame["languages"], frame["language"])]
+        keep &= pd.Series([not filters.spoken_languages.isdisjoint(s) for s in spoken], index=frame.index, dtype=bool)
+    if filters.certifications_exclude:
+        keep &= ~frame["certification"].isin(list(filters.certifications_exclude))
     if filters.exclude_ids:
         keep &= ~frame["title_id"].isin(list(filters.exclude_ids))
     return frame[keep.astype(bool)]

@@ -203,7 +203,8 @@ class FlixRec:
         return snapshot.matrix[[r for r in rows if r is not None]]
 
     def facets(self) -> dict[str, Any]:
-        """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages."""
+        """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages, spoken
+        languages and certifications (both empty for a catalogue without them, e.g. the demo)."""
         snapshot = self._current_recommender().snapshot
 
         def bounds(name: str) -> tuple[float, float]:
@@ -214,6 +215,7 @@ class FlixRec:
         return {
             "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
             "genres": list(snapshot.genres), "languages": list(snapshot.languages),
+            "spoken_languages": list(snapshot.spoken_languages or ()), "certifications": list(snapshot.certifications),
         }
 
     def status(self) -> Status:

@@ -78,7 +78,8 @@ def test_a_record_with_every_extended_field_null_maps_to_nulls(fake_trakt):
     for media in ("movie", "show"):
         title = to_title(fake_trakt.record(media, 7), media)
         assert title.title_id == f"trakt-{media}-7"
-        always = ("title_id", "media_type", "title", "source", "trakt_id", "aliases", "genres", "keywords", "people")
+        always = ("title_id", "media_type", "title", "source", "trakt_id", "aliases", "genres", "keywords", "people",
+                  "source_updated_at")  # Trakt sends updated_at on every record
         nullable = [f.name for f in dataclasses.fields(title) if f.name not in always]
         assert all(getattr(title, name) is None for name in nullable), title
         assert title.genres == ()
@@ -293,8 +294,8 @@ def test_people_crawl_is_checkpointed_and_survives_a_recrawl(fake_trakt, catalog
         recrawl = run_crawl(client, catalog, search_plan("show", None), restart=True)
     assert (recrawl.new, recrawl.updated, recrawl.unchanged) == (0, 0, 60)
     show = catalog.get_title("trakt-show-10")
-    assert show.people == to_people(fake_trakt.people("show", 10))
-    assert len(show.directors) == 2
+    assert show.people == to_people(fake_trakt.people("show", 10), media="show")
+    assert len(show.creators) == 2 and show.directors == []  # a show's directors direct episodes (issue 15)
     assert show.cast == [c["person"]["name"] for c in fake_trakt.people("show", 10)["cast"]]
 
 

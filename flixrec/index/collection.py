@@ -46,6 +46,10 @@ def title_metadata(title: Title) -> dict[str, Any]:
         meta["language"] = title.language
     if title.genres:
         meta["genres"] = list(title.genres)
+    if title.languages:
+        meta["languages"] = list(title.languages)
+    if title.certification:
+        meta["certification"] = title.certification
     return meta
 
 

@@ -11,8 +11,10 @@ Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
   float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
-  genre_matrix) | meta.json (format, stamp, model, n, d, languages, genres, and each file's size and
-  blake2b checksum), written last: a directory without meta.json is incomplete and ignored.
+  genre_matrix, certification, spoken_matrix) | meta.json (format, stamp, model, n, d, languages, genres,
+  certifications, spoken_languages, and each file's size and blake2b checksum), written last: a
+  directory without meta.json is incomplete and ignored. Snapshots written before certifications and
+  spoken languages were kept load without them.
 
 Opening a snapshot validates it (every file's size against meta.json, every array's shape against n and
 d; `verify=True` also the checksums, which `check` and `embed` use): a damaged one is never served, the
@@ -153,12 +155,15 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
         np.savez(tmp / "columns.npz", media_type=snapshot.media_type, language=snapshot.language,
-                 genre_matrix=snapshot.genre_matrix, **snapshot.numeric)
+                 genre_matrix=snapshot.genre_matrix, certification=snapshot.certification,
+                 spoken_matrix=snapshot.spoken_matrix, **snapshot.numeric)
         files = {path.name: {"bytes": path.stat().st_size, "blake2b": file_checksum(path)}
                  for path in sorted(tmp.iterdir())}
         meta = {"format": FORMAT, "stamp": stamp, "model": index.model_name, "n": len(snapshot),
                 "d": int(snapshot.matrix.shape[1]) if snapshot.matrix.ndim == 2 else 0,
-                "languages": list(snapshot.languages), "genres": list(snapshot.genres), "files": files}
+                "languages": list(snapshot.languages), "genres": list(snapshot.genres),
+                "certifications": list(snapshot.certifications),
+                "spoken_languages": list(snapshot.spoken_languages or ()), "files": files}
         _write_durably(tmp / "meta.json", json.dumps(meta))
         _sync_directory(tmp)
         if final.exists():
@@ -235,7 +240,8 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
                                     np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
                                     int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
         with np.load(directory / "columns.npz") as archive:
-            columns = {name: archive[name] for name in (*NUMERIC_FIELDS, "media_type", "language", "genre_matrix")}
+            optional = [name for name in ("certification", "spoken_matrix") if name in archive.files]  # newer builds
+            columns = {name: archive[name] for name in (*NUMERIC_FIELDS, "media_type", "language", "genre_matrix", *optional)}
         ids = np.load(directory / "ids.npy")
         tie_rank = np.load(directory / "tie_rank.npy")
         if ids.shape != tie_rank.shape or matrix.ndim != 2 or len(matrix) != len(ids):
@@ -250,6 +256,10 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             languages=list(meta["languages"]),
             genre_matrix=columns["genre_matrix"],
             genres=list(meta["genres"]),
+            certification=columns.get("certification"),
+            certifications=list(meta.get("certifications", [])),
+            spoken_matrix=columns.get("spoken_matrix"),
+            spoken_languages=meta.get("spoken_languages") if "spoken_matrix" in columns else None,
             stamp=stamp,
             tie_rank=tie_rank,
             projection=projection,
@@ -298,6 +308,11 @@ def snapshot_records(snapshot: IndexSnapshot, skip: set[str], page: int = 20_000
             genres = [snapshot.genres[g] for g in np.flatnonzero(snapshot.genre_matrix[r])]
             if genres:
                 meta["genres"] = genres
+            if snapshot.certification[r] >= 0:
+                meta["certification"] = snapshot.certifications[snapshot.certification[r]]
+            spoken = [snapshot.spoken_languages[s] for s in np.flatnonzero(snapshot.spoken_matrix[r])]
+            if spoken and spoken != [meta.get("language")]:
+                meta["languages"] = spoken
             metas.append(meta)
         yield [snapshot.ids[r] for r in rows], np.asarray(snapshot.matrix[rows], dtype=np.float32), metas
 

@@ -153,6 +153,17 @@ def render_sidebar(facets: dict[str, Any]) -> None:
     languages = sorted(facets["languages"], key=language_name)
     bar.multiselect(LABELS["lang"], languages, key="lang", bind="query-params", format_func=language_name,
                     placeholder="Any language")
+    if set(facets.get("spoken_languages") or ()) - set(languages):  # only when titles list more than the original
+        bar.multiselect(LABELS["spoken"], sorted(facets["spoken_languages"], key=language_name), key="spoken",
+                        bind="query-params", format_func=language_name, placeholder="Any language")
+        defaults["spoken"] = []
+    if facets.get("certifications"):  # a catalogue with certifications (Trakt's), e.g. no R / TV-MA
+        bar.multiselect(LABELS["no_cert"], list(facets["certifications"]), key="no_cert", bind="query-params",
+                        placeholder="Exclude none")
+        defaults["no_cert"] = []
+    for name in ("spoken", "no_cert"):
+        if name not in defaults and wanted.pop(name, None):  # no widget, so no filter: say so
+            parsed.problems.append(f"{name}= does not apply to this catalogue; ignored")
     bar.radio(LABELS["type"], list(MEDIA_LABELS), key="type", bind="query-params", format_func=MEDIA_LABELS.get,
               horizontal=True)
     bar.slider(LABELS["k"], min_value=5, max_value=50, value=DEFAULT_K, step=5, key="k", bind="query-params")
