@@ -20,10 +20,12 @@ def catalogue_table(frame: Any) -> None:
         tmdb=[None if pd.isna(t) else f"https://www.themoviedb.org/{'movie' if m == 'movie' else 'tv'}/{t}"
               for m, t in zip(frame["media_type"], frame["tmdb_id"])],
     )
-    columns = ["title", "original_title", "type", "year", "runtime", "votes", "rating", "genres", "language", "tmdb"]
-    st.caption(f"{len(shown):,} titles, most voted first. Click a column header to sort; select a row to use it.")
+    columns = ["title", "original_title", "type", "year", "runtime", "votes", "weighted_rating", "rating", "genres",
+               "language", "tmdb"]
+    st.caption(f"{len(shown):,} titles, best weighted rating first (a rating from a handful of votes counts less; "
+               "titles without votes last). Click a column header to sort; select a row to use it.")
     event = st.dataframe(
-        shown[columns], hide_index=True, width="stretch", height=460, key="table",
+        shown[columns], hide_index=True, width="stretch", height=460, key="table", placeholder="—",
         on_select="rerun", selection_mode="single-row",
         column_config={
             "title": st.column_config.TextColumn("Title", width="medium"),
@@ -32,6 +34,10 @@ def catalogue_table(frame: Any) -> None:
             "year": st.column_config.NumberColumn("Year", format="%d", width="small"),
             "runtime": st.column_config.NumberColumn("Runtime", format="%d min", width="small"),
             "votes": st.column_config.NumberColumn("Votes", format="localized", width="small"),
+            "weighted_rating": st.column_config.NumberColumn(
+                "Weighted", format="%.2f", width="small",
+                help="The rating pulled towards the catalogue's mean until a title has many votes (IMDb's Bayesian "
+                     "average), so 10.0 from two votes does not top the list"),
             "rating": st.column_config.NumberColumn("Rating", format="%.1f", width="small"),
             "genres": st.column_config.TextColumn("Genres"),
             "language": st.column_config.TextColumn("Language", width="small"),
