@@ -131,6 +131,8 @@ def card_html(title: Title, rank: int | None = None, score: str = "", reasons: s
         facts += " · " + ", ".join(title.genres[:3])
     overview = " ".join((display_overview(title, INTERFACE_LANGUAGE)[0] or "No overview.").split())
     other = [n for n in other_names(title) if n != name][:1]
+    links = " · ".join(f'<a href="{html.escape(url)}" target="_blank" rel="noopener">{name_} ↗</a>'
+                       for name_, url in title.links().items())
     parts = [
         f'<div class="fx-card" style="display:flex;gap:.75rem;align-items:flex-start">{poster_html(title, name, poster)}',
         '<div style="min-width:0;flex:1;line-height:1.3">',
@@ -146,6 +148,7 @@ def card_html(title: Title, rank: int | None = None, score: str = "", reasons: s
         f'-webkit-box-orient:vertical;overflow:hidden">{html.escape(overview)}</div>',
         f'<div class="fx-reasons" style="font-size:.75rem;opacity:.75;margin-top:.2rem">{html.escape(reasons)}</div>'
         if reasons else "",
+        f'<div style="font-size:.72rem;margin-top:.2rem">{links}</div>' if links else "",
         "</div></div>",
     ]
     return "".join(parts)
@@ -188,13 +191,11 @@ def recommendation_card(rec: Recommendation, find_similar: bool = True) -> None:
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             if find_similar:
                 st.button("More like this", key=f"similar:{title.title_id}", on_click=find_similar_to,
-                          args=(title.title_id, shown_name(title)), icon=":material/arrow_forward:", type="primary",
-                          help=f"Find titles similar to {shown_label(title)}")
+                          args=(title.title_id, shown_name(title)), icon=":material/arrow_forward:", type="secondary",
+                          width="content", help=f"Find titles similar to {shown_label(title)}")
             st.button("Hide", key=f"hide:{title.title_id}", on_click=hide_title, args=(title.title_id,),
-                      icon=":material/visibility_off:", type="tertiary",
+                      icon=":material/visibility_off:", type="tertiary", width="content",
                       help="Leave this title out of the results (undo in the sidebar)")
-            if title.links():
-                st.markdown(f"<small>{links_line(title)}</small>", unsafe_allow_html=True)
 
 
 def recommendation_grid(recs: list[Recommendation]) -> None:

@@ -39,7 +39,7 @@ def score_bars(view: SimilarityMap) -> alt.Chart:
         }
     )
     return (
-        alt.Chart(frame, title=f"Top {len(frame)} similar to {view.seed.label()} (click a bar to open it)")
+        alt.Chart(frame, title=f"Top {len(frame)} similar (click a bar to open it)")
         .mark_bar(cornerRadiusEnd=3, color=ROLE_COLOURS["similar"], cursor="pointer")
         .encode(
             x=alt.X("score:Q", title="Similarity (0 to 1)", scale=alt.Scale(domain=[0, 1], nice=False)),
@@ -166,7 +166,8 @@ def counts_by_language(frame: pd.DataFrame, names: dict[str, str], top: int = 12
         alt.Chart(data, title=f"Titles by original language (top {min(top, len(counts))}, log scale)")
         .mark_bar(color="#f3a712")
         .encode(
-            x=alt.X("titles:Q", title="Titles (log scale)", scale=alt.Scale(type="log")),
+            x=alt.X("titles:Q", title="Titles (log scale)", scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=[1, 10, 100, 1000, 10000], labelExpr="format(datum.value, ',d')")),
             y=alt.Y("name:N", sort=alt.SortField("order"), title=None),
             tooltip=[alt.Tooltip("name:N", title="Language"), alt.Tooltip("titles:Q", format=",")],
         )

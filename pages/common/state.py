@@ -76,7 +76,8 @@ def view_params(view: View) -> dict[str, list[str]]:
 def title_link_params(title_id: str, name: str) -> dict[str, list[str]]:
     """The URL of a title's own similar titles: the current filters and hidden titles, that title, its name."""
     linked = View(title_id=title_id, query=name[:MAX_QUERY_CHARS], hidden=list(view().hidden))
-    return {**widget_params(), **view_params(linked)}
+    filters = {key: st.query_params.get_all(key) for key in FILTER_NAMES if key in st.query_params}
+    return {**filters, **view_params(linked)}  # the URL holds only the filters that are set (no defaults)
 
 
 def url_params() -> dict[str, list[str]]:
