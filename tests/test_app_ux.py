@@ -170,16 +170,19 @@ def test_the_model_warms_up_in_the_background_and_the_landing_page_says_so(app_e
     assert "The language model is loaded" in texts(ok(new_app().run()))
 
 
-def test_a_repeated_view_is_served_from_the_cache(app_env, demo_app, monkeypatch):
+def test_a_filter_change_reuses_the_seed_and_a_repeated_filter_set_costs_no_query(app_env, demo_app, monkeypatch):
     at = ok(new_app(title=BATMAN_1989).run())
     at.slider(key="rating").set_value(6.0).run()
-    calls = []
+    calls: list[str] = []
     from flixrec.service import FlixRec
 
-    original = FlixRec.similar_view
-    monkeypatch.setattr(FlixRec, "similar_view", lambda self, *a, **k: calls.append(a) or original(self, *a, **k))
+    for name in ("similar_titles", "franchise_titles", "get_title"):
+        original = getattr(FlixRec, name)
+        monkeypatch.setattr(FlixRec, name, lambda self, *a, _o=original, _n=name, **kw: calls.append(_n) or _o(self, *a, **kw))
     at.slider(key="rating").set_value(0.0).run()  # back to a filter set already shown
-    assert ok(at) and not calls and len(shown_ids(at)) == 20
+    assert ok(at) and calls == [] and len(shown_ids(at)) == 20
+    at.slider(key="rating").set_value(7.0).run()  # a new filter set: only the similar titles are queried
+    assert ok(at) and calls == ["similar_titles"]
 
 
 # 9. a title-only link ----------------------------------------------------------------------------------
