@@ -16,7 +16,7 @@ from flixrec.models import Filters, Recommendation, Title
 
 CATALOGUE_COLUMNS = (
     "title_id", "title", "original_title", "media_type", "year", "runtime", "votes", "rating", "genres",
-    "language", "tmdb_id", "imdb_id",
+    "language", "tmdb_id", "imdb_id", "source", "aliases",
 )
 """The catalogue columns the Explore page shows and filters on."""
 PRIOR_VOTES_QUANTILE = 0.5

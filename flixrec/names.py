@@ -28,9 +28,14 @@ def _english(name: str | None) -> bool:
 
 def display_name(title: Title, language: str = "en") -> str:
     """The name to show: the title's own, or for a title named in another script or in romaji, an English alias."""
-    if language != "en" or _english(title.title) or title.source not in ("bgmd",):
-        return title.title
-    return next((alias for alias in title.aliases if _english(alias)), title.title)
+    return shown_name(title.title, title.aliases, title.source, language)
+
+
+def shown_name(name: str, aliases: tuple[str, ...] | list[str], source: str, language: str = "en") -> str:
+    """`display_name` from a title's fields (for tables that hold rows, not Titles)."""
+    if language != "en" or _english(name) or source != "bgmd":
+        return name
+    return next((alias for alias in aliases or () if _english(alias)), name)
 
 
 def overview_language(text: str) -> str:

@@ -8,12 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from flixrec.filters import LANGUAGE_NAMES, language_name
+from flixrec.names import shown_name
 from pages.common import charts, layout, state
 
 
 def catalogue_table(frame: Any) -> None:
     """The filtered catalogue as a sortable table; selecting a row offers to find titles similar to it."""
     shown = frame.assign(
+        title=[shown_name(n, a, s) for n, a, s in zip(frame["title"], frame["aliases"], frame["source"])],
         type=frame["media_type"].map({"movie": "Movie", "show": "Show"}),
         genres=frame["genres"].map(", ".join),
         language=frame["language"].map(lambda code: language_name(code) if code else None),
@@ -46,7 +48,7 @@ def catalogue_table(frame: Any) -> None:
     )
     rows = getattr(getattr(event, "selection", None), "rows", None) or []
     if rows:
-        row = frame.iloc[rows[0]]
+        row = shown.iloc[rows[0]]
         label = row["title"] if pd.isna(row["year"]) else f"{row['title']} ({row['year']})"
         # a link, not st.switch_page: switching pages from code clears the URL, which the bound filters forbid
         st.page_link("streamlit_app.py", label=f"Find titles similar to {label}", icon=":material/search:",

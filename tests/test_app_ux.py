@@ -87,7 +87,10 @@ def test_a_misspelt_name_offers_the_right_titles(app_env):
     picks = keyed(ok(at), "pick:")
     names = re.findall(r'class="fx-title"[^>]*>([^<]+)<', texts(at))
     assert len(picks) >= 6 and all(n.startswith("Harry Potter") for n in names[:6])
-    assert at.text_input(key="query").proto.live_debounce_ms > 0 or True  # live: matches appear as you type
+    box = at.text_input(key="query").proto
+    assert box.HasField("live_debounce_ms") and box.live_debounce_ms > 0  # live: matches appear as you type
+    at.text_input(key="query").input("the dark knigth").run()
+    assert keyed(ok(at), "pick:")[0] == "tmdb-movie-155"  # The Dark Knight first, Shark Night below
 
 
 # 4. descriptions that match nothing ---------------------------------------------------------------------
@@ -221,3 +224,9 @@ def test_anime_show_their_english_name_and_keep_the_others(app_env, demo_app):
 def test_filters_and_hidden_titles_do_not_change_the_results_contract(app_env, demo_app):
     at = ok(new_app(title=BATMAN_1989, type="movie").run())
     assert shown_ids(at) == [r.title.title_id for r in demo_app.similar_titles(BATMAN_1989, 20, Filters(media_types={"movie"}))]
+
+
+def test_explore_lists_anime_under_their_english_names(app_env):
+    at = ok(new_app(lang="ja").switch_page(EXPLORE).run())
+    names = set(at.dataframe[0].value["title"])
+    assert "Your Name." in names and "Kimi no Na wa." not in names
