@@ -230,3 +230,10 @@ def test_explore_lists_anime_under_their_english_names(app_env):
     at = ok(new_app(lang="ja").switch_page(EXPLORE).run())
     names = set(at.dataframe[0].value["title"])
     assert "Your Name." in names and "Kimi no Na wa." not in names
+
+
+def test_a_filter_set_before_the_search_is_kept_when_the_filters_unfold(app_env):
+    at = ok(new_app().run())
+    at.slider(key="rating").set_value(7.0).run()
+    at.text_input(key="query").input("Interstellar").run()
+    assert ok(at).slider(key="rating").value == 7.0 and "Filtered by the sidebar" in texts(at)
