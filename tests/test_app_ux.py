@@ -59,9 +59,10 @@ def test_every_result_and_franchise_entry_leads_to_its_own_similar_titles(app_en
 def test_a_poster_url_is_lazy_over_the_placeholder_and_no_url_gives_the_placeholder():
     with_url = types.SimpleNamespace(title="Your Name.", genres=("Animation",), poster_url="https://lain.bgm.tv/x.jpg")
     html = poster_html(with_url)
-    assert 'loading="lazy"' in html and "https://lain.bgm.tv/x.jpg" in html and "data:image/svg+xml" in html
+    assert "content-visibility:auto" in html  # boxes outside the window (and their posters) load later
+    assert html.index("https://lain.bgm.tv/x.jpg") < html.index("data:image/svg+xml")  # poster over placeholder
     bare = poster_html(Title("t", "movie", "The Dark Knight", "tmdb5000", genres=("Action",)))
-    assert "<img" not in bare and "data:image/svg+xml" in bare
+    assert "https://" not in bare and "data:image/svg+xml" in bare
     assert initials("The Dark Knight") == "DK" and initials("千と千尋の神隠し") == "千"
     assert placeholder_uri(Title("a", "movie", "A", "x", genres=("Horror",))) != placeholder_uri(Title("a", "movie", "A", "x"))
 

@@ -52,11 +52,17 @@ def poster_url(title: Title) -> str | None:
 
 
 def poster_html(title: Title, name: str | None = None, width: int = 64) -> str:
-    """An <img> of the poster (lazy) on the placeholder background, or the placeholder alone."""
+    """A poster box: the poster URL layered over the placeholder as CSS backgrounds, or the placeholder alone.
+
+    A background that fails to load is simply not painted (no broken-image icon), so the placeholder shows
+    through offline; `content-visibility:auto` defers boxes outside the window, so their posters load lazily.
+    """
     height = width * 3 // 2
-    style = (f"width:{width}px;height:{height}px;flex:none;border-radius:6px;object-fit:cover;"
-             f"background:url({placeholder_uri(title, name)}) center/cover")
+    layers = f"url({placeholder_uri(title, name)})"
     url = poster_url(title)
-    if url is None:
-        return f'<div class="fx-poster" role="img" aria-label="No poster" style="{style}"></div>'
-    return f'<img class="fx-poster" src="{html.escape(url)}" alt="" loading="lazy" decoding="async" style="{style}">'
+    if url is not None:
+        layers = f"url('{html.escape(url)}'), {layers}"
+    return (f'<div class="fx-poster" role="img" aria-label="{"Poster" if url else "No poster"}" '
+            f'style="width:{width}px;height:{height}px;flex:none;border-radius:6px;content-visibility:auto;'
+            f'contain-intrinsic-size:{width}px {height}px;background-image:{layers};'
+            f'background-size:cover;background-position:center"></div>')
