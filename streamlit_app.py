@@ -129,7 +129,8 @@ similar = None
 if view.title_id:
     try:
         with layout.shown_errors(passing=TitleNotFound):
-            similar = similar_view(service, view.title_id, k, filters, build_stamp(service))
+            similar = similar_view(service, view.title_id, k, filters, build_stamp(service),
+                                   parsed.weights(service.settings.ranking))
     except TitleNotFound:  # a stale or edited link: say so and start over
         st.warning("The title in this link is not in the catalogue; search for it by name.")
         view.title_id = None

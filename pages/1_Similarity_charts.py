@@ -16,7 +16,7 @@ if not title_id:
     st.stop()
 
 with layout.shown_errors():
-    view = service.similarity_map(title_id, parsed.k, parsed.filters)
+    view = service.similarity_map(title_id, parsed.k, parsed.filters, parsed.weights(service.settings.ranking))
 
 st.markdown(f"For **{cards.md(view.seed.label())}** · {cards.meta_line(view.seed)}")
 if not view.similar:

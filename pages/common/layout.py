@@ -11,7 +11,8 @@ import streamlit as st
 
 from flixrec.config import Settings
 from flixrec.errors import FlixrecError, IndexNotBuilt
-from flixrec.filters import DEFAULT_K, FILTER_NAMES, FILTER_PARAMS, MEDIA_LABELS, language_name, parse_filter_params
+from flixrec.filters import (DEFAULT_K, FAVOURABLE, FILTER_NAMES, FILTER_PARAMS, MEDIA_LABELS, language_name,
+                             parse_filter_params)
 from flixrec.service import FlixRec
 from pages.common import state
 from pages.common.services import flixrec_service, load_settings
@@ -173,7 +174,10 @@ def render_sidebar(facets: dict[str, Any], folded: bool = False) -> None:
     bar.radio(LABELS["type"], list(MEDIA_LABELS), key="type", bind="query-params", format_func=MEDIA_LABELS.get,
               horizontal=True)
     bar.slider(LABELS["k"], min_value=5, max_value=50, value=DEFAULT_K, step=5, key="k", bind="query-params")
-    defaults.update(genre=[], no_genre=[], lang=[], type="all")
+    bar.pills(LABELS["favour"], list(FAVOURABLE), selection_mode="multi", key="favour", bind="query-params",
+              format_func=FAVOURABLE.get, help="Rank the titles that share the chosen title's director or leading "
+              "actors higher (each shared person is also listed under a result).")
+    defaults.update(genre=[], no_genre=[], lang=[], type="all", favour=[])
     bar.button("Reset filters", on_click=_reset_filters, args=(defaults,), icon=":material/restart_alt:",
                width="stretch")
     hidden = state.view().hidden

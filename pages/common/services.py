@@ -14,7 +14,7 @@ import streamlit as st
 
 from flixrec.config import SETTINGS, Settings
 from flixrec.explore import SimilarView
-from flixrec.models import Filters, Recommendation, Title
+from flixrec.models import Filters, RankingWeights, Recommendation, Title
 from flixrec.service import FlixRec
 
 
@@ -89,12 +89,13 @@ def warm_up(settings: Settings) -> WarmUp:
     return WarmUp(flixrec_service(settings))
 
 
-def similar_view(service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str) -> SimilarView:
+def similar_view(service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str,
+                 weights: RankingWeights | None = None) -> SimilarView:
     """A seed's similar titles and franchise (as FlixRec.similar_view), from caches keyed by the build stamp:
     the seed and its franchise per title (a filter change never recomputes them), the similar titles per
     (title, k, filters), so a filter set the user returns to costs no query at all."""
     seed, franchise = _seed_and_franchise(service, title_id, stamp)
-    similar = _similar_titles(service, title_id, k, filters, stamp)
+    similar = _similar_titles(service, title_id, k, filters, stamp, weights)
     return SimilarView(seed, similar, [r for r in franchise if r.title.title_id not in filters.exclude_ids])
 
 
@@ -104,8 +105,9 @@ def _seed_and_franchise(_service: FlixRec, title_id: str, stamp: str) -> tuple[T
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _similar_titles(_service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str) -> list[Recommendation]:
-    return _service.similar_titles(title_id, k, filters, separate_franchise=True)
+def _similar_titles(_service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str,
+                    weights: RankingWeights | None) -> list[Recommendation]:
+    return _service.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
 
 
 def build_stamp(service: FlixRec) -> str:
