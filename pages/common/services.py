@@ -15,7 +15,7 @@ import streamlit as st
 from flixrec.config import SETTINGS, Settings
 from flixrec.explore import SimilarView
 from flixrec.models import Filters, RankingWeights, Recommendation, Title
-from flixrec.service import FlixRec
+from flixrec.service import FRANCHISE_SHOWN, FlixRec
 
 
 def _secrets() -> dict[str, Any]:
@@ -101,7 +101,7 @@ def similar_view(service: FlixRec, title_id: str, k: int, filters: Filters, stam
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _seed_and_franchise(_service: FlixRec, title_id: str, stamp: str) -> tuple[Title, list[Recommendation]]:
-    return _service.get_title(title_id), _service.franchise_titles(title_id)
+    return _service.get_title(title_id), _service.franchise_titles(title_id, FRANCHISE_SHOWN)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
