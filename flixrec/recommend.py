@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from flixrec.catalog import Catalog
-from flixrec.errors import IndexNotBuilt
+from flixrec.errors import IndexNotBuilt, TitleNotFound
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.search import normalise_name
 
 FRANCHISE_WINDOW = 200
 """Franchise entries are looked for among this many nearest titles (sequels embed close together)."""
+AVOID_WEIGHT = 0.5
+"""How strongly a title's closeness to an avoided title lowers its multi-seed score (see recommend_for)."""
 
 _SEQUEL_SUFFIX = re.compile(
     r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|"
@@ -122,6 +124,40 @@ class Recommender:
         vector = self._encode_query(text.strip()[:2000])
         hits = self.snapshot.nearest(vector, k, self.snapshot.mask(filters))
         return self._recommendations(hits, None)
+
+    def recommend_for(self, seeds: Sequence[str], avoid: Sequence[str] = (), k: int = 20,
+                      filters: Filters | None = None) -> list[Recommendation]:
+        """The k titles closest to several seeds together, steered away from `avoid`; never a seed or an avoided title.
+
+        Each seed's nearest titles under the filters are the candidates; a candidate's score is its mean
+        similarity to the seeds minus AVOID_WEIGHT times its highest similarity to an avoided title, clipped
+        to [0, 1]. Exactly min(k, passing titles) come back. Raises TitleNotFound for an unknown seed or
+        avoided id; an avoided title that is not indexed yet is only left out.
+        """
+        seeds = list(dict.fromkeys(seeds))
+        if not seeds or k <= 0:
+            return []
+        seed_vectors = np.stack([self._seed_vector(title_id)[1] for title_id in seeds])
+        avoid = [title_id for title_id in dict.fromkeys(avoid) if title_id not in seeds]
+        known_avoided = self.catalog.find_titles(avoid, with_people=False)
+        if missing := [title_id for title_id in avoid if title_id not in known_avoided]:
+            raise TitleNotFound(missing[0])
+        avoid_rows = [row for row in map(self.snapshot.position, avoid) if row is not None]
+        keep = self.snapshot.mask(filters)
+        keep[[self.snapshot.position(title_id) for title_id in seeds] + avoid_rows] = False
+        per_seed = 2 * k + 10  # room for the avoid penalty to reorder
+        pool = list(dict.fromkeys(tid for vector in seed_vectors
+                                  for tid, _ in self.snapshot.nearest(vector, per_seed, keep, item=True)))
+        if not pool:
+            return []
+        candidates = np.asarray(self.snapshot.matrix[[self.snapshot.position(tid) for tid in pool]], dtype=np.float32)
+        scores = (candidates @ seed_vectors.T).mean(axis=1)
+        if avoid_rows:
+            avoided = np.asarray(self.snapshot.matrix[avoid_rows], dtype=np.float32)
+            scores -= AVOID_WEIGHT * (candidates @ avoided.T).max(axis=1)
+        scores = np.clip(scores, 0.0, 1.0)
+        ranked = sorted(zip(pool, scores.tolist()), key=lambda hit: (-hit[1], hit[0]))
+        return self._recommendations(ranked[:k], None)
 
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Similarity of every other indexed title to this one (to see how far the top-k stands out)."""

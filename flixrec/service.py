@@ -163,6 +163,15 @@ class FlixRec:
         """Titles closest to a free-text description."""
         return self._current_recommender().similar_to_text(text, k, filters)
 
+    def recommend_for(self, seeds: list[str], avoid: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
+                      k: int = 20) -> list[Recommendation]:
+        """The k titles closest to several seed titles together, steered away from `avoid` (see Recommender.recommend_for)."""
+        return self._current_recommender().recommend_for(seeds, avoid, k, filters)
+
+    def build_stamp(self) -> str:
+        """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
+        return str(self._current_recommender().snapshot.stamp)
+
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
         return self._current_recommender().score_distribution(title_id)
