@@ -7,7 +7,8 @@
     HTTPException (Starlette)           its status: 404 unknown route, 405 method
     anything else                       500 (a bug; logged, never shown)
 
-Server-side failures (5xx) never carry the core's message (it may name a file); the log does.
+Server-side failures (5xx) never name a server file: the detail is fixed text, or the core's message with its
+paths replaced; the log has the whole message.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
                         media_type="application/problem+json", headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def _without_paths(message: str) -> str:
+    """The message with any server file path replaced (clients need the command, not the layout of the disk)."""
+    return re.sub(r"(?<![\w:/.])/[^\s;,()'\"]+", "<server path>", message)
+
+
 def _build_command(message: str) -> str:
     """The ingest command an IndexNotBuilt message names (it always names one), else the demo build."""
     found = re.search(r"python -m ingest [^()\n;]*?(?=\s{2}|\s*\(|;|$)", message)
@@ -91,8 +97,7 @@ def core_problem(exc: FlixrecError) -> Problem:
         return _problem(404, "title-not-found", "Title not found", str(exc)[:300])
     if isinstance(exc, IndexNotBuilt):
         command = _build_command(str(exc))
-        return _problem(503, "index-not-built", "Index not built",
-                        f"the catalogue or its index is not built yet; on the server, run: {command}", command=command)
+        return _problem(503, "index-not-built", "Index not built", _without_paths(str(exc))[:500], command=command)
     if isinstance(exc, IndexUnavailable):
         return _problem(503, "index-unavailable", "Index unavailable",
                         "the vector index could not be read; the server's log names the file")
