@@ -144,7 +144,7 @@ def add_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed"}
+        titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
         title = titles.get(exc.status_code, "HTTP error")
         detail = "no such endpoint; see /docs" if exc.status_code == 404 else str(exc.detail)
         slug = re.sub(r"[^a-z]+", "-", title.lower()).strip("-")
