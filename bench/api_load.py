@@ -71,14 +71,15 @@ def _memory_mib(pid: int) -> dict[str, int]:
 
 
 def _server_processes(pid: int) -> list[int]:
-    """The server's process and its workers (children), by pid."""
+    """The server's process and its workers (children, without multiprocessing's resource tracker), by pid."""
     children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == pid:
+        if int(fields[1]) == pid and b"resource_tracker" not in command:
             children.append(int(stat.parent.name))
     return [pid, *sorted(children)]
 
@@ -143,7 +144,7 @@ def _requests(ids: list[str], names: list[str], n: int, with_text: bool, rng: ra
 async def _drive(url: str, requests: list[tuple], clients: int) -> dict:
     """Send the requests with `clients` concurrent connections; latencies per endpoint, errors, requests/s."""
     latencies: dict[str, list[float]] = defaultdict(list)
-    errors: dict[str, int] = defaultdict(int)
+    errors: dict[str, int] = defaultdict(int)  # by HTTP status or exception name
     queue = iter(requests)
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
@@ -152,12 +153,12 @@ async def _drive(url: str, requests: list[tuple], clients: int) -> dict:
                 start = time.perf_counter()
                 try:
                     response = await client.request(method, path, params=params, json=body)
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    error = None if response.status_code == 200 else f"{kind}:{response.status_code}"
+                except httpx.HTTPError as exc:
+                    error = f"{kind}:{type(exc).__name__}"
                 latencies[kind].append((time.perf_counter() - start) * 1000)
-                if not ok:
-                    errors[kind] += 1
+                if error:
+                    errors[error] += 1
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
@@ -169,6 +170,7 @@ async def _drive(url: str, requests: list[tuple], clients: int) -> dict:
     return {
         "requests_per_s": round(len(requests) / elapsed, 1),
         "errors": sum(errors.values()),
+        "error_kinds": dict(sorted(errors.items())),
         "endpoints": {kind: {"n": len(v), "p50_ms": pct(v, 50), "p95_ms": pct(v, 95), "p99_ms": pct(v, 99)}
                       for kind, v in sorted(latencies.items())},
     }
