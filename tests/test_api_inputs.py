@@ -140,12 +140,15 @@ def test_api_settings_are_validated_and_the_key_is_never_in_a_repr():
 
 
 def test_a_core_error_of_any_kind_becomes_a_problem(small_app):
-    """Every FlixrecError subclass maps to a status by one rule: unknown input errors are 422, never 500."""
+    """Every FlixrecError subclass maps to a status by one rule: input errors 4xx, the server's 503, never a 500."""
     from flixrec.api.problems import core_problem
     from flixrec.errors import EmbedderUnavailable, FlixrecError, IndexNotBuilt, IndexUnavailable, TitleNotFound
 
-    class SomeInputError(FlixrecError):
+    class SomeInputError(FlixrecError, ValueError):  # like the core's InvalidRequest
         parameter = "k"
+
+    class SomeServerError(FlixrecError):  # like a catalogue that cannot be reached
+        pass
 
     assert core_problem(TitleNotFound("x")).status == 404
     assert core_problem(IndexNotBuilt("no vector index at /srv/x/chroma; build it with: python -m ingest embed")).command == \
@@ -154,5 +157,7 @@ def test_a_core_error_of_any_kind_becomes_a_problem(small_app):
     assert core_problem(IndexUnavailable("Chroma failed reading /srv/x/chroma.sqlite3")).status == 503
     assert "/srv" not in core_problem(IndexUnavailable("Chroma failed reading /srv/x/chroma.sqlite3")).detail
     assert core_problem(EmbedderUnavailable("no model")).status == 503
+    server = core_problem(SomeServerError("cannot reach postgresql://user:pw@db.internal/flixrec"))
+    assert server.status == 503 and "db.internal" not in server.detail and server.type.endswith("some-server-error")
     some = core_problem(SomeInputError("k is too large"))
     assert some.status == 422 and some.parameter == "k"

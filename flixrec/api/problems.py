@@ -1,7 +1,8 @@
 """Every error the API answers with, as an RFC 9457 problem (application/problem+json), translated in ONE place.
 
-    FlixrecError (the core's tree)      by class: TitleNotFound 404, IndexNotBuilt/IndexUnavailable/
-                                        EmbedderUnavailable 503, ConfigError 500, any other (input) 422
+    FlixrecError (the core's tree)      TitleNotFound 404; an input error (also a ValueError, like
+                                        InvalidRequest) 422; ConfigError 500; any other 503 (IndexNotBuilt
+                                        names the command that builds the index)
     RequestValidationError (FastAPI)    422, naming each parameter and why
     ApiProblem (raised by the edge)     its own status: 401 (key), 422 (a filter value the parser dropped)
     HTTPException (Starlette)           its status: 404 unknown route, 405 method
@@ -92,23 +93,26 @@ def _build_command(message: str) -> str:
 
 
 def core_problem(exc: FlixrecError) -> Problem:
-    """The problem a core error means; 4xx ones keep the core's message, 5xx ones a fixed text."""
+    """The problem a core error means, by one rule: the client's fault (an unknown id, an argument the core
+    refuses: a FlixrecError that is also a ValueError, like InvalidRequest) is 4xx with the core's message;
+    anything else is the server's (503, or 500 for its settings) with a fixed text or a path-free message."""
     if isinstance(exc, TitleNotFound):
         return _problem(404, "title-not-found", "Title not found", str(exc)[:300])
+    if isinstance(exc, ValueError):
+        parameter = getattr(exc, "parameter", None) or getattr(exc, "param", None)
+        errors = [ProblemItem(parameter=str(parameter), location="query", message=str(exc)[:300])] if parameter else []
+        return _problem(422, "invalid-request", "Invalid request", str(exc)[:500], errors)
     if isinstance(exc, IndexNotBuilt):
-        command = _build_command(str(exc))
-        return _problem(503, "index-not-built", "Index not built", _without_paths(str(exc))[:500], command=command)
-    if isinstance(exc, IndexUnavailable):
-        return _problem(503, "index-unavailable", "Index unavailable",
-                        "the vector index could not be read; the server's log names the file")
-    if isinstance(exc, EmbedderUnavailable):
-        return _problem(503, "embedder-unavailable", "Embedding model unavailable",
-                        "free-text search needs the embedding model, which cannot be loaded on this server")
+        return _problem(503, "index-not-built", "Index not built", _without_paths(str(exc))[:500],
+                        command=_build_command(str(exc)))
     if isinstance(exc, ConfigError):
         return _problem(500, "server-misconfigured", "Server misconfigured", "the server's settings are invalid")
-    parameter = getattr(exc, "parameter", None) or getattr(exc, "param", None)
-    errors = [ProblemItem(parameter=str(parameter), location="query", message=str(exc))] if parameter else []
-    return _problem(422, "invalid-request", "Invalid request", str(exc)[:500], errors)
+    fixed = {IndexUnavailable: "the vector index could not be read; the server's log names the file",
+             EmbedderUnavailable: "free-text search needs the embedding model, which cannot be loaded on this server"}
+    detail = next((text for kind, text in fixed.items() if isinstance(exc, kind)),
+                  f"the server cannot answer now ({type(exc).__name__}); its log says why")
+    slug = re.sub(r"(?<!^)(?=[A-Z])", "-", type(exc).__name__).lower()
+    return _problem(503, slug, "Service unavailable", detail)
 
 
 def _validation_items(exc: RequestValidationError) -> list[ProblemItem]:
