@@ -165,7 +165,8 @@ def test_openapi_lists_every_endpoint_with_examples_and_docs_load(api: httpx.Cli
                                                            "genre", "no_genre", "lang", "type", "hide"}
     assert {"404", "422", "503"} <= set(similar["responses"])
     assert "examples" in schema["components"]["schemas"]["RecommendRequest"]
-    assert "examples" in schema["components"]["schemas"]["TitleDetail"]
+    for model in ("TitleDetail", "RecommendationOut", "FacetsOut", "StatusOut", "HealthOut", "Problem"):
+        assert "examples" in schema["components"]["schemas"][model], model
     docs = api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
 

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import hmac
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
@@ -142,7 +143,9 @@ def _filter_query_dependency() -> Callable[..., ParsedFilters]:
             continue
         several = param.repeated or param.name in ("year", "runtime")  # a range may come as two values
         annotation = list[str] | None if several else str | None
-        query = Query(description=f"{param.label}: {param.help}", max_length=None if several else 100)
+        example = re.search(rf"\b{param.name}=([^\s&)]+)", param.help)  # the help's own example value
+        query = Query(description=f"{param.label}: {param.help}", max_length=None if several else 100,
+                      examples=[[example.group(1)] if several else example.group(1)] if example else None)
         parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY,
                                             annotation=Annotated[annotation, query], default=None))
     parameters.append(inspect.Parameter(

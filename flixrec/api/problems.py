@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flixrec.errors import ConfigError, EmbedderUnavailable, FlixrecError, IndexNotBuilt, IndexUnavailable, TitleNotFound
@@ -42,6 +42,12 @@ class ProblemItem(BaseModel):
 
 class Problem(BaseModel):
     """An error: RFC 9457 members (type, title, status, detail) and which parameters were wrong."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "urn:flixrec:problem:invalid-parameter", "title": "Invalid parameter", "status": 422,
+        "detail": "lang: lang=zz is not in the catalogue", "parameter": "lang",
+        "errors": [{"parameter": "lang", "location": "query", "message": "lang=zz is not in the catalogue"}],
+    }]})
 
     type: str = Field(description="a URN naming the kind of problem, e.g. urn:flixrec:problem:invalid-parameter")
     title: str

@@ -121,6 +121,15 @@ class ReasonOut(BaseModel):
 class RecommendationOut(BaseModel):
     """One ranked title: its 1-based rank, its similarity score in [0, 1] and why."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "rank": 1, "score": 0.605163, "label": None, "reasons": [],
+        "title": {**INTERSTELLAR, "title_id": "tmdb-movie-13363", "title": "The Man from Earth",
+                  "original_title": "The Man from Earth", "year": 2007, "runtime": 87,
+                  "genres": ["Science Fiction", "Drama"], "rating": 7.7, "votes": 687,
+                  "label": "The Man from Earth (2007)", "overview": "An impromptu goodbye party for Professor John "
+                  "Oldman becomes a mysterious interrogation after the retiring scholar reveals he never ages."},
+    }]})
+
     rank: int
     score: float = Field(ge=0.0, le=1.0)
     title: TitleSummary
@@ -213,6 +222,15 @@ class FilterParamOut(BaseModel):
 class FacetsOut(BaseModel):
     """Filter ranges and choices of the served build, and the filter parameters they go into."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "year": {"min": 1916, "max": 2026}, "runtime": {"min": 14, "max": 338}, "votes": {"min": 0, "max": 13752},
+        "rating": {"min": 0, "max": 10}, "genres": ["Action", "Adventure", "Animation", "Drama"],
+        "languages": [{"code": "en", "name": "English"}, {"code": "ja", "name": "Japanese"}],
+        "media_types": ["movie", "show"],
+        "params": [{"name": "year", "label": "Year", "repeated": False,
+                    "help": "a range of release years: year=1990-2010 (or year=1990&year=2010)"}],
+    }]})
+
     year: RangeOut
     runtime: RangeOut
     votes: RangeOut
@@ -249,6 +267,8 @@ class StatusOut(BaseModel):
 
 class HealthOut(BaseModel):
     """Liveness or readiness."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ready", "build": "225b10224d81478d95894da1401be4c4"}]})
 
     status: str
     build: str | None = None
