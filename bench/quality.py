@@ -1,26 +1,39 @@
-"""Recommendation quality and embedding speed of each backend on the real demo catalogue: one JSON line.
+"""The judge of ranking changes: FlixRec's public API on a built home against the development sets, one JSON line.
 
-For every backend (default: the multilingual USE and the packaged all-MiniLM-L6-v2):
-- embed_titles_per_s: throughput embedding the TMDB-5000 texts (`title: overview - tagline Genres: ...`);
-- genre_jaccard_at_10: mean genre Jaccard between a movie and its 10 most similar movies (exact cosine),
-  next to random_genre_jaccard, the same for 10 random movies;
-- director_overlap_at_10 / keyword_jaccard_at_10: share of the top 10 with a director in common with the
-  seed, and their mean keyword Jaccard (each with its random baseline);
-- cross_lingual_top1 / top5: hand-written German, Spanish, French, Chinese and Japanese descriptions of
-  well-known films (below, our own words): how often the film is the first / among the first five hits
-  among all 4,803 movies.
+Development sets (bench/data/, written from common film knowledge and checked against the demo catalogue):
+- franchises.json: franchise groups (Harry Potter, James Bond, Riddick, ...);
+- related_pairs.json: pairs of titles any film fan calls similar (same premise, often different studios).
 
-Usage: python bench/quality.py [--models use-multilingual all-MiniLM-L6-v2] [--seeds 500]
+Printed:
+- franchise_recall_at_10: per group member, the share of the rest of its group in `franchise_titles(k=10)`
+  (out of min(10, group size - 1));
+- franchise_leak: the share of `similar_titles(k=10)` slots taken by the seed's own franchise;
+- related_top10 / related_top20: how often the other title of a pair is in the seed's similar titles
+  (both directions);
+- genre_jaccard_at_10 and random_genre_jaccard: genre overlap of a title and its 10 similar titles, and
+  of 10 random titles;
+- cross_catalogue: the share of anime among the 20 similar titles of live-action movies, and of
+  non-anime titles among those of anime; same_work_top10: for titles of one work kept twice (shared
+  external id, one per catalogue) the share found in each other's top 10 (None when the catalogue
+  has no such duplicates), and duplicate_works: how many such pairs there are;
+- free_text_top1 / top5: German, Spanish, French, Chinese and Japanese descriptions finding their film;
+- ablation: related_top10/20 and genre_jaccard_at_10 with each signal's weight set to 0;
+- latency: similar_titles p50/p95 (ms) blended, and text-only, on this home.
+
+Usage: python bench/quality.py [--home ~/.cache/flixrec] [--no-ablation]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import dataclasses
 import json
 import os
-import random
+import re
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -29,20 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from flixrec.config import Settings  # noqa: E402
-from flixrec.embedding import embedding_texts, load_embedder  # noqa: E402
-from ingest.demo import fetch_tmdb, load_tmdb  # noqa: E402
+from flixrec.models import RankingWeights, Title  # noqa: E402
+from flixrec.service import FlixRec  # noqa: E402
 
+DATA = Path(__file__).resolve().parent / "data"
 TRANSLATED = [
-    ("de", "Titanic", "Eine alte Frau erzählt, wie sie 1912 als junge Frau aus der Oberschicht an Bord der Titanic "
-     "einen armen Künstler kennenlernte, bevor das Schiff auf seiner ersten Fahrt sank."),
     ("de", "Inception", "Ein Dieb, der in das Unterbewusstsein seiner Opfer eindringt, um Geheimnisse zu stehlen, "
      "soll einem Menschen eine fremde Idee einpflanzen."),
     ("de", "Jurassic Park", "Auf einer Insel werden geklonte Dinosaurier zu einem Freizeitpark, bis der Strom "
      "ausfällt und die Tiere frei kommen."),
-    ("de", "The Matrix", "Ein Hacker erfährt, dass die Welt eine Computersimulation ist, und schließt sich "
-     "Rebellen gegen die Maschinen an."),
-    ("es", "Interstellar", "Un grupo de exploradores usa un agujero de gusano recién descubierto para superar los "
-     "límites de los viajes espaciales humanos."),
     ("es", "Finding Nemo", "Un pez payaso cruza el océano para encontrar a su hijo, capturado por un buzo y "
      "llevado a un acuario."),
     ("es", "The Godfather", "El anciano jefe de una familia mafiosa de Nueva York transfiere el control de su "
@@ -58,69 +66,161 @@ TRANSLATED = [
 ]
 
 
-def jaccard(a: set, b: set) -> float:
-    """|a ∩ b| / |a ∪ b| (0 for two empty sets)."""
-    return len(a & b) / len(a | b) if a | b else 0.0
+def normalise(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip()
 
 
-def evaluate(model: str, titles, seeds: list[int], rng_seed: int = 11) -> dict:
-    """Speed and quality figures of one backend."""
-    embedder = load_embedder(model)
-    texts = embedding_texts(titles, embedder)
-    embedder.encode(texts[:32])  # warm-up (lazy weights, thread pools)
-    began = time.perf_counter()
-    matrix = embedder.encode(texts)
-    seconds = time.perf_counter() - began
-    genres = [set(t.genres) for t in titles]
-    keywords = [set(t.keywords) for t in titles]
-    directors = [set(t.directors) for t in titles]
-    rng = random.Random(rng_seed)
-    sims = {"genre": [], "keyword": [], "director": []}
-    rand = {"genre": [], "keyword": [], "director": []}
+class Resolver:
+    """'Title (year)' -> a title id of the catalogue: exact name (any of its names), year ±1, most voted first."""
+
+    def __init__(self, titles: dict[str, Title]):
+        self.by_name: dict[str, list[Title]] = collections.defaultdict(list)
+        for title in titles.values():
+            for name in {title.title, title.original_title or title.title, *title.aliases}:
+                self.by_name[normalise(name)].append(title)
+
+    def __call__(self, name: str) -> str | None:
+        match = re.fullmatch(r"(.*?)\s*\((\d{4})\)", name)
+        plain, year = (match.group(1), int(match.group(2))) if match else (name, None)
+        hits = self.by_name.get(normalise(plain), [])
+        if year:
+            hits = [t for t in hits if t.year is not None and abs(t.year - year) <= 1]
+        hits = sorted(hits, key=lambda t: (t.title != plain, -(t.votes or 0), t.title_id))
+        return hits[0].title_id if hits else None
+
+
+def ranked_ids(app: FlixRec, title_id: str, k: int, weights: RankingWeights | None = None) -> list[str]:
+    return [r.title.title_id for r in app.similar_titles(title_id, k, weights=weights)]
+
+
+def franchise_figures(app: FlixRec, groups: list[list[str]], k: int = 10) -> dict:
+    recall, leak, slots = [], 0, 0
+    for group in groups:
+        for seed in group:
+            others = set(group) - {seed}
+            found = {r.title.title_id for r in app.franchise_titles(seed, k)}
+            recall.append(len(found & others) / min(k, len(others)))
+            similar = ranked_ids(app, seed, k)
+            leak += sum(1 for t in similar if t in others)
+            slots += len(similar)
+    return {"franchise_recall_at_10": round(float(np.mean(recall)), 4), "franchise_leak": round(leak / max(1, slots), 4),
+            "franchise_seeds": len(recall)}
+
+
+def related_figures(app: FlixRec, pairs: list[tuple[str, str]], weights: RankingWeights | None = None) -> dict:
+    top10 = top20 = 0
+    for a, b in pairs:
+        for seed, other in ((a, b), (b, a)):
+            similar = ranked_ids(app, seed, 20, weights)
+            top10 += other in similar[:10]
+            top20 += other in similar
+    queries = 2 * len(pairs)
+    return {"related_top10": round(top10 / queries, 4), "related_top20": round(top20 / queries, 4), "related_queries": queries}
+
+
+def genre_figures(app: FlixRec, titles: dict[str, Title], seeds: list[str], weights: RankingWeights | None = None) -> dict:
+    rng = np.random.default_rng(3)
+    ids = sorted(titles)
+    near, rand = [], []
     for seed in seeds:
-        scores = matrix @ matrix[seed]
-        scores[seed] = -np.inf
-        top = np.argpartition(-scores, 10)[:10]
-        others = rng.sample([i for i in range(len(titles)) if i != seed], 10)
-        for bucket, rows in ((sims, top), (rand, others)):
-            for row in rows:
-                bucket["genre"].append(jaccard(genres[seed], genres[row]))
-                bucket["keyword"].append(jaccard(keywords[seed], keywords[row]))
-                bucket["director"].append(1.0 if directors[seed] & directors[row] else 0.0)
-    by_title = {t.title: i for i, t in enumerate(titles)}
-    queries = embedder.encode([text for _, _, text in TRANSLATED])
+        mine = set(titles[seed].genres)
+        for other in ranked_ids(app, seed, 10, weights):
+            theirs = set(titles[other].genres)
+            near.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 0.0)
+        for other in rng.choice(ids, 10, replace=False):
+            theirs = set(titles[other].genres)
+            rand.append(len(mine & theirs) / len(mine | theirs) if mine | theirs else 0.0)
+    return {"genre_jaccard_at_10": round(float(np.mean(near)), 4), "random_genre_jaccard": round(float(np.mean(rand)), 4)}
+
+
+def is_anime(title: Title) -> bool:
+    return title.source == "bgmd" or title.title_id.startswith("bgm-")
+
+
+def cross_catalogue_figures(app: FlixRec, titles: dict[str, Title], seeds: int = 200) -> dict:
+    rng = np.random.default_rng(5)
+    movies = sorted(t for t, x in titles.items() if not is_anime(x) and "Animation" not in x.genres)
+    anime = sorted(t for t, x in titles.items() if is_anime(x))
+    out: dict = {}
+    for name, pool, other in (("live_action_anime_share", movies, True), ("anime_other_share", anime, False)):
+        if not pool:
+            continue
+        shares = []
+        for seed in rng.choice(pool, min(seeds, len(pool)), replace=False):
+            similar = ranked_ids(app, str(seed), 20)
+            shares.append(np.mean([is_anime(titles[t]) == other for t in similar]) if similar else 0.0)
+        out[name] = round(float(np.mean(shares)), 4)
+    works = collections.defaultdict(list)
+    for title in titles.values():
+        if title.tmdb_id:
+            works[(title.media_type, title.tmdb_id)].append(title)
+    duplicates = [(a.title_id, b.title_id) for group in works.values() for a in group for b in group
+                  if a.title_id < b.title_id and a.source != b.source and (a.year or 0) and abs((a.year or 0) - (b.year or 0)) <= 1]
+    out["duplicate_works"] = len(duplicates)
+    found = [b in ranked_ids(app, a, 10) for a, b in duplicates] + [a in ranked_ids(app, b, 10) for a, b in duplicates]
+    out["same_work_top10"] = round(float(np.mean(found)), 4) if found else None
+    return out
+
+
+def free_text_figures(app: FlixRec, resolve: Resolver) -> dict:
     ranks = []
-    for (_, name, _), vector in zip(TRANSLATED, queries):
-        order = np.argsort(-(matrix @ vector))
-        ranks.append(int(np.flatnonzero(order == by_title[name])[0]) + 1)
-    return {
-        "model": model,
-        "dimension": int(matrix.shape[1]),
-        "titles": len(titles),
-        "embed_titles_per_s": round(len(titles) / seconds, 1),
-        "genre_jaccard_at_10": round(float(np.mean(sims["genre"])), 4),
-        "random_genre_jaccard": round(float(np.mean(rand["genre"])), 4),
-        "keyword_jaccard_at_10": round(float(np.mean(sims["keyword"])), 4),
-        "random_keyword_jaccard": round(float(np.mean(rand["keyword"])), 4),
-        "director_overlap_at_10": round(float(np.mean(sims["director"])), 4),
-        "random_director_overlap": round(float(np.mean(rand["director"])), 4),
-        "cross_lingual_top1": round(sum(r == 1 for r in ranks) / len(ranks), 3),
-        "cross_lingual_top5": round(sum(r <= 5 for r in ranks) / len(ranks), 3),
-        "cross_lingual_queries": len(ranks),
-    }
+    for _, name, text in TRANSLATED:
+        target = resolve(name)
+        hits = [r.title.title_id for r in app.similar_to_text(text, 20)]
+        ranks.append(hits.index(target) + 1 if target in hits else 99)
+    return {"free_text_top1": round(sum(r == 1 for r in ranks) / len(ranks), 3),
+            "free_text_top5": round(sum(r <= 5 for r in ranks) / len(ranks), 3), "free_text_queries": len(ranks)}
+
+
+def latency_figures(app: FlixRec, seeds: list[str]) -> dict:
+    out = {}
+    for name, weights in (("blended", None), ("text_only", RankingWeights.text_only())):
+        times = []
+        for seed in seeds:
+            began = time.perf_counter()
+            app.similar_titles(seed, 20, weights=weights)
+            times.append((time.perf_counter() - began) * 1000)
+        out[f"similar_{name}_p50_ms"] = round(float(np.percentile(times, 50)), 2)
+        out[f"similar_{name}_p95_ms"] = round(float(np.percentile(times, 95)), 2)
+    return out
 
 
 def main() -> None:
-    """Run every backend on the TMDB-5000 movies and print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["use-multilingual", "all-MiniLM-L6-v2"])
-    parser.add_argument("--seeds", type=int, default=500, help="movies whose neighbours are scored")
+    parser.add_argument("--home", default=os.environ.get("FLIXREC_HOME") or str(Path.home() / ".cache" / "flixrec"))
+    parser.add_argument("--seeds", type=int, default=300, help="random titles for the genre figure")
+    parser.add_argument("--no-ablation", action="store_true")
     args = parser.parse_args()
-    settings = Settings.from_env()
-    titles = load_tmdb(fetch_tmdb(settings.downloads_dir)).titles
-    seeds = random.Random(7).sample(range(len(titles)), args.seeds)
-    results = [evaluate(model, titles, seeds) for model in args.models]
-    print(json.dumps({"bench": "quality", "catalogue": "tmdb5000", "seeds": args.seeds, "backends": results}))
+    began = time.perf_counter()
+    app = FlixRec(Settings.from_mapping({"FLIXREC_HOME": args.home}))
+    titles = {t.title_id: t for t in app.catalog.iter_titles(with_people=False)}
+    resolve = Resolver(titles)
+    groups = [[t for t in (resolve(n) for n in g["titles"]) if t] for g in json.loads((DATA / "franchises.json").read_text())]
+    groups = [g for g in groups if len(g) >= 2]
+    pairs = [(a, b) for a, b in ((resolve(x), resolve(y)) for x, y in json.loads((DATA / "related_pairs.json").read_text())) if a and b]
+    rng = np.random.default_rng(7)
+    genre_seeds = [str(t) for t in rng.choice(sorted(t for t, x in titles.items() if x.genres), args.seeds, replace=False)]
+    app.similar_titles(genre_seeds[0], 10)  # warm-up: snapshot, catalogue features, franchise index
+    line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs),
+                  "weights": dataclasses.asdict(app.settings.ranking)}
+    line |= franchise_figures(app, groups)
+    line |= related_figures(app, pairs)
+    line |= genre_figures(app, titles, genre_seeds)
+    line |= cross_catalogue_figures(app, titles)
+    line |= free_text_figures(app, resolve)
+    if not args.no_ablation:
+        line["ablation"] = {}
+        for field in dataclasses.fields(RankingWeights):
+            if field.name == "text":
+                continue
+            weights = dataclasses.replace(app.settings.ranking, **{field.name: 0.0})
+            figures = related_figures(app, pairs, weights) | genre_figures(app, titles, genre_seeds[:100], weights)
+            line["ablation"][f"no_{field.name}"] = {k: v for k, v in figures.items() if k != "related_queries" and k != "random_genre_jaccard"}
+        text_only = related_figures(app, pairs, RankingWeights.text_only()) | genre_figures(app, titles, genre_seeds[:100], RankingWeights.text_only())
+        line["ablation"]["text_only"] = {k: v for k, v in text_only.items() if k not in ("related_queries", "random_genre_jaccard")}
+    line |= latency_figures(app, genre_seeds[:100])
+    line["suite_s"] = round(time.perf_counter() - began, 1)
+    print(json.dumps(line, ensure_ascii=False))
 
 
 if __name__ == "__main__":

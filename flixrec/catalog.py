@@ -3,6 +3,12 @@
 SQLite (a file, WAL mode so the app can read while ingest writes) by default; any SQLAlchemy URL,
 Postgres included, by setting. Upserts are idempotent: a row is written only when its record hash
 changes, and a checkpoint (sync state) can be written in the same transaction as a page of titles.
+
+Ingest upserts source records (a TMDB movie, an anime entry, a Trakt record); records of one work merge
+into one title (rules in flixrec.works, records kept in flixrec.title_sources). A `titles` row is the
+merge of its records, so an update of one source replaces its contribution, and every record id ever
+issued still finds its title. One job, the store of titles, people and checkpoints, keeps this file
+past 400 lines.
 """
 
 from __future__ import annotations
@@ -17,8 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from flixrec import title_sources as records
+from flixrec import works
 from flixrec.errors import ConfigError, TitleNotFound
-from flixrec.models import Person, Title
+from flixrec.models import EMBEDDING_RECIPE, Person, Title
 
 metadata = sa.MetaData()
 
@@ -50,6 +58,7 @@ titles_table = sa.Table(
     sa.Column("network", sa.Text),
     sa.Column("status", sa.String(32)),
     sa.Column("aired_episodes", sa.Integer),
+    sa.Column("overviews", sa.JSON),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("record_hash", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -83,6 +92,7 @@ sync_state_table = sa.Table(
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
 _CHUNK = 500
+RECIPE_STATE = "index:embedding_recipe"
 
 
 @dataclasses.dataclass
@@ -136,6 +146,8 @@ class Catalog:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._columns: list[sa.Column] | None = None
+        self._has_sources = False
 
     @classmethod
     def open(cls, database_url: str, create: bool = True) -> Catalog:
@@ -146,8 +158,22 @@ class Catalog:
         return catalog
 
     def create_tables(self) -> None:
-        """Create any missing table (idempotent)."""
+        """Create any missing table or column (idempotent); a catalogue from before merging gets its records,
+        a new one's content hashes follow the current embedding recipe."""
+        new = not self.exists()
         metadata.create_all(self.engine)
+        if new:
+            self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+        records.metadata.create_all(self.engine)
+        existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
+        with self.engine.begin() as conn:
+            for column in titles_table.columns:
+                if column.name not in existing:  # new nullable fields of a newer version
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(sa.text(f"ALTER TABLE titles ADD COLUMN {column.name} {kind}"))
+            if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
+                self._adopt_titles(conn, utcnow())
+        self._columns = None
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
@@ -175,17 +201,45 @@ class Catalog:
         return self.find_titles([title_id]).get(title_id)
 
     def find_titles(self, title_ids: Iterable[str], with_people: bool = True) -> dict[str, Title]:
-        """The titles among these ids that exist, keyed by id."""
+        """The titles among these ids that exist, keyed by the id asked for.
+
+        The id of a record merged into another title finds that title (whose `title_id` is the other).
+        """
         ids = list(dict.fromkeys(title_ids))
         out: dict[str, Title] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
-                rows = conn.execute(sa.select(titles_table).where(titles_table.c.title_id.in_(chunk))).mappings()
-                people = self._people_of(conn, chunk) if with_people else {}
-                for row in rows:
-                    out[row["title_id"]] = _row_to_title(row, people.get(row["title_id"], ()))
+                out.update(self._read_titles(conn, chunk, with_people))
+                moved = self._current_ids(conn, [i for i in chunk if i not in out])
+                targets = self._read_titles(conn, sorted(set(moved.values())), with_people) if moved else {}
+                out.update({old: targets[new] for old, new in moved.items() if new in targets})
         return out
+
+    def current_title_id(self, title_id: str) -> str:
+        """The id a title is stored under now: the id itself, or the title a merged-away record belongs to."""
+        with self.engine.connect() as conn:
+            return self._current_ids(conn, [title_id]).get(title_id, title_id)
+
+    def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool) -> dict[str, Title]:
+        rows = conn.execute(sa.select(*self._title_columns()).where(titles_table.c.title_id.in_(title_ids))).mappings()
+        people = self._people_of(conn, title_ids) if with_people and title_ids else {}
+        return {row["title_id"]: _row_to_title(row, people.get(row["title_id"], ())) for row in rows}
+
+    def _current_ids(self, conn: Connection, record_ids: list[str]) -> dict[str, str]:
+        """record id -> title id of these records (none in a catalogue from before merging)."""
+        return records.current_ids(conn, record_ids) if record_ids and self._sources_exist() else {}
+
+    def _sources_exist(self) -> bool:
+        self._has_sources = self._has_sources or sa.inspect(self.engine).has_table("title_sources")
+        return self._has_sources
+
+    def _title_columns(self) -> list[sa.Column]:
+        """The titles columns this database has (one written by an older version lacks the newer ones)."""
+        if self._columns is None:
+            existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
+            self._columns = [column for column in titles_table.columns if column.name in existing]
+        return self._columns
 
     def iter_titles(self, batch_size: int = 2000, with_people: bool = False) -> Iterator[Title]:
         """Every title, ordered by id, read in batches (keyset pagination, so memory stays flat)."""
@@ -194,7 +248,7 @@ class Catalog:
             with self.engine.connect() as conn:
                 rows = list(
                     conn.execute(
-                        sa.select(titles_table)
+                        sa.select(*self._title_columns())
                         .where(titles_table.c.title_id > last)
                         .order_by(titles_table.c.title_id)
                         .limit(batch_size)
@@ -213,6 +267,22 @@ class Catalog:
         with self.engine.connect() as conn:
             for row in conn.execute(sa.select(c.title_id, c.title, c.original_title, c.aliases)):
                 yield row.title_id, row.title, row.original_title, list(row.aliases or [])
+
+    def find_records(self, record_ids: Iterable[str]) -> dict[str, Title]:
+        """The source records among these ids, as ingest gave them (not merged), keyed by record id."""
+        with self.engine.connect() as conn:
+            return records.read_records(conn, record_ids)
+
+    def iter_records(self, source: str | None = None, batch_size: int = 2000) -> Iterator[Title]:
+        """Every source record (of one source), ordered by record id, read in batches."""
+        last = ""
+        while True:
+            with self.engine.connect() as conn:
+                page = records.page_of_records(conn, last, source, batch_size)
+            if not page:
+                return
+            yield from page
+            last = page[-1].title_id
 
     def hashes(self) -> dict[str, str]:
         """title_id -> content hash of every title (what decides re-embedding)."""
@@ -256,10 +326,11 @@ class Catalog:
     # ---- writing -------------------------------------------------------------------------------
 
     def upsert_titles(self, titles: Iterable[Title], state: Mapping[str, Any] | None = None) -> UpsertCounts:
-        """Insert new titles and update changed ones, in one transaction with any `state` checkpoints.
+        """Upsert source records, in one transaction with any `state` checkpoints; counts are per record.
 
-        Idempotent: a title whose record hash is unchanged is not written, so a re-run changes nothing.
-        The same id twice in one call keeps the last.
+        Each record joins the title of its work (flixrec.works) or starts one; a changed record replaces
+        its own contribution. Idempotent: a record whose hash is unchanged is not written, so a re-run
+        changes nothing. The same id twice in one call keeps the last.
         """
         batch = list({t.title_id: t for t in titles}.values())
         counts = UpsertCounts()
@@ -272,6 +343,31 @@ class Catalog:
         return counts
 
     def _upsert_chunk(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> UpsertCounts:
+        stored = records.stored_hashes(conn, [t.title_id for t in chunk])
+        new = [t for t in chunk if t.title_id not in stored]
+        changed = [t for t in chunk if t.title_id in stored and stored[t.title_id] != t.record_hash]
+        if new or changed:
+            keys = records.write_records(conn, new, changed, now)
+            self._regroup(conn, {t.title_id: t for t in (*new, *changed)}, keys, now)
+        return UpsertCounts(new=len(new), updated=len(changed), unchanged=len(chunk) - len(new) - len(changed))
+
+    def _regroup(self, conn: Connection, written: Mapping[str, Title], keys: set[str], now: dt.datetime) -> None:
+        """Group again every record the `written` records or these keys reach, and rewrite the titles that changed."""
+        before = records.reach(conn, written, keys)
+        others = records.read_records(conn, before.keys() - written.keys())
+        merged = works.merge_groups([*written.values(), *others.values()])
+        records.assign(conn, {r.title_id: title.title_id for title, group in merged for r in group}, before)
+        gone = sorted(set(before.values()) - {title.title_id for title, _ in merged})
+        for start in range(0, len(gone), _CHUNK):
+            chunk = gone[start : start + _CHUNK]
+            conn.execute(credits_table.delete().where(credits_table.c.title_id.in_(chunk)))
+            conn.execute(titles_table.delete().where(titles_table.c.title_id.in_(chunk)))
+        titles = [title for title, _ in merged]
+        for start in range(0, len(titles), _CHUNK):
+            self._write_titles(conn, titles[start : start + _CHUNK], now)
+
+    def _write_titles(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> None:
+        """Insert or update these merged titles' rows (and credits) where their record hash changed."""
         c = titles_table.c
         ids = [t.title_id for t in chunk]
         existing = dict(conn.execute(sa.select(c.title_id, c.record_hash).where(c.title_id.in_(ids))).tuples().all())
@@ -287,7 +383,22 @@ class Catalog:
             conn.execute(credits_table.delete().where(credits_table.c.title_id.in_([r["title_id"] for r in changed])))
         written = {r["title_id"] for r in new} | {r["title_id"] for r in changed}
         self._write_people(conn, [t for t in chunk if t.title_id in written])
-        return UpsertCounts(new=len(new), updated=len(changed), unchanged=len(chunk) - len(new) - len(changed))
+
+    def _adopt_titles(self, conn: Connection, now: dt.datetime) -> None:
+        """Make each title of a catalogue written before merging its own source record, then merge them."""
+        c = titles_table.c
+        last = ""
+        while rows := list(conn.execute(sa.select(titles_table).where(c.title_id > last).order_by(c.title_id)
+                                        .limit(2000)).mappings()):
+            people = self._people_of(conn, [r["title_id"] for r in rows])
+            titles = [_row_to_title(r, people.get(r["title_id"], ())) for r in rows]
+            records.write_records(conn, titles, [], now)
+            conn.execute(titles_table.update().where(c.title_id == sa.bindparam("b_title_id"))
+                         .values(record_hash=sa.bindparam("record_hash")),
+                         [{"b_title_id": t.title_id, "record_hash": t.record_hash} for t in titles])
+            last = rows[-1]["title_id"]
+        self._has_sources = True
+        self._regroup(conn, {}, records.shared_keys(conn), now)
 
     @staticmethod
     def _write_people(conn: Connection, titles: list[Title]) -> None:
@@ -314,17 +425,41 @@ class Catalog:
         conn.execute(credits_table.insert(), list(credits.values()))
 
     def delete_titles(self, title_ids: Iterable[str]) -> int:
-        """Remove these titles (and their credits); returns how many existed."""
-        ids = list(title_ids)
+        """Remove these titles with every record merged into them (and their credits); returns how many existed."""
         removed = 0
         with self.engine.begin() as conn:
+            asked = list(dict.fromkeys(title_ids))
+            ids = sorted(set(asked) | set(self._current_ids(conn, asked).values()))
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 conn.execute(credits_table.delete().where(credits_table.c.title_id.in_(chunk)))
                 removed += conn.execute(titles_table.delete().where(titles_table.c.title_id.in_(chunk))).rowcount
+            if self._sources_exist():
+                keys = records.delete_records_of(conn, ids)
+                self._regroup(conn, {}, keys, utcnow())  # records that lost a rival may join another work
         return removed
 
     # ---- checkpoints -----------------------------------------------------------------------------
+
+    def refresh_content_hashes(self) -> int:
+        """Recompute every stored content hash once after the embedding recipe changed; returns rows updated.
+
+        The hash is stored at upsert, so without this an upgrade that embeds titles differently
+        (models.EMBEDDING_RECIPE) would leave every index "up to date" with vectors of the old recipe.
+        """
+        if self.get_state(RECIPE_STATE) == EMBEDDING_RECIPE:
+            return 0
+        c = titles_table.c
+        changed = 0
+        for start_titles in _chunks(self.iter_titles(with_people=False), _CHUNK):
+            with self.engine.begin() as conn:
+                for title in start_titles:
+                    result = conn.execute(sa.update(titles_table).where(c.title_id == title.title_id,
+                                                                       c.content_hash != title.content_hash)
+                                          .values(content_hash=title.content_hash))
+                    changed += result.rowcount
+        self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+        return changed
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A stored checkpoint value (JSON), or `default`."""
@@ -357,6 +492,8 @@ def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
     row = {name: getattr(title, name) for name in _TITLE_FIELDS}
     for name in ("aliases", "genres", "keywords"):
         row[name] = list(row[name])
+    if row["overviews"] is not None:
+        row["overviews"] = [list(pair) for pair in row["overviews"]]
     row["content_hash"] = title.content_hash
     row["record_hash"] = title.record_hash
     row["updated_at"] = now
@@ -364,7 +501,20 @@ def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
 
 
 def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
-    values = {name: row[name] for name in _TITLE_FIELDS}
+    values = {name: row.get(name) for name in _TITLE_FIELDS}
     for name in ("aliases", "genres", "keywords"):
         values[name] = tuple(values[name] or ())
+    if values["overviews"] is not None:
+        values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
     return Title(**values, people=tuple(people))
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flixrec.errors import ConfigError
+from flixrec.models import RankingWeights
 
 DEFAULT_MODEL = "use-multilingual"
 """The default embedding model; chosen by bench/quality.py on the demo catalogue (see README)."""
@@ -62,6 +63,18 @@ SETTINGS: dict[str, Setting] = {
         DEFAULT_MODEL,
         "embedding model: 'use-multilingual', 'all-MiniLM-L6-v2', or any sentence-transformers name or path",
     ),
+    **{
+        f"weight_{name}": Setting(f"FLIXREC_WEIGHT_{name.upper()}", getattr(RankingWeights(), name), help_text)
+        for name, help_text in (
+            ("text", "weight of the title vectors' cosine in 'similar titles'"),
+            ("keywords", "weight of shared keywords (rare ones count more)"),
+            ("directors", "weight of shared directors ('favour same director')"),
+            ("cast", "weight of shared leading actors ('favour same cast')"),
+            ("genres", "weight of shared genres"),
+            ("era", "weight of close release years"),
+            ("popularity", "weight of similar vote counts"),
+        )
+    },
     "trakt_client_id": Setting("TRAKT_CLIENT_ID", None, "Trakt API key (client id) from https://trakt.tv/oauth/applications"),
     "trakt_base_url": Setting("TRAKT_BASE_URL", "https://api.trakt.tv", "Trakt API base URL"),
     "trakt_requests_per_5min": Setting(
@@ -85,6 +98,20 @@ def _as_positive_int(key: str, raw: Any) -> int:
         env = SETTINGS[key].env
         raise ConfigError(f"{env}={raw!r} is not a positive whole number; set it like {env}={SETTINGS[key].default}")
     return value
+
+
+def _ranking_weights(lookup: Any) -> RankingWeights:
+    values = {}
+    for field in dataclasses.fields(RankingWeights):
+        setting = SETTINGS[f"weight_{field.name}"]
+        raw = lookup(f"weight_{field.name}")
+        try:
+            values[field.name] = float(raw)
+        except (TypeError, ValueError):
+            values[field.name] = float("nan")
+        if not 0 <= values[field.name] <= 10:  # NaN fails too
+            raise ConfigError(f"{setting.env}={raw!r} is not a number from 0 to 10; e.g. {setting.env}={setting.default}")
+    return RankingWeights(**values)
 
 
 def _origins(raw: Any) -> tuple[str, ...]:
@@ -111,6 +138,7 @@ class Settings:
     trakt_client_id: str | None = dataclasses.field(default=None, repr=False)
     trakt_base_url: str = "https://api.trakt.tv"
     trakt_requests_per_5min: int = 450
+    ranking: RankingWeights = RankingWeights()
     api_key: str | None = dataclasses.field(default=None, repr=False)
     api_cors_origins: tuple[str, ...] = ()
 
@@ -151,6 +179,7 @@ class Settings:
             trakt_client_id=str(client_id).strip() if client_id else None,
             trakt_base_url=base_url,
             trakt_requests_per_5min=_as_positive_int("trakt_requests_per_5min", lookup("trakt_requests_per_5min")),
+            ranking=_ranking_weights(lookup),
             api_key=(str(api_key).strip() or None) if api_key else None,
             api_cors_origins=_origins(lookup("api_cors_origins")),
         )

@@ -11,6 +11,7 @@ Every backend returns L2-normalised float32 rows, so cosine similarity is a dot 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import multiprocessing
 import os
 import re
@@ -260,6 +261,45 @@ def embedding_text(title: Title, max_tokens: int | None = None, count_tokens: Ca
         else:
             hi = mid - 1
     return head + " ".join(words[:lo]) + "…" + tail
+
+
+KEYWORD_WEIGHT = 0.5
+"""How much a title's keywords (embedded on their own) count in its vector, next to its story text.
+
+Chosen on the development sets in bench/data/ (bench/quality.py): themes named by keywords ("asteroid",
+"heist") pull same-premise titles together that their overviews word differently.
+"""
+MAX_KEYWORDS = 30
+
+
+def keyword_text(title: Title) -> str | None:
+    """A title's keywords as one text ('asteroid, space mission, ...'), None when it has none."""
+    return ", ".join(title.keywords[:MAX_KEYWORDS]) if title.keywords else None
+
+
+def embed_titles(titles: Sequence[Title], embedder: Embedder) -> np.ndarray:
+    """Title vectors, unit rows: the story text (see embedding_text) plus KEYWORD_WEIGHT x the keywords.
+
+    A work with overviews in several languages (one title merged from several sources) gets the mean
+    of its story texts, so its neighbours are decided by what it is about, not by one language.
+    """
+    versions = [
+        [t] + [dataclasses.replace(t, overview=text) for _, text in t.overview_versions()[1:]] for t in titles
+    ]
+    flat = [variant for variants in versions for variant in variants]
+    texts = embedding_texts(flat, embedder)
+    with_keywords = [i for i, t in enumerate(titles) if t.keywords]
+    texts += [keyword_text(titles[i]) for i in with_keywords]
+    vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+    story = _unit_rows(vectors[: len(flat)])
+    combined = np.empty((len(titles), vectors.shape[1]), dtype=np.float32)
+    start = 0
+    for i, variants in enumerate(versions):
+        combined[i] = story[start : start + len(variants)].mean(axis=0)
+        start += len(variants)
+    if with_keywords:
+        combined[with_keywords] += KEYWORD_WEIGHT * vectors[len(flat):]
+    return _unit_rows(combined)
 
 
 def embedding_texts(titles: Sequence[Title], embedder: Embedder) -> list[str]:

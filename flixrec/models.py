@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
 MEDIA_TYPES = ("movie", "show")
+EMBEDDING_RECIPE = 2
+"""Bumped whenever what a title vector is made of changes (flixrec.embedding), so every title is embedded again."""
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_HAN = re.compile(r"[\u3400-\u9fff]")
 NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 """The numeric Title fields that filters bound (and the index keeps as columns)."""
 
@@ -54,18 +62,26 @@ class Title:
     network: str | None = None
     status: str | None = None
     aired_episodes: int | None = None
+    overviews: tuple[tuple[str, str], ...] | None = None
+    """Every overview the sources gave, as (language, text), the primary (`overview`) first; None when a
+    source gave only `overview` (see `overview_versions`)."""
     people: tuple[Person, ...] = ()
 
     @property
     def content_hash(self) -> str:
         """Hash of what the embedding is made of; the index re-embeds a title only when it changes."""
-        return _hash([self.title, self.overview, self.tagline, list(self.genres)])
+        parts: list[Any] = [EMBEDDING_RECIPE, self.title, self.overview, self.tagline, list(self.genres), list(self.keywords)]
+        versions = self.overview_versions()
+        if len(versions) > 1:  # a merged work is embedded in every language it has
+            parts.append([list(v) for v in versions])
+        return _hash(parts)
 
-    @property
+    @functools.cached_property
     def record_hash(self) -> str:
         """Hash of every stored field; an upsert writes a row only when it changes.
 
-        Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl).
+        Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl), and
+        once per Title: an upsert compares it, stores it with the record and again with the merged title.
         """
         fields: dict[str, Any] = {name: getattr(self, name) for name in _TITLE_FIELDS}
         fields["people"] = [{name: getattr(p, name) for name in _PERSON_FIELDS} for p in self.people]
@@ -81,6 +97,17 @@ class Title:
         """Cast names in billing order."""
         return [p.name for p in sorted(self.people, key=lambda p: p.position) if p.role == "cast"]
 
+    @property
+    def tmdb_kind(self) -> str:
+        """The TMDB namespace of `tmdb_id` ("movie" or "tv"): TMDB numbers movies and TV shows separately."""
+        return "movie" if self.media_type == "movie" else "tv"
+
+    def overview_versions(self) -> tuple[tuple[str, str], ...]:
+        """Every overview as (language, text), the primary first: `overviews`, else the one `overview`."""
+        if self.overviews:
+            return self.overviews
+        return ((language_of(self.overview), self.overview),) if self.overview else ()
+
     def links(self) -> dict[str, str]:
         """Links out to Trakt, IMDb and TMDB for whichever ids are known."""
         out: dict[str, str] = {}
@@ -90,7 +117,7 @@ class Title:
         if self.imdb_id:
             out["IMDb"] = f"https://www.imdb.com/title/{self.imdb_id}/"
         if self.tmdb_id:
-            out["TMDB"] = f"https://www.themoviedb.org/{'movie' if self.media_type == 'movie' else 'tv'}/{self.tmdb_id}"
+            out["TMDB"] = f"https://www.themoviedb.org/{self.tmdb_kind}/{self.tmdb_id}"
         return out
 
     def label(self) -> str:
@@ -100,6 +127,21 @@ class Title:
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
 _PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
+
+
+def language_of(text: str | None) -> str:
+    """A text's language guessed from its script: "ja" (a fair share of kana), "ko", "zh" (Han), else "en".
+
+    Chinese summaries quote Japanese names in kana, so a few kana do not make a text Japanese.
+    """
+    if not text:
+        return "en"
+    kana, han, hangul = (len(pattern.findall(text)) for pattern in (_KANA, _HAN, _HANGUL))
+    if hangul > kana + han:
+        return "ko"
+    if kana and kana >= 0.15 * (kana + han):
+        return "ja"
+    return "zh" if han else "en"
 
 
 def _hash(value: Any) -> str:
@@ -179,9 +221,44 @@ class Match:
 
 
 @dataclasses.dataclass(frozen=True)
+class RankingWeights:
+    """How much each signal counts in the blended similarity (0 turns one off)."""
+
+    text: float = 1.0
+    keywords: float = 0.5
+    directors: float = 0.1
+    cast: float = 0.1
+    genres: float = 0.1
+    era: float = 0.1
+    popularity: float = 0.05
+
+    @classmethod
+    def text_only(cls) -> RankingWeights:
+        """The plain cosine of the title vectors (no keywords, people, genres, era or popularity)."""
+        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 10:
+                raise ValueError(f"ranking weight {field.name} must be a number from 0 to 10, not {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Reason:
+    """One reason a title is recommended: its kind and a sentence for people."""
+
+    kind: str  # "keywords" | "director" | "cast" | "genres" | "story" | "franchise" | "text"
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Recommendation:
-    """One similar title: its rank (1-based) and cosine similarity score in [0, 1]."""
+    """One recommended title: its rank (1-based), a score in [0, 1] (1 = as close as the seed to itself),
+    a label for the score, and the reasons it was chosen."""
 
     title: Title
     score: float
     rank: int
+    reasons: tuple[Reason, ...] = ()
+    label: str = ""

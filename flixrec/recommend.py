@@ -1,119 +1,114 @@
-"""Similar titles: exact cosine ranking under filters, the seed never returned, franchise kept apart."""
+"""Similar titles: a blended ranking under filters, the seed never returned, its franchise kept apart.
+
+Filters are applied before ranking (a mask over the snapshot), so exactly k titles come back whenever k
+pass. The vector search finds the nearest candidates, shared keywords and people add more, and
+flixrec.ranking scores them all with the blended similarity; flixrec.franchise finds the franchise.
+"""
 
 from __future__ import annotations
 
-import re
+import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.errors import IndexNotBuilt, TitleNotFound
+from flixrec.franchise import franchise_key, same_franchise  # noqa: F401  (re-exported for callers)
 from flixrec.index.snapshot import IndexSnapshot
-from flixrec.models import Filters, Recommendation, Title
-from flixrec.search import normalise_name
+from flixrec.models import Filters, Reason, Recommendation, Title
+from flixrec.ranking import VECTOR_CANDIDATES, RankingWeights, TitleFeatures, match_label
 
-FRANCHISE_WINDOW = 200
-"""Franchise entries are looked for among this many nearest titles (sequels embed close together)."""
 AVOID_WEIGHT = 0.5
 """How strongly a title's closeness to an avoided title lowers its multi-seed score (see recommend_for)."""
-
-_SEQUEL_SUFFIX = re.compile(
-    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|"
-    r"oad|ova|oav|sp|specials?|the movie|movie|第.+[季部章]))+$"
-)
-_FILM_PREFIX = re.compile(r"^(剧场版|劇場版|映画|电影版|the movie)\s*")
-
-
-def franchise_key(name: str) -> str:
-    """The base of a title's name: no leading article, subtitle after ':' or ' - ', or sequel number."""
-    key = _FILM_PREFIX.sub("", normalise_name(name))
-    key = re.split(r"\s*[:：]\s*|\s+-\s+", key, maxsplit=1)[0]
-    key = re.sub(r"^(the|a|an)\s+", "", key)
-    key = _SEQUEL_SUFFIX.sub("", key).strip()
-    return key
-
-
-def same_franchise(a: Title, b: Title) -> bool:
-    """Whether two titles look like entries of one franchise (or share a name): Toy Story 2, Batman Returns.
-
-    Names, original names and aliases count (an anime film's alias is often its series' name), and so
-    does a keyword naming the other's franchise ("batman" on The Dark Knight) when the two share much
-    of their other keywords too (so the keyword "alien" does not make Independence Day an Alien film).
-    """
-    keys_a = _franchise_keys(a)
-    keys_b = _franchise_keys(b)
-    if any(_extends(ka, kb) for ka in keys_a for kb in keys_b):
-        return True
-    words_a, words_b = set(a.keywords), set(b.keywords)
-    for words, keys in ((words_a, keys_b), (words_b, keys_a)):
-        for word in words:
-            if any(_extends(word, key) for key in keys):
-                shared = (words_a & words_b) - {word}
-                if len(shared) >= 4 and len(shared) >= 0.3 * min(len(words_a), len(words_b)):
-                    return True
-    return False
-
-
-def _extends(x: str, y: str) -> bool:
-    """One key is the other (or its plural), or the other followed by more words ("batman" / "batman returns")."""
-    short, long_ = sorted((x, y), key=len)
-    return len(short) >= 3 and (short == long_ or long_ == short + "s" or long_.startswith(short + " "))
-
-
-def _franchise_keys(title: Title) -> set[str]:
-    names = (title.title, title.original_title, *title.aliases[:8])
-    return {franchise_key(n) for n in names if n} - {""}
+FRANCHISE_REASONS = {
+    "name": "Same franchise: the name", "character": "Same franchise: the same characters",
+    "series": "Same series", "keyword": "Same franchise: its keywords name it",
+}
 
 
 class Recommender:
     """Similar titles from an index snapshot, with the catalogue for the titles' details."""
 
-    def __init__(self, catalog: Catalog, snapshot: IndexSnapshot, encode_query: Callable[[str], np.ndarray] | None = None):
+    def __init__(self, catalog: Catalog, snapshot: IndexSnapshot, encode_query: Callable[[str], np.ndarray] | None = None,
+                 weights: RankingWeights | None = None):
         self.catalog = catalog
         self.snapshot = snapshot
+        self.weights = weights or RankingWeights()
         self._encode_query = encode_query
+        self._features: TitleFeatures | None = None
+        self._features_lock = threading.Lock()
+
+    @property
+    def features(self) -> TitleFeatures:
+        """Keyword, people and franchise indexes of every title (read from the catalogue once per build)."""
+        with self._features_lock:
+            if self._features is None:
+                self._features = TitleFeatures(self.snapshot, self.catalog.iter_titles(with_people=True))
+            return self._features
 
     def _seed_vector(self, title_id: str) -> tuple[Title, np.ndarray]:
-        seed = self.catalog.get_title(title_id)  # raises TitleNotFound
+        seed = self.catalog.find_titles([title_id], with_people=False).get(title_id)
+        if seed is None:
+            seed = self.catalog.get_title(title_id)  # raises TitleNotFound (or resolves a merged-away id)
         vector = self.snapshot.vector(title_id)
         if vector is None:
             raise IndexNotBuilt(f"{seed.label()} is in the catalogue but not in the index yet; run: python -m ingest embed")
         return seed, vector
 
-    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
+    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
+                       weights: RankingWeights | None = None) -> list[Recommendation]:
         """The k titles most similar to `title_id` that pass `filters`, best first; never the title itself.
 
         Exactly k come back whenever k titles pass. With `separate_franchise`, entries of the seed's own
         franchise (see `franchise_titles`) are left out so they do not crowd out the discoveries.
-        Raises TitleNotFound for an unknown id.
+        `weights` overrides the configured blend for this call. Raises TitleNotFound for an unknown id.
         """
         seed, vector = self._seed_vector(title_id)
-        keep = self.snapshot.mask(filters)
+        weights = weights or self.weights
+        features = self.features
         row = self.snapshot.position(title_id)
+        keep = self.snapshot.mask(filters)
         keep[row] = False
-        fetch = k + (16 if separate_franchise else 0)
-        while True:
-            hits = self.snapshot.nearest(vector, fetch, keep, item=True)
-            if separate_franchise:
-                titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
-                hits = [(tid, s) for tid, s in hits if tid in titles and not same_franchise(seed, titles[tid])]
-            else:
-                titles = None
-            if len(hits) >= k or fetch >= int(keep.sum()):
-                break
-            fetch *= 4
-        return self._recommendations(hits[:k], titles)
+        if separate_franchise:
+            for other in features.franchise_of(title_id):
+                other_row = self.snapshot.position(other)
+                if other_row is not None:
+                    keep[other_row] = False
+        passing = int(keep.sum())
+        if passing == 0 or k <= 0:
+            return []
+        hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
+        rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
+        if weights.keywords or weights.directors or weights.cast:
+            rows = np.union1d(rows, features.shared_candidates(row, keep))
+        scores = features.blended(row, rows, weights)
+        order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
+        return self._recommendations(seed, row, rows[order], scores[order])
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
-        """Sequels, prequels and same-name titles of `title_id` among its nearest titles, best first."""
-        seed, vector = self._seed_vector(title_id)
-        keep = np.ones(len(self.snapshot), dtype=bool)
-        keep[self.snapshot.position(title_id)] = False
-        hits = self.snapshot.nearest(vector, FRANCHISE_WINDOW, keep, item=True)
-        titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
-        hits = [(tid, s) for tid, s in hits if tid in titles and same_franchise(seed, titles[tid])]
-        return self._recommendations(hits[:k], titles)
+        """Sequels, prequels, series seasons and same-name titles of `title_id`, in order of release.
+
+        When the franchise has more than k entries, the k closest to the title are listed.
+        """
+        seed, _ = self._seed_vector(title_id)
+        features = self.features
+        row = self.snapshot.position(title_id)
+        found = features.franchise_of(title_id)
+        rows = np.array([r for r in (self.snapshot.position(t) for t in found) if r is not None], dtype=np.int64)
+        if not len(rows) or k <= 0:
+            return []
+        scores = features.blended(row, rows, self.weights)
+        closest = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
+        rows, scores = rows[closest], scores[closest]
+        titles = self.catalog.find_titles([self.snapshot.ids[r] for r in rows], with_people=False)
+        entries = [(titles[self.snapshot.ids[r]], float(s)) for r, s in zip(rows, scores) if self.snapshot.ids[r] in titles]
+        entries.sort(key=lambda e: (e[0].year is None, e[0].year or 0, e[0].released or "", e[0].title_id))
+        return [
+            Recommendation(title, round(score, 6), rank, (Reason("franchise", FRANCHISE_REASONS[found[title.title_id]]),),
+                           match_label(score))
+            for rank, (title, score) in enumerate(entries, start=1)
+        ]
 
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """The k titles closest to a free-text description (any language the model reads)."""
@@ -123,52 +118,80 @@ class Recommender:
             return []
         vector = self._encode_query(text.strip()[:2000])
         hits = self.snapshot.nearest(vector, k, self.snapshot.mask(filters))
-        return self._recommendations(hits, None)
+        return self._text_recommendations(hits)
 
     def recommend_for(self, seeds: Sequence[str], avoid: Sequence[str] = (), k: int = 20,
-                      filters: Filters | None = None) -> list[Recommendation]:
+                      filters: Filters | None = None, weights: RankingWeights | None = None) -> list[Recommendation]:
         """The k titles closest to several seeds together, steered away from `avoid`; never a seed or an avoided title.
 
-        Each seed's nearest titles under the filters are the candidates; a candidate's score is its mean
-        similarity to the seeds minus AVOID_WEIGHT times its highest similarity to an avoided title, clipped
-        to [0, 1]. Exactly min(k, passing titles) come back. Raises TitleNotFound for an unknown seed or
-        avoided id; an avoided title that is not indexed yet is only left out.
+        Candidates are each seed's as in similar_titles (nearest vectors, shared keywords and people);
+        a candidate's score is its mean blended score against the seeds minus AVOID_WEIGHT times its
+        highest against an avoided title, clipped to [0, 1]; its reasons are those of the seed it is
+        closest to. One seed and nothing to avoid rank exactly as similar_titles without separating the
+        franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title that is not
+        indexed yet is only left out.
         """
         seeds = list(dict.fromkeys(seeds))
         if not seeds or k <= 0:
             return []
-        seed_vectors = np.stack([self._seed_vector(title_id)[1] for title_id in seeds])
+        seed_titles = [self._seed_vector(title_id) for title_id in seeds]
         avoid = [title_id for title_id in dict.fromkeys(avoid) if title_id not in seeds]
         known_avoided = self.catalog.find_titles(avoid, with_people=False)
         if missing := [title_id for title_id in avoid if title_id not in known_avoided]:
             raise TitleNotFound(missing[0])
+        weights = weights or self.weights
+        features = self.features
+        seed_rows = [self.snapshot.position(title_id) for title_id in seeds]
         avoid_rows = [row for row in map(self.snapshot.position, avoid) if row is not None]
         keep = self.snapshot.mask(filters)
-        keep[[self.snapshot.position(title_id) for title_id in seeds] + avoid_rows] = False
-        per_seed = 2 * k + 10  # room for the avoid penalty to reorder
-        pool = list(dict.fromkeys(tid for vector in seed_vectors
-                                  for tid, _ in self.snapshot.nearest(vector, per_seed, keep, item=True)))
-        if not pool:
+        keep[seed_rows + avoid_rows] = False
+        passing = int(keep.sum())
+        if passing == 0:
             return []
-        candidates = np.asarray(self.snapshot.matrix[[self.snapshot.position(tid) for tid in pool]], dtype=np.float32)
-        scores = (candidates @ seed_vectors.T).mean(axis=1)
+        fetch = min(passing, max(VECTOR_CANDIDATES, 4 * k))
+        rows = np.unique(np.array([self.snapshot.position(tid) for _, vector in seed_titles
+                                   for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)], dtype=np.int64))
+        if weights.keywords or weights.directors or weights.cast:
+            for seed_row in seed_rows:
+                rows = np.union1d(rows, features.shared_candidates(seed_row, keep))
+        per_seed = np.stack([features.blended(seed_row, rows, weights) for seed_row in seed_rows])
+        scores = per_seed.mean(axis=0)
         if avoid_rows:
-            avoided = np.asarray(self.snapshot.matrix[avoid_rows], dtype=np.float32)
-            scores -= AVOID_WEIGHT * (candidates @ avoided.T).max(axis=1)
+            scores = scores - AVOID_WEIGHT * np.stack([features.blended(r, rows, weights) for r in avoid_rows]).max(axis=0)
         scores = np.clip(scores, 0.0, 1.0)
-        ranked = sorted(zip(pool, scores.tolist()), key=lambda hit: (-hit[1], hit[0]))
-        return self._recommendations(ranked[:k], None)
+        order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
+        closest_seed = per_seed[:, order].argmax(axis=0)
+        ids = [self.snapshot.ids[r] for r in rows[order]]
+        titles = self.catalog.find_titles(ids, with_people=False)
+        found = [(tid, r, float(s), int(c)) for tid, r, s, c in zip(ids, rows[order], scores[order], closest_seed)
+                 if tid in titles]
+        return [
+            Recommendation(titles[tid], round(score, 6), rank,
+                           features.reasons(seed_rows[c], r, seed_titles[c][0], titles[tid]), match_label(score))
+            for rank, (tid, r, score, c) in enumerate(found, start=1)
+        ]
 
     def score_distribution(self, title_id: str) -> np.ndarray:
-        """Similarity of every other indexed title to this one (to see how far the top-k stands out)."""
-        _, vector = self._seed_vector(title_id)
-        scores = self.snapshot.scores_against(vector)
-        return np.delete(scores, self.snapshot.position(title_id))
+        """The blended score of every other indexed title against this one (how far the top-k stands out)."""
+        self._seed_vector(title_id)
+        row = self.snapshot.position(title_id)
+        others = np.delete(np.arange(len(self.snapshot)), row)
+        return self.features.blended(row, others, self.weights)
 
-    def _recommendations(self, hits: list[tuple[str, float]], titles: dict[str, Title] | None) -> list[Recommendation]:
-        if titles is None:
-            titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
+    def _recommendations(self, seed: Title, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
+        ids = [self.snapshot.ids[r] for r in rows]
+        titles = self.catalog.find_titles(ids, with_people=False)
+        found = [(tid, r, float(s)) for tid, r, s in zip(ids, rows, scores) if tid in titles]
         return [
-            Recommendation(titles[tid], round(score, 6), rank)
+            Recommendation(titles[tid], round(score, 6), rank, self.features.reasons(row, r, seed, titles[tid]),
+                           match_label(score))
+            for rank, (tid, r, score) in enumerate(found, start=1)
+        ]
+
+    def _text_recommendations(self, hits: list[tuple[str, float]]) -> list[Recommendation]:
+        titles = self.catalog.find_titles([tid for tid, _ in hits], with_people=False)
+        return [
+            Recommendation(titles[tid], round(score, 6), rank, (Reason("text", "Matches your description"),),
+                           match_label(score))
             for rank, (tid, score) in enumerate(((t, s) for t, s in hits if t in titles), start=1)
         ]

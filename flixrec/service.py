@@ -19,7 +19,7 @@ from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import IndexNotBuilt
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import VectorIndex, load_snapshot
-from flixrec.models import Filters, Match, Recommendation, Title
+from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
 
@@ -58,6 +58,10 @@ class Resolution:
     def nothing(self) -> bool:
         """True when no title matches at all."""
         return self.title is None and not self.choices and not self.did_you_mean
+
+
+FRANCHISE_SHOWN = 50
+"""The most franchise entries a page lists (James Bond has 24)."""
 
 
 class FlixRec:
@@ -113,7 +117,7 @@ class FlixRec:
                 raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
             if self._recommender is None or self._recommender.snapshot.stamp != stamp:
                 snapshot = load_snapshot(index)
-                self._recommender = Recommender(self.catalog, snapshot, self.encode_query)
+                self._recommender = Recommender(self.catalog, snapshot, self.encode_query, self.settings.ranking)
                 self._search = None
             return self._recommender
 
@@ -148,25 +152,31 @@ class FlixRec:
         return Resolution(did_you_mean=tuple(matches))
 
     def get_title(self, title_id: str) -> Title:
-        """A title with its people; TitleNotFound for an unknown id."""
+        """A title with its people; TitleNotFound for an unknown id (the id of a record merged into another
+        title finds that title, so old links keep working)."""
         return self.catalog.get_title(title_id)
 
-    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True) -> list[Recommendation]:
-        """The k titles most similar to a title under filters (see Recommender.similar_titles)."""
-        return self._current_recommender().similar_titles(title_id, k, filters, separate_franchise)
+    def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
+                       weights: RankingWeights | None = None) -> list[Recommendation]:
+        """The k titles most similar to a title under filters, each with its reasons (see Recommender.similar_titles)."""
+        recommender = self._current_recommender()
+        return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, separate_franchise, weights)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""
-        return self._current_recommender().franchise_titles(title_id, k)
+        recommender = self._current_recommender()
+        return recommender.franchise_titles(self.catalog.current_title_id(title_id), k)
 
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """Titles closest to a free-text description."""
         return self._current_recommender().similar_to_text(text, k, filters)
 
     def recommend_for(self, seeds: list[str], avoid: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
-                      k: int = 20) -> list[Recommendation]:
+                      k: int = 20, weights: RankingWeights | None = None) -> list[Recommendation]:
         """The k titles closest to several seed titles together, steered away from `avoid` (see Recommender.recommend_for)."""
-        return self._current_recommender().recommend_for(seeds, avoid, k, filters)
+        recommender = self._current_recommender()
+        current = self.catalog.current_title_id
+        return recommender.recommend_for([current(t) for t in seeds], [current(t) for t in avoid], k, filters, weights)
 
     def build_stamp(self) -> str:
         """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
@@ -174,7 +184,8 @@ class FlixRec:
 
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
-        return self._current_recommender().score_distribution(title_id)
+        recommender = self._current_recommender()
+        return recommender.score_distribution(self.catalog.current_title_id(title_id))
 
     def vectors_of(self, title_ids: list[str]) -> np.ndarray:
         """The stored vectors of these indexed titles (for neighbourhood maps)."""
@@ -223,17 +234,19 @@ class FlixRec:
 
     # ---- views for the dashboard (read-only; pure helpers in flixrec.explore) ----------------------
 
-    def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarView:
+    def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                     weights: RankingWeights | None = None) -> SimilarView:
         """A seed with its k similar titles under filters and its franchise entries (hidden ids left out)."""
         seed = self.get_title(title_id)
-        similar = self.similar_titles(title_id, k, filters, separate_franchise=True)
+        similar = self.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
         hidden = filters.exclude_ids if filters else frozenset()
-        franchise = [r for r in self.franchise_titles(title_id) if r.title.title_id not in hidden]
+        franchise = [r for r in self.franchise_titles(title_id, FRANCHISE_SHOWN) if r.title.title_id not in hidden]
         return SimilarView(seed, similar, franchise)
 
-    def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None) -> SimilarityMap:
+    def similarity_map(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                       weights: RankingWeights | None = None) -> SimilarityMap:
         """The top-k under filters, a 2-D PCA map of seed + top-k + franchise, and the catalogue's scores."""
-        view = self.similar_view(title_id, k, filters)
+        view = self.similar_view(title_id, k, filters, weights)
         entries = [(view.seed, "seed", 0, 1.0)]
         entries += [(r.title, "similar", r.rank, r.score) for r in view.similar]
         entries += [(r.title, "franchise", r.rank, r.score) for r in view.franchise]

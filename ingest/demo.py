@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flixrec.models import Person, Title
+from flixrec.models import Person, Title, language_of
 from ingest.errors import DemoDataUnavailable
 from ingest.values import number, text, whole_number
 
@@ -209,19 +209,23 @@ def _anime_title(item: dict[str, Any]) -> Title:
     summary = text(item.get("summary"))
     tmdb_overview = text(tmdb.get("overview"))
     overview = summary if summary and (len(summary) >= 40 or not tmdb_overview) else tmdb_overview or summary
+    others = [o for o in (summary, tmdb_overview) if o and o != overview]
     air_date = text(item.get("air_date"))
     tags = [t for t in bangumi.get("tags") or [] if isinstance(t, str)]
     genres = ["Animation"] + sorted({ANIME_GENRES[t] for t in tags if t in ANIME_GENRES})
     names = [original, name_cn, text(tmdb.get("name")), text(tmdb.get("original_name")), *aliases]
     alias_set = list(dict.fromkeys(n for n in names if n and n != title))
+    # TMDB's type decides when known: bangumi files some films (Star Wars, 1977) as "tv" and OVAs as either
+    kind = tmdb.get("type") if tmdb.get("type") in ("movie", "tv") else item.get("type")
     return Title(
         title_id=f"bgm-{bgm_id}",
-        media_type="movie" if item.get("type") == "movie" else "show",
+        media_type="movie" if kind == "movie" else "show",
         title=title,
         source="bgmd",
         original_title=original,
         aliases=tuple(alias_set),
         overview=overview,
+        overviews=tuple((language_of(o), o) for o in (overview, *others)) if others else None,
         genres=tuple(genres),
         keywords=tuple(t for t in tags if not re.fullmatch(r"\d{4}.*", t)),
         year=int(air_date[:4]) if air_date and re.match(r"\d{4}", air_date) and air_date[:4] != "0000" else None,

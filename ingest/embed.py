@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from flixrec.catalog import Catalog
-from flixrec.embedding import Embedder, embedding_texts
+from flixrec.embedding import Embedder, embed_titles
 from flixrec.index import (
     Hashes,
     SnapshotBuilder,
@@ -75,6 +75,7 @@ def plan_build(catalog: Catalog, index: VectorIndex) -> EmbedPlan:
     new metadata is written to Chroma, the same (new people, another id) only updates the ledger.
     Unchanged titles are not read, so planning 300k titles takes seconds.
     """
+    catalog.refresh_content_hashes()
     stored = index.stored_hashes()
     catalogue = catalog.hash_pairs()
     to_embed: list[str] = []
@@ -141,9 +142,8 @@ def build_index(
     try:
         for start in range(0, len(plan.to_embed), batch_size):
             titles = _titles(catalog, plan.to_embed[start : start + batch_size])
-            texts = embedding_texts(titles, embedder)
             began = time.perf_counter()
-            vectors = embedder.encode(texts)
+            vectors = embed_titles(titles, embedder)
             summary.seconds_embedding += time.perf_counter() - began
             pending.append(([t.title_id for t in titles], vectors, [title_metadata(t) for t in titles]))
             if sum(len(p[0]) for p in pending) >= WRITE_BATCH:

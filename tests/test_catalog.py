@@ -7,7 +7,15 @@ import dataclasses
 import pytest
 import sqlalchemy as sa
 
-from flixrec.catalog import Catalog
+from flixrec.catalog import (
+    Catalog,
+    _title_to_row,
+    credits_table,
+    people_table,
+    sync_state_table,
+    titles_table,
+    utcnow,
+)
 from flixrec.errors import TitleNotFound
 from flixrec.models import Person, Title
 
@@ -97,3 +105,136 @@ def test_file_catalogue_persists_across_connections(tmp_path):
     url = f"sqlite:///{tmp_path / 'nested' / 'cat.sqlite3'}"
     Catalog.open(url).upsert_titles([movie(1)])
     assert Catalog.open(url).get_title("test-movie-1").title == "Movie 1"
+
+
+# ---- one title per work ----------------------------------------------------------------------------------
+
+
+def _work_records():
+    from test_works import anime, tmdb_film, trakt
+
+    film = tmdb_film(129, "Spirited Away", 2001, original_title="千と千尋の神隠し")
+    entry = anime(311, "Spirited Away", 2001, 129, original_title="千と千尋の神隠し", aliases=("千与千寻",))
+    other = anime(144637, "Sonic Boom", 2014, 62211, media_type="show")
+    colliding = dataclasses.replace(film, title_id="tmdb-movie-62211", title="Monsters University",
+                                    original_title=None, tmdb_id=62211, year=2013)
+    return film, entry, other, colliding, trakt(199, "Spirited Away", 2001, tmdb_id=129, overview=None)
+
+
+def _snapshot(catalog: Catalog) -> dict[str, Title]:
+    return {t.title_id: t for t in catalog.iter_titles(with_people=True)}
+
+
+def test_a_work_from_two_sources_is_one_title_found_by_either_id_and_name(any_catalog: Catalog):
+    catalog = any_catalog
+    film, entry, other, colliding, _ = _work_records()
+    counts = catalog.upsert_titles([entry, other, colliding, film])
+    assert (counts.new, counts.updated, counts.unchanged) == (4, 0, 0)  # per source record
+    assert catalog.count() == 3 and set(_snapshot(catalog)) == {"tmdb-movie-129", "bgm-144637", "tmdb-movie-62211"}
+    merged = catalog.get_title("bgm-311")  # the anime's own id still resolves
+    assert merged == catalog.get_title("tmdb-movie-129") and merged.title_id == "tmdb-movie-129"
+    assert catalog.find_titles(["bgm-311"])["bgm-311"].title_id == "tmdb-movie-129"
+    assert catalog.current_title_id("bgm-311") == "tmdb-movie-129" == catalog.current_title_id("tmdb-movie-129")
+    assert merged.overviews == (("en", film.overview), ("zh", entry.overview)) and merged.overview == film.overview
+    assert {"千と千尋の神隠し", "千与千寻"} <= {merged.original_title, *merged.aliases}
+    assert merged.directors == ["Hayao Miyazaki"] and merged.links()["TMDB"].endswith("/movie/129")
+    names = {title_id: (title, original, aliases) for title_id, title, original, aliases in catalog.iter_names()}
+    assert "bgm-311" not in names and "千与千寻" in names["tmdb-movie-129"][2]
+    assert catalog.find_records(["bgm-311"])["bgm-311"] == entry  # each source's record is kept as given
+
+
+def test_merging_is_idempotent_order_independent_and_the_same_on_re_ingest(any_catalog: Catalog, tmp_path):
+    catalog = any_catalog
+    records = list(_work_records())
+    catalog.upsert_titles(records)
+    first = _snapshot(catalog)
+    again = catalog.upsert_titles(records)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 5) and _snapshot(catalog) == first
+    for order in (records[::-1], records[1::2] + records[::2]):
+        other = Catalog.open(f"sqlite:///{tmp_path / f'order-{len(order)}-{order[0].title_id}.sqlite3'}")
+        for record in order:  # one record per transaction: every intermediate state regrouped
+            other.upsert_titles([record])
+        assert _snapshot(other) == first
+        other.engine.dispose()
+    assert first["trakt-movie-199"].overview == records[0].overview  # Trakt has none: the next source's
+
+
+def test_an_update_of_one_source_replaces_its_contribution(any_catalog: Catalog):
+    catalog = any_catalog
+    film, entry, *_ = _work_records()
+    catalog.upsert_titles([film, entry])
+    renamed = dataclasses.replace(entry, aliases=("千与千寻 (新)",), overview="新的简介。")
+    counts = catalog.upsert_titles([renamed])
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 0)
+    merged = catalog.get_title("tmdb-movie-129")
+    assert "千与千寻" not in merged.aliases and "千与千寻 (新)" in merged.aliases
+    assert [text for _, text in merged.overviews] == [film.overview, "新的简介。"]
+    moved = dataclasses.replace(entry, tmdb_id=None, year=1999, title="Another film", original_title=None, aliases=())
+    catalog.upsert_titles([moved])  # the anime no longer claims the film: two titles again
+    assert catalog.count() == 2 and catalog.get_title("bgm-311").title == "Another film"
+    assert catalog.get_title("tmdb-movie-129").aliases == ()
+
+
+def test_a_trakt_record_merges_into_the_demo_title_and_takes_the_lead(any_catalog: Catalog):
+    catalog = any_catalog
+    film, entry, *_, from_trakt = _work_records()
+    catalog.upsert_titles([film, entry])
+    assert catalog.upsert_titles([from_trakt]).new == 1
+    assert catalog.count() == 1
+    merged = catalog.get_title("trakt-movie-199")
+    assert catalog.get_title("tmdb-movie-129") == merged == catalog.get_title("bgm-311")  # old ids keep working
+    assert (merged.trakt_id, merged.tmdb_id, merged.imdb_id, merged.source) == (199, 129, "tt0000199", "trakt")
+    assert merged.votes == from_trakt.votes and merged.people == film.people
+    assert set(merged.links()) == {"Trakt", "IMDb", "TMDB"}
+    assert catalog.delete_titles(["bgm-311"]) == 1 and catalog.count() == 0  # the whole work goes
+    assert catalog.find_title("tmdb-movie-129") is None and catalog.find_records(["bgm-311"]) == {}
+
+
+def test_a_catalogue_written_before_merging_is_adopted_and_merged(tmp_path):
+    film, entry, other, *_ = _work_records()
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = sa.create_engine(url)
+    old = sa.MetaData()
+    columns = [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+               for c in titles_table.columns if c.name != "overviews"]
+    sa.Table("titles", old, *columns)
+    for table in (people_table, credits_table, sync_state_table):
+        table.to_metadata(old)
+    old.create_all(engine)
+    with engine.begin() as conn:
+        rows = [_title_to_row(t, utcnow()) for t in (film, entry, other)]
+        conn.execute(old.tables["titles"].insert(), [{k: v for k, v in r.items() if k != "overviews"} for r in rows])
+        Catalog._write_people(conn, [film, entry, other])
+    engine.dispose()
+    reader = Catalog.open(url, create=False)  # the app reads an old catalogue as it is
+    assert reader.count() == 3 and reader.get_title("bgm-311").title_id == "bgm-311"
+    catalog = Catalog.open(url)
+    assert catalog.count() == 2 and catalog.get_title("bgm-311").title_id == "tmdb-movie-129"
+    assert catalog.upsert_titles([film, entry, other]).unchanged == 3
+
+
+def test_incremental_merging_equals_merging_everything_at_once(tmp_path):
+    import random
+
+    from flixrec.works import merge_groups
+
+    def record(rnd: random.Random, source: str, n: int) -> Title:
+        return Title(f"{source}-{n}", rnd.choice(["movie", "show"]), rnd.choice(["Alpha", "Beta", "Gamma"]), source,
+                     year=rnd.choice([None, 2000, 2001, 2003]), tmdb_id=rnd.choice([None, 1, 2, 3]),
+                     imdb_id=rnd.choice([None, "tt1", "tt2"]) if source == "trakt" else None,
+                     overview=f"{source} {n}")
+
+    for seed in range(4):
+        rnd = random.Random(seed)
+        records = [record(rnd, source, n) for source in ("trakt", "tmdb5000", "bgmd") for n in range(12)]
+        updates = [dataclasses.replace(r, tmdb_id=rnd.choice([None, 1, 2]), year=2001) for r in rnd.sample(records, 8)]
+        final = {r.title_id: r for r in [*records, *updates]}
+        expected = {title.title_id: title for title, _ in merge_groups(final.values())}
+        catalog = Catalog.open(f"sqlite:///{tmp_path / f'random-{seed}.sqlite3'}")
+        stream = rnd.sample(records, len(records)) + updates
+        for start in range(0, len(stream), 5):
+            catalog.upsert_titles(stream[start : start + 5])
+        assert _snapshot(catalog) == expected
+        assert all(catalog.get_title(rid).title_id in expected for rid in final)
+        assert catalog.upsert_titles(final.values()).unchanged == len(final)
+        catalog.engine.dispose()

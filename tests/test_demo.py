@@ -160,3 +160,37 @@ def test_ingest_build_demo_rejects_bad_numbers_before_doing_anything(tmp_path, m
         ingest_main(["build-demo", "--batch-size", "0"])
     assert exited.value.code == 2 and "argument --batch-size: '0' is not a positive whole number" in capsys.readouterr().err
     assert not (tmp_path / "home").exists()
+
+
+# ---- one title per work ------------------------------------------------------------------------------------
+
+
+def test_anime_media_type_follows_tmdb_and_both_summaries_are_kept(demo_reports):
+    anime = {t.title_id: t for t in demo_reports["bgmd"].titles}
+    star_wars = anime["bgm-60402"]  # filed as "tv" by bangumi, a film by TMDB
+    assert star_wars.media_type == "movie" and star_wars.links()["TMDB"] == "https://www.themoviedb.org/movie/11"
+    sonic = anime["bgm-144637"]  # TMDB *tv* 62211, not the film 62211 (Monsters University)
+    assert sonic.media_type == "show" and sonic.links()["TMDB"] == "https://www.themoviedb.org/tv/62211"
+    assert sum(1 for t in anime.values() if t.overviews and len(t.overviews) == 2) > 1000
+
+
+def test_the_demo_catalogue_holds_each_work_once(demo_reports, catalog):
+    from flixrec.search import TitleSearch
+
+    for source in ("bgmd", "tmdb5000"):  # the anime first: the order does not matter
+        titles = demo_reports[source].titles
+        for start in range(0, len(titles), 1000):
+            catalog.upsert_titles(titles[start : start + 1000])
+    assert catalog.count() == 4803 + 8658 - 16
+    holders: dict[tuple[str, int], set[str]] = {}
+    for title in catalog.iter_titles():
+        if title.tmdb_id is not None:
+            holders.setdefault((title.tmdb_kind, title.tmdb_id), set()).add(title.source)
+    assert all(len(sources) == 1 for sources in holders.values())  # no TMDB id on titles of two sources
+    spirited = [m for m in TitleSearch(catalog).search_titles("千と千尋の神隠し") if m.kind == "exact"]
+    assert [m.title.title_id for m in spirited] == ["tmdb-movie-129"]
+    title = catalog.get_title("bgm-311")
+    assert title.title_id == "tmdb-movie-129" and title.directors == ["Hayao Miyazaki"]
+    assert [lang for lang, _ in title.overviews][:2] == ["en", "zh"] and "千与千寻" in title.aliases
+    assert catalog.get_title("bgm-60402").title_id == "tmdb-movie-11"
+    assert catalog.get_title("bgm-144637").title_id == "bgm-144637"

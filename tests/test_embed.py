@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.embedding import collection_name, embedding_text, embedding_texts
+from flixrec.embedding import collection_name, embed_titles, embedding_text, embedding_texts
 from flixrec.errors import IndexNotBuilt, IndexUnavailable
 from flixrec.index import HNSW_CONFIGURATION, IndexLedger, VectorIndex, chroma_client, load_snapshot, title_metadata
 from flixrec.service import FlixRec
@@ -244,7 +244,7 @@ def test_ingest_embeds_in_worker_processes_with_the_same_vectors(tmp_path, demo_
     assert "200 embedded" in result.stdout
     snapshot = load_snapshot(VectorIndex.open(settings.index_dir, settings.model))
     stored = np.stack([snapshot.vector(t.title_id) for t in titles])
-    assert np.allclose(stored, use_embedder.encode([embedding_text(t) for t in titles]), atol=1e-5)
+    assert np.allclose(stored, embed_titles(titles, use_embedder), atol=1e-5)
 
 
 def test_a_changed_record_with_the_same_metadata_writes_nothing_to_chroma(small, use_embedder):
@@ -295,3 +295,18 @@ def test_chroma_and_ledger_failures_become_index_unavailable_naming_the_file(tmp
         index.relabel({"tmdb-movie-1": ("c", "r", "m")})
     with pytest.raises(IndexUnavailable, match="ledger.sqlite3"):
         index.stored_hashes()
+
+
+def test_a_new_embedding_recipe_refreshes_the_stored_content_hashes_once(small):
+    """After an upgrade that embeds titles differently, every title's stored content hash changes, so the next build embeds them again."""
+    import sqlalchemy as sa
+
+    from flixrec.catalog import RECIPE_STATE, titles_table
+
+    _, catalog, titles = small
+    with catalog.engine.begin() as conn:  # as an older FlixRec left it
+        conn.execute(sa.update(titles_table).values(content_hash="written-by-recipe-1"))
+    catalog.set_state(RECIPE_STATE, 1)
+    assert catalog.refresh_content_hashes() == len(titles)
+    assert {tid: pair[0] for tid, pair in catalog.hash_pairs().items()} == {t.title_id: t.content_hash for t in titles}
+    assert catalog.refresh_content_hashes() == 0

@@ -26,7 +26,7 @@ from flixrec.index import (
     snapshot_from_chroma,
     snapshot_root,
 )
-from flixrec.models import Filters, Title
+from flixrec.models import Filters, RankingWeights, Title
 from flixrec.recommend import Recommender
 from flixrec.service import FlixRec
 from ingest.embed import build_index
@@ -114,9 +114,9 @@ def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
 
 @pytest.fixture(scope="module", params=["chroma-exact", "snapshot-files", "projected", "projected-two-stage", "planner-small"])
 def backend(request, corpus):
-    """A Recommender over one backend, with the corpus."""
+    """A Recommender over one backend ranking by the vectors' cosine alone (the index's contract), with the corpus."""
     settings, catalog, index, titles, vectors = corpus
-    return Recommender(catalog, _snapshot(request.param, index)), titles, vectors
+    return Recommender(catalog, _snapshot(request.param, index), weights=RankingWeights.text_only()), titles, vectors
 
 
 FILTERS = [
@@ -206,7 +206,8 @@ def test_incremental_build_writes_a_new_snapshot_and_the_app_reloads(tmp_path):
     first_stamp = index.stamp()
     assert has_snapshot(index, first_stamp)
     app = FlixRec(settings)
-    before = app.similar_titles("test-00000", 5, separate_franchise=False)
+    cosine = RankingWeights.text_only()  # tied vectors come back in id order: the index's contract
+    before = app.similar_titles("test-00000", 5, separate_franchise=False, weights=cosine)
     assert isinstance(app._current_recommender().snapshot.matrix, np.memmap)
 
     best = before[0].title
@@ -222,7 +223,7 @@ def test_incremental_build_writes_a_new_snapshot_and_the_app_reloads(tmp_path):
 
     # test-00001..05 and test-new share the seed's vector; test-00002 was deleted
     assert before[1].title.title_id == "test-00002"
-    after = app.similar_titles("test-00000", 5, separate_franchise=False)
+    after = app.similar_titles("test-00000", 5, separate_franchise=False, weights=cosine)
     assert [r.title.title_id for r in after] == ["test-00001", "test-00003", "test-00004", "test-00005", "test-new"]
     assert [r.title.title_id for r in app.similar_titles("test-00000", 5, Filters(year_max=1900), False)] == [best.title_id]
 

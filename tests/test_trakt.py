@@ -390,3 +390,31 @@ def test_trakt_errors_carry_their_context_without_the_key(fake_trakt):
     assert (error.status, error.path, error.page) == (401, "/movies/popular", 3)
     assert error.url == f"{fake_trakt.url}/movies/popular" and "wrong-key" not in str(error) + error.url
     assert isinstance(error, IngestError) and isinstance(error, FlixrecError)
+
+
+# ---- one title per work ----------------------------------------------------------------------------------
+
+
+def test_a_crawl_over_the_demo_catalogue_merges_instead_of_duplicating(fake_trakt, catalog):
+    from flixrec.models import Person, Title
+
+    year = fake_trakt.record("movie", 3)["year"]  # the fake's movie 3 and show 3 share TMDB number 500003
+    film = Title("tmdb-movie-500003", "movie", "Demo Film", "tmdb5000", overview="A film from TMDB-5000.", year=year,
+                 tmdb_id=500003, people=(Person("tmdb-9", "A Director", "director"),))
+    show = Title("bgm-9", "show", "Demo Show", "bgmd", overview="一部动画。", year=year, tmdb_id=500003)
+    catalog.upsert_titles([film, show])
+    with client_for(fake_trakt) as client:
+        movies = run_crawl(client, catalog, search_plan("movie", None))
+        shows = run_crawl(client, catalog, search_plan("show", None))
+        assert (movies.new, shows.new) == (300, 60)
+        assert catalog.count() == 360  # the two demo titles merged, each into its own kind
+        merged_film, merged_show = catalog.get_title("tmdb-movie-500003"), catalog.get_title("bgm-9")
+        assert (merged_film.title_id, merged_show.title_id) == ("trakt-movie-3", "trakt-show-3")
+        assert "Demo Film" in merged_film.aliases and "Demo Show" in merged_show.aliases
+        assert merged_film.directors == ["A Director"] and merged_film.tmdb_id == 500003
+        assert [lang for lang, _ in merged_show.overview_versions()] == ["en", "zh"]
+        again = run_crawl(client, catalog, search_plan("movie", None), restart=True)
+        assert (again.new, again.updated, again.unchanged) == (0, 0, 300) and catalog.count() == 360
+        crawl_people(client, catalog, "movie")  # the Trakt record's own people now lead
+    assert catalog.get_title("tmdb-movie-500003").people == to_people(fake_trakt.people("movie", 3))
+    assert catalog.find_records(["trakt-movie-3"])["trakt-movie-3"].people == to_people(fake_trakt.people("movie", 3))

@@ -275,10 +275,10 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
 
 
 def _keep_known_people(catalog: Catalog, titles: list[Title]) -> list[Title]:
-    """Listings carry no people: keep the cast and directors already stored for titles we know."""
+    """Listings carry no people: keep the cast and directors already stored with the records we know."""
     if not titles:
         return titles
-    known = catalog.find_titles([t.title_id for t in titles], with_people=True)
+    known = catalog.find_records(t.title_id for t in titles)
     out = []
     for title in titles:
         stored = known.get(title.title_id)
@@ -288,7 +288,7 @@ def _keep_known_people(catalog: Catalog, titles: list[Title]) -> list[Title]:
 
 def _classify(catalog: Catalog, titles: list[Title]) -> UpsertCounts:
     """What an upsert of these titles would do, without writing (for --dry-run)."""
-    known = catalog.find_titles([t.title_id for t in titles], with_people=True)
+    known = catalog.find_records(t.title_id for t in titles)
     counts = UpsertCounts()
     for title in titles:
         stored = known.get(title.title_id)

@@ -36,7 +36,7 @@ def people_key(media: str) -> str:
 def crawl_people(client: TraktClient, catalog: Catalog, media: str, *, batch_size: int = 25,
                  max_titles: int | None = None, restart: bool = False, dry_run: bool = False,
                  progress: Callable[[int], None] | None = None, max_cast: int = 20) -> PeopleSummary:
-    """Fetch cast and directors for the catalogue's Trakt titles without people, in title_id order, checkpointed."""
+    """Fetch cast and directors for the catalogue's Trakt records without people, in record id order, checkpointed."""
     key = people_key(media)
     after = "" if restart else (catalog.get_state(key) or {}).get("after", "")
     summary = PeopleSummary(f"{media} people")
@@ -48,8 +48,8 @@ def crawl_people(client: TraktClient, catalog: Catalog, media: str, *, batch_siz
             catalog.upsert_titles(batch, state={key: {"after": last_id}})
         batch.clear()
 
-    for title in catalog.iter_titles(with_people=True):
-        if title.title_id <= after or title.source != "trakt" or title.media_type != media or title.trakt_id is None:
+    for title in catalog.iter_records(source="trakt"):  # the Trakt records, not the titles they merged into
+        if title.title_id <= after or title.media_type != media or title.trakt_id is None:
             continue
         if title.people:
             continue
@@ -76,5 +76,4 @@ def crawl_people(client: TraktClient, catalog: Catalog, media: str, *, batch_siz
 
 def count_pending_people(catalog: Catalog, media: str) -> int:
     """How many Trakt titles of this media type have no people yet (for the progress bar)."""
-    return sum(1 for t in catalog.iter_titles(with_people=True)
-               if t.source == "trakt" and t.media_type == media and not t.people)
+    return sum(1 for t in catalog.iter_records(source="trakt") if t.media_type == media and not t.people)

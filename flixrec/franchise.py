@@ -1,0 +1,337 @@
+"""Franchise detection: which titles are entries of the same franchise as a given title.
+
+Every signal the catalogue has is used, and combined so that one generic coincidence (a common word,
+a keyword such as "alien", a character called "Jack") never makes two titles a franchise.
+
+Strong signals, each enough on its own:
+- the same base name once sequel numbers, "Part II" and subtitles are stripped ("Toy Story 2",
+  "Alien³", "Scream 4"), or a base name of two or more words that starts the other's name;
+- the same actor in the same role in both (the exact character, or shared rare name words:
+  "Ripley" / "Ellen Ripley"), for two such actors, or one with a rare name;
+- a character of two or more words that the same few actors play across titles ("James Bond");
+- the same external series id within one source (the seasons of one show).
+
+Weak signals, enough only in pairs or with close overviews (cosine of the title vectors):
+a one-word base name the other extends ("Batman" / "Batman Forever"), a shared leading word pair
+("Indiana Jones and ..."), a base name of two or more words inside the other's name ("Rise of the Planet
+of the Apes"), and a keyword naming the other's base name ("jurassic park" on Jurassic World).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from flixrec.models import Title
+
+STOP_WORDS = frozenset({
+    "the", "a", "an", "of", "and", "in", "on", "to", "for", "at", "by", "with", "from", "part", "vol",
+    "chapter", "movie", "film", "le", "la", "les", "de", "der", "die", "das", "el", "los", "&",
+})
+NOT_A_CHARACTER = frozenset({
+    "himself", "herself", "themselves", "narrator", "self", "voice", "additional voices", "various", "host",
+    "cameo", "uncredited",
+})
+ROLE_WORDS = frozenset({
+    "doctor", "agent", "captain", "detective", "sheriff", "officer", "young", "older", "voice", "mister", "lord",
+    "lady", "king", "queen", "prince", "princess", "father", "mother", "sister", "brother", "uncle", "aunt",
+    "himself", "herself", "major", "general", "colonel", "sergeant", "professor", "guard", "soldier", "nurse",
+    "driver", "reporter", "woman", "girl", "police", "deputy", "judge", "senator", "president", "commander",
+    "lieutenant", "private", "chief", "inspector", "mayor", "bartender", "waiter", "waitress", "student",
+    "teacher", "friend", "narrator", "uncredited", "additional", "voices", "the",
+})
+RARE_NAME_TITLES = 12
+"""A character-name word shared by at most this many titles' casts is rare enough to identify a role."""
+GENERIC_ACTOR_SHARE = 0.6
+"""A character most of whose titles cast a different actor is a generic role (Bartender, Santa Claus)."""
+WEAK_TEXT_SIMILARITY = 0.5
+"""One weak name signal counts when the two titles' vectors are at least this close."""
+MAX_NAME_WORDS = 8
+
+_SEQUEL_SUFFIX = re.compile(
+    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|"
+    r"oad|ova|oav|sp|specials?|the movie|movie|第.+[季部章]))+$"
+)
+_FILM_PREFIX = re.compile(r"^(剧场版|劇場版|映画|电影版|the movie)\s*")
+_HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|sir|young|younger|older|old|teen|teenage|little|adult|captain|agent)\.?\s+")
+
+
+def normalise_name(text: str) -> str:
+    """Casefolded, accent-insensitive, punctuation-light form of a name."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = re.sub(r"[\s\u3000]+", " ", text)
+    return text.strip(" \t\n\"'“”‘’.,!?")
+
+
+def franchise_key(name: str) -> str:
+    """The base of a name: no leading article, subtitle after ':' or ' - ', or sequel number."""
+    key = _FILM_PREFIX.sub("", normalise_name(name))
+    key = re.split(r"\s*[:：]\s*|\s+-\s+", key, maxsplit=1)[0]
+    key = re.sub(r"^(the|a|an)\s+", "", key)
+    return _SEQUEL_SUFFIX.sub("", key).strip()
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name, normalised."""
+    return re.findall(r"\w+", normalise_name(text))
+
+
+def leading_pair(name: str) -> str | None:
+    """The first two words of a name of three or more (articles skipped), when neither is a stop word."""
+    words = name_words(name)
+    while words and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    if len(words) >= 3 and words[0] not in STOP_WORDS and words[1] not in STOP_WORDS:
+        return f"{words[0]} {words[1]}"
+    return None
+
+
+def character_names(credit: str | None) -> set[str]:
+    """The character names in a credit ('Bruce Wayne / Batman (voice)' -> {'bruce wayne', 'batman'})."""
+    names: set[str] = set()
+    for part in re.split(r"\s*/\s*|\s*\|\s*|\s+and\s+", credit or ""):
+        part = re.sub(r"\(.*?\)", "", part)
+        part = _HONORIFIC.sub("", normalise_name(part)).strip(" -\"'")
+        if len(part) >= 3 and part not in NOT_A_CHARACTER and not re.search(r"\d", part):
+            names.add(part)
+    return names
+
+
+@dataclasses.dataclass(frozen=True)
+class FranchiseRecord:
+    """What franchise detection reads of a title."""
+
+    title_id: str
+    names: tuple[str, ...]  # title, original title, aliases
+    keywords: tuple[str, ...] = ()
+    characters: tuple[tuple[str, str], ...] = ()  # (person_id, credited character)
+    series_key: tuple[str, str, int] | None = None  # (source, kind, external id) of a show's series
+
+
+class FranchiseIndex:
+    """Inverted indexes over names, characters and keywords of the whole catalogue."""
+
+    def __init__(self, records: Iterable[FranchiseRecord]):
+        self._keys: dict[str, set[str]] = {}
+        self._primary_names: dict[str, tuple[str, ...]] = {}
+        self._keywords: dict[str, frozenset[str]] = {}
+        self._characters: dict[str, dict[str, set[str]]] = {}
+        self._actor_words: dict[str, dict[str, set[str]]] = {}
+        self._series: dict[str, tuple[str, str, int] | None] = {}
+        self.by_key: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_gram: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_first_word: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_lead: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_character: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_keyword: dict[str, set[str]] = collections.defaultdict(set)
+        self.by_actor: dict[str, list[tuple[str, set[str]]]] = collections.defaultdict(list)
+        self.by_series: dict[tuple[str, str, int], set[str]] = collections.defaultdict(set)
+        actors_of: dict[str, set[str]] = collections.defaultdict(set)
+        for record in records:
+            self._add(record, actors_of)
+        word_titles = collections.Counter(w for per in self._actor_words.values() for words in per.values() for w in words)
+        self._rare_words = {w for w, count in word_titles.items() if count <= RARE_NAME_TITLES}
+        self._generic = {
+            c for c, titles in self.by_character.items()
+            if len(titles) >= 3 and len(actors_of[c]) / len(titles) > GENERIC_ACTOR_SHARE
+        }
+        self._played_by_few = {
+            c for c, titles in self.by_character.items()
+            if c not in self._generic and len(c.split()) >= 2 and len(actors_of[c]) / len(titles) <= GENERIC_ACTOR_SHARE
+        }
+
+    def _add(self, record: FranchiseRecord, actors_of: dict[str, set[str]]) -> None:
+        tid = record.title_id
+        names = tuple(n for n in record.names if n)
+        keys = {franchise_key(n) for n in names[:10]} - {""}
+        self._keys[tid] = keys
+        self._primary_names[tid] = names[:2]
+        for key in keys:
+            self.by_key[key].add(tid)
+            parts = key.split()
+            if len(parts) >= 2:
+                self.by_first_word[parts[0]].add(tid)
+        for name in names[:2]:
+            words = name_words(name)[:MAX_NAME_WORDS]
+            for i in range(len(words)):
+                for j in range(i + 2, len(words) + 1):
+                    self.by_gram[" ".join(words[i:j])].add(tid)
+            lead = leading_pair(name)
+            if lead:
+                self.by_lead[lead].add(tid)
+        self._keywords[tid] = frozenset(normalise_name(k) for k in record.keywords)
+        for keyword in self._keywords[tid]:
+            self.by_keyword[keyword].add(tid)
+        characters: dict[str, set[str]] = {}
+        actor_words: dict[str, set[str]] = {}
+        for person_id, credit in record.characters:
+            for name in character_names(credit):
+                characters.setdefault(name, set()).add(person_id)
+                actors_of[name].add(person_id)
+                words = {w for w in re.findall(r"\w+", name) if len(w) >= 3 and w not in ROLE_WORDS}
+                if words:
+                    actor_words.setdefault(person_id, set()).update(words)
+        self._characters[tid] = characters
+        for name in characters:
+            self.by_character[name].add(tid)
+        self._actor_words[tid] = actor_words
+        for person_id, words in actor_words.items():
+            self.by_actor[person_id].append((tid, words))
+        self._series[tid] = record.series_key
+        if record.series_key:
+            self.by_series[record.series_key].add(tid)
+
+    def __contains__(self, title_id: str) -> bool:
+        return title_id in self._keys
+
+    def related(self, title_id: str, similarity: Callable[[str, str], float | None] | None = None) -> dict[str, str]:
+        """The titles of `title_id`'s franchise: title_id -> the reason ('name', 'character', ...)."""
+        if title_id not in self._keys:
+            return {}
+        strong: dict[str, str] = {}
+        weak: dict[str, set[str]] = collections.defaultdict(set)
+        self._by_name(title_id, strong, weak)
+        self._by_character(title_id, strong)
+        self._by_keyword(title_id, strong, weak)
+        series = self._series[title_id]
+        if series:
+            for other in self.by_series[series]:
+                strong.setdefault(other, "series")
+        found = dict(strong)
+        for other, kinds in weak.items():
+            if other in found:
+                continue
+            if len(kinds) >= 2:
+                found[other] = "name"
+            elif similarity is not None and kinds != {"keyword"}:
+                score = similarity(title_id, other)
+                if score is not None and score >= WEAK_TEXT_SIMILARITY:
+                    found[other] = "name"
+        found.pop(title_id, None)
+        return found
+
+    def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
+        for key in self._keys[tid]:
+            for other in self.by_key[key]:
+                strong.setdefault(other, "name")
+            parts = key.split()
+            if sum(w not in STOP_WORDS for w in parts) >= 2:
+                for other in self.by_gram.get(key, ()):
+                    if any(k.startswith(key) for k in self._keys[other]):
+                        strong.setdefault(other, "name")
+                    else:
+                        weak[other].add("contains")
+            elif len(parts) == 1 and len(key) >= 4:
+                for other in self.by_first_word.get(key, ()):
+                    weak[other].add("extends")
+            if len(key) >= 4:
+                for plural in (key + "s", key[:-1] if key.endswith("s") else None):
+                    for other in self.by_key.get(plural or "", ()):
+                        weak[other].add("plural")
+            if len(parts) >= 2 and len(parts[0]) >= 4:
+                for other in self.by_key.get(parts[0], ()):
+                    weak[other].add("extends")
+        for name in self._primary_names[tid]:
+            words = name_words(name)[:MAX_NAME_WORDS]
+            for i in range(len(words)):
+                for j in range(i + 2, len(words) + 1):
+                    gram = words[i:j]
+                    key = " ".join(gram)
+                    if sum(w not in STOP_WORDS for w in gram) < 2 or key not in self.by_key:
+                        continue
+                    at_start = i == 0 or (i == 1 and words[0] in ("the", "a", "an"))
+                    for other in self.by_key[key]:
+                        if at_start:
+                            strong.setdefault(other, "name")
+                        else:
+                            weak[other].add("contains")
+            lead = leading_pair(name)
+            if lead:
+                for other in self.by_lead.get(lead, ()):
+                    weak[other].add("lead")
+
+    def _by_character(self, tid: str, strong: dict[str, str]) -> None:
+        for name, actors in self._characters[tid].items():
+            for other in self.by_character[name]:
+                if other == tid:
+                    continue
+                if actors & self._characters[other].get(name, set()) or name in self._played_by_few:
+                    strong.setdefault(other, "character")
+        links: collections.Counter[str] = collections.Counter()
+        for person_id, words in self._actor_words[tid].items():
+            rare = words & self._rare_words
+            for other, other_words in self.by_actor[person_id]:
+                if other != tid and words & other_words:
+                    links[other] += 2 if rare & other_words else 1
+        for other, count in links.items():
+            if count >= 2:
+                strong.setdefault(other, "character")
+
+    def _by_keyword(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
+        def telling(word: str) -> bool:
+            return len(word) >= 4 and (" " in word or len(self.by_keyword.get(word, ())) <= RARE_NAME_TITLES)
+
+        mine = self._keywords[tid]
+        for key in self._keys[tid]:
+            for other in self.by_keyword.get(key, ()):
+                if self._much_in_common(mine, self._keywords[other], key):
+                    strong.setdefault(other, "keyword")
+                elif telling(key):
+                    weak[other].add("keyword")
+        for keyword in mine:
+            for other in self._extending(keyword):
+                if self._much_in_common(mine, self._keywords[other], keyword):
+                    strong.setdefault(other, "keyword")
+                elif telling(keyword) and keyword in self._keys[other]:
+                    weak[other].add("keyword")
+
+    def _extending(self, word: str) -> set[str]:
+        """Titles whose base name is `word` or starts with it ("batman" -> Batman Begins)."""
+        if len(word) < 4:
+            return set()
+        found = set(self.by_key.get(word, ()))
+        if " " not in word:
+            found |= {t for t in self.by_first_word.get(word, ()) if any(k.split()[0] == word for k in self._keys[t])}
+        return found
+
+    @staticmethod
+    def _much_in_common(a: frozenset[str], b: frozenset[str], naming: str) -> bool:
+        """Whether two keyword sets share much besides the keyword naming the franchise."""
+        shared = (a & b) - {naming}
+        return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
+
+
+def franchise_record(title: Title) -> FranchiseRecord:
+    """What franchise detection reads of a title."""
+    series = (title.source, title.media_type, title.tmdb_id) if title.tmdb_id else None
+    characters = tuple((p.person_id, p.character) for p in title.people if p.role == "cast" and p.character)
+    return FranchiseRecord(
+        title_id=title.title_id,
+        names=tuple(n for n in (title.title, title.original_title, *title.aliases) if n),
+        keywords=title.keywords,
+        characters=characters,
+        series_key=series,
+    )
+
+
+def same_franchise(a: Title, b: Title) -> bool:
+    """Whether two titles look like entries of one franchise, judged on their own (names count alone)."""
+    index = FranchiseIndex([franchise_record(a), franchise_record(b)])
+    return b.title_id in index.related(a.title_id, similarity=lambda x, y: 1.0)
+
+
+def cosine_between(matrix: np.ndarray, position: Callable[[str], int | None]) -> Callable[[str, str], float | None]:
+    """A similarity function over the rows of a unit-row matrix, for `FranchiseIndex.related`."""
+
+    def similarity(a: str, b: str) -> float | None:
+        row_a, row_b = position(a), position(b)
+        if row_a is None or row_b is None:
+            return None
+        return float(matrix[row_a] @ matrix[row_b])
+
+    return similarity

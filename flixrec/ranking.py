@@ -1,0 +1,231 @@
+"""The blended similarity behind "similar titles": text, keywords, people, genres, era and popularity.
+
+The title vectors (overview, tagline, genres and keywords embedded together) find the candidates; so
+do shared rare keywords and shared people, so that a title worded differently but sharing a director
+and a rare theme is still reachable. Each candidate is then scored by a weighted sum of
+- text: cosine of the title vectors;
+- keywords: cosine of TF-IDF keyword vectors (a rare theme counts more than "based on novel");
+- directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
+- genres: Jaccard of the genre sets;
+- era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
+- popularity: closeness of the vote counts on a log scale,
+divided by what the seed scores against itself, so a score is in [0, 1]. The default weights were
+chosen on the development sets in bench/data/ by bench/quality.py; every weight is a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from flixrec.franchise import FranchiseIndex, FranchiseRecord, cosine_between, franchise_record, normalise_name
+from flixrec.index.snapshot import IndexSnapshot
+from flixrec.models import RankingWeights, Reason, Title
+
+LEADING_CAST = 6
+ERA_YEARS = 3.0
+COMMON_FEATURE_SHARE = 0.05
+"""A keyword or person on more than this share of titles tells nothing ("based on novel")."""
+VECTOR_CANDIDATES = 200
+FRANCHISE_CACHE = 4096
+SHARED_CANDIDATES = 400
+MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
+"""Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+_STORY_STOP = frozenset(
+    "that this with from they their them when where while which what into after before about over only "
+    "have has been were will would could should must also then than there these those your young life "
+    "world find finds must help year years time man woman story film takes becomes begins".split()
+)
+
+
+def match_label(score: float) -> str:
+    """A word for a score: 'Very similar', 'Similar' or 'Related'."""
+    return next(label for threshold, label in MATCH_LABELS if score >= threshold)
+
+
+def _tfidf(rows: list[int], features: list[str], n: int) -> tuple[sp.csr_matrix, list[str]]:
+    """Unit-row TF-IDF matrix of (row, feature) pairs; features on too many titles weigh nothing."""
+    vocabulary: dict[str, int] = {}
+    cols = [vocabulary.setdefault(f, len(vocabulary)) for f in features]
+    ones = np.ones(len(rows), dtype=np.float32)
+    matrix = sp.csr_matrix((ones, (rows, cols)), shape=(n, len(vocabulary)), dtype=np.float32)
+    matrix.data[:] = 1.0  # a feature listed twice counts once
+    df = np.asarray((matrix > 0).sum(axis=0)).ravel()
+    idf = np.log(max(n, 1) / np.maximum(df, 1)).astype(np.float32)
+    idf[df > max(10, COMMON_FEATURE_SHARE * n)] = 0.0
+    matrix = sp.csr_matrix(matrix @ sp.diags(idf))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
+
+
+class TitleFeatures:
+    """Keyword and people vectors, names and franchise indexes of every indexed title, row-aligned with a snapshot."""
+
+    def __init__(self, snapshot: IndexSnapshot, titles: Iterable[Title]):
+        self.snapshot = snapshot
+        n = len(snapshot)
+        keyword_rows: list[int] = []
+        keywords: list[str] = []
+        director_rows: list[int] = []
+        directors: list[str] = []
+        cast_rows: list[int] = []
+        cast: list[str] = []
+        self.person_names: dict[str, str] = {}
+        records: list[FranchiseRecord] = []
+        for title in titles:
+            row = snapshot.position(title.title_id)
+            records.append(franchise_record(title))
+            if row is None:
+                continue
+            for keyword in dict.fromkeys(normalise_name(k) for k in title.keywords):
+                keyword_rows.append(row)
+                keywords.append(keyword)
+            for person in title.people:
+                self.person_names[person.person_id] = person.name
+                if person.role == "director":
+                    director_rows.append(row)
+                    directors.append(person.person_id)
+                elif person.role == "cast" and person.position < LEADING_CAST:
+                    cast_rows.append(row)
+                    cast.append(person.person_id)
+        self.keywords, self.keyword_names = _tfidf(keyword_rows, keywords, n)
+        self.directors, self.director_ids = _tfidf(director_rows, directors, n)
+        self.cast, self.cast_ids = _tfidf(cast_rows, cast, n)
+        self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
+        self.franchises = FranchiseIndex(records)
+        self._franchise_cache: dict[str, dict[str, str]] = {}
+        self._genres = snapshot.genre_matrix.astype(np.float32)
+        self._genre_counts = self._genres.sum(axis=1)
+        self._years = snapshot.numeric["year"]
+        self._log_votes = np.log1p(np.nan_to_num(snapshot.numeric["votes"], nan=0.0))
+        self._has_votes = ~np.isnan(snapshot.numeric["votes"])
+
+    def franchise_of(self, title_id: str) -> dict[str, str]:
+        """The titles of this title's franchise (id -> reason), one hop further than the title's own links.
+
+        Sequels often link only through the first film ("Beneath" and "Battle for the Planet of the Apes"
+        both name "Planet of the Apes"), so the links of the title's linked titles count too.
+        """
+        cached = self._franchise_cache.get(title_id)
+        if cached is not None:
+            return cached
+        similarity = cosine_between(self.snapshot.matrix, self.snapshot.position)
+        found = self.franchises.related(title_id, similarity)
+        for linked in list(found):
+            for other, reason in self.franchises.related(linked, similarity).items():
+                if other != title_id:
+                    found.setdefault(other, reason)
+        if len(self._franchise_cache) >= FRANCHISE_CACHE:
+            self._franchise_cache.clear()
+        self._franchise_cache[title_id] = found
+        return found
+
+    def shared_candidates(self, row: int, keep: np.ndarray) -> np.ndarray:
+        """Rows (among `keep`) that share a telling keyword or a person with `row`, best first."""
+        scores = np.zeros(len(self.snapshot), dtype=np.float32)
+        for matrix, by_feature in zip((self.keywords, self.directors, self.cast), self._by_feature):
+            columns, values = _row(matrix, row)
+            if len(columns):
+                scores += (by_feature[columns].T @ values).astype(np.float32)
+        scores[~keep] = 0
+        found = np.flatnonzero(scores > 0)
+        if len(found) > SHARED_CANDIDATES:
+            found = found[np.argpartition(-scores[found], SHARED_CANDIDATES)[:SHARED_CANDIDATES]]
+        return found
+
+    def components(self, row: int, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Each signal's similarity of `rows` to `row`, in [0, 1]."""
+        matrix = self.snapshot.matrix
+        text = np.clip(np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32), 0, 1)
+        out = {"text": text}
+        for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
+            out[name] = np.asarray((features[rows] @ features[row].T).todense()).ravel()
+        inter = self._genres[rows] @ self._genres[row]
+        union = self._genre_counts[rows] + self._genre_counts[row] - inter
+        out["genres"] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+        with np.errstate(invalid="ignore"):
+            out["era"] = np.nan_to_num(np.exp(-np.abs(self._years[rows] - self._years[row]) / ERA_YEARS), nan=0.0)
+        if self._has_votes[row]:
+            out["popularity"] = np.where(self._has_votes[rows], np.exp(-np.abs(self._log_votes[rows] - self._log_votes[row]) / 2), 0.0)
+        else:
+            out["popularity"] = np.zeros(len(rows))
+        return out
+
+    def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
+        """Blended scores of `rows` against `row`, each in [0, 1] (1 = as similar as the seed to itself)."""
+        parts = self.components(row, rows)
+        total = sum(getattr(weights, name) * values for name, values in parts.items())
+        return np.clip(total / self.self_score(row, weights), 0.0, 1.0)
+
+    def self_score(self, row: int, weights: RankingWeights) -> float:
+        """What the seed scores against itself: the sum of the weights of the signals it has."""
+        present = {
+            "text": True, "keywords": len(_row(self.keywords, row)[0]) > 0,
+            "directors": len(_row(self.directors, row)[0]) > 0, "cast": len(_row(self.cast, row)[0]) > 0,
+            "genres": self._genre_counts[row] > 0,
+            "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
+        }
+        return max(sum(getattr(weights, name) for name, has in present.items() if has), 1e-9)
+
+    def reasons(self, row: int, other: int, seed: Title, title: Title) -> tuple[Reason, ...]:
+        """Why `title` is similar to `seed`: shared themes, people (with roles), genres, and the matching story line."""
+        reasons: list[Reason] = []
+        shared = self._shared(self.keywords, row, other, self.keyword_names)
+        if shared:
+            reasons.append(Reason("keywords", "Shared themes: " + ", ".join(shared[:4])))
+        for kind, matrix, ids, label in (("director", self.directors, self.director_ids, "Same director"),
+                                         ("cast", self.cast, self.cast_ids, "Also starring")):
+            people = [self.person_names.get(p, p) for p in self._shared(matrix, row, other, ids)]
+            if people:
+                reasons.append(Reason(kind, f"{label}: " + ", ".join(people[:3])))
+        genres = [g for g in title.genres if g in seed.genres]
+        if genres:
+            reasons.append(Reason("genres", "Both " + " · ".join(genres[:4])))
+        line = story_line(seed, title)
+        if line:
+            reasons.append(Reason("story", line))
+        if not reasons:
+            cosine = float(self.snapshot.matrix[row] @ self.snapshot.matrix[other])
+            reasons.append(Reason("text", f"Told alike: {max(cosine, 0.0):.0%} similar overview and tone"))
+        return tuple(reasons)
+
+    @staticmethod
+    def _shared(matrix: sp.csr_matrix, row: int, other: int, names: list[str]) -> list[str]:
+        """Features of `row` that `other` has too, most telling first."""
+        a, b = _row(matrix, row), _row(matrix, other)
+        weight = {col: w for col, w in zip(*a) if w > 0}
+        common = [col for col in b[0] if col in weight]
+        return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
+
+
+def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, values) of one CSR row, without scipy's slow row indexing."""
+    start, end = matrix.indptr[row], matrix.indptr[row + 1]
+    return matrix.indices[start:end], matrix.data[start:end]
+
+
+def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
+    """The sentence of `title`'s overview that shares the most telling words with the seed's story."""
+    wanted = _story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
+    if not wanted or not title.overview:
+        return None
+    best, best_hits = None, 0
+    for sentence in re.split(r"(?<=[.!?。！？])\s*", title.overview):
+        hits = len(_story_words(sentence) & wanted)
+        if hits > best_hits:
+            best, best_hits = sentence.strip(), hits
+    if best is None or best_hits < 2:
+        return None
+    return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _story_words(text: str) -> set[str]:
+    words = {w.casefold() for w in _WORD.findall(text)}
+    return {w.rstrip("s") for w in words if w not in _STORY_STOP}

@@ -1,0 +1,157 @@
+"""The source records behind the catalogue's titles: one row per record ingest gave (a TMDB movie, an anime
+entry, a Trakt record) with the title it belongs to, and the keys it matches on (flixrec.works).
+
+The Catalog (flixrec.catalog) writes records here and derives each `titles` row from the merge of its
+records; these functions are its SQL over the two tables, each run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flixrec import works
+from flixrec.models import Title
+
+metadata = sa.MetaData()
+
+title_sources_table = sa.Table(
+    "title_sources",
+    metadata,
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("title_id", sa.String(64), nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False, index=True),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("record_hash", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+title_keys_table = sa.Table(
+    "title_keys",
+    metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("record_id", sa.String(64), sa.ForeignKey("title_sources.record_id", ondelete="CASCADE"),
+              primary_key=True),
+)
+sa.Index("title_keys_record", title_keys_table.c.record_id)
+
+CHUNK = 500
+_S, _K = title_sources_table.c, title_keys_table.c
+
+
+def select_values(conn: Connection, wanted: sa.Column, column: sa.Column, values: Iterable[str]) -> set[str]:
+    """The `wanted` values of the rows whose `column` is among `values` (queried in chunks)."""
+    values = sorted(values)
+    out: set[str] = set()
+    for start in range(0, len(values), CHUNK):
+        out.update(conn.execute(sa.select(wanted).where(column.in_(values[start : start + CHUNK]))).scalars())
+    return out
+
+
+def stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
+    """record id -> record hash of these records that are stored."""
+    query = sa.select(_S.record_id, _S.record_hash).where(_S.record_id.in_(record_ids))
+    return dict(conn.execute(query).tuples().all())
+
+
+def current_ids(conn: Connection, record_ids: list[str]) -> dict[str, str]:
+    """record id -> id of the title it belongs to, for these records that are stored."""
+    if not record_ids:
+        return {}
+    query = sa.select(_S.record_id, _S.title_id).where(_S.record_id.in_(record_ids))
+    return dict(conn.execute(query).tuples().all())
+
+
+def _row(title: Title, now: dt.datetime) -> dict[str, Any]:
+    """A new row: the record, in a title of its own until it is grouped."""
+    return {"record_id": title.title_id, "title_id": title.title_id, "source": title.source,
+            "record": works.record_to_json(title), "record_hash": title.record_hash, "updated_at": now}
+
+
+def write_records(conn: Connection, new: list[Title], changed: list[Title], now: dt.datetime) -> set[str]:
+    """Insert new records and replace changed ones with their keys; returns their keys before and after."""
+    changed_ids = [t.title_id for t in changed]
+    keys = select_values(conn, _K.key, _K.record_id, changed_ids)
+    for start in range(0, len(changed_ids), CHUNK):
+        conn.execute(title_keys_table.delete().where(_K.record_id.in_(changed_ids[start : start + CHUNK])))
+    if new:
+        conn.execute(title_sources_table.insert(), [_row(t, now) for t in new])
+    if changed:
+        values = {name: sa.bindparam(name) for name in ("source", "record", "record_hash", "updated_at")}
+        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id")).values(values),
+                     [{**_row(t, now), "b_record_id": t.title_id} for t in changed])
+    rows = [{"key": key, "record_id": t.title_id} for t in (*new, *changed) for key in works.match_keys(t)]
+    if rows:
+        conn.execute(title_keys_table.insert(), rows)
+    return keys | {row["key"] for row in rows}
+
+
+def reach(conn: Connection, record_ids: Iterable[str], keys: Iterable[str]) -> dict[str, str]:
+    """record id -> current title id of every record these records or keys reach, through shared keys and
+    shared titles: a set closed under both, so grouping it alone gives what grouping everything would."""
+    members: dict[str, str] = {}
+    todo_ids, todo_keys = set(record_ids), set(keys)
+    seen_keys: set[str] = set()
+    seen_titles: set[str] = set()
+    while todo_ids or todo_keys:
+        todo_keys -= seen_keys
+        seen_keys |= todo_keys
+        fresh = (todo_ids | select_values(conn, _K.record_id, _K.key, todo_keys)) - members.keys()
+        found = current_ids(conn, sorted(fresh))
+        members.update(found)
+        titles = set(found.values()) - seen_titles
+        seen_titles |= titles
+        todo_ids = select_values(conn, _S.record_id, _S.title_id, titles) - members.keys()
+        todo_keys = select_values(conn, _K.key, _K.record_id, found)
+    return members
+
+
+def read_records(conn: Connection, record_ids: Iterable[str]) -> dict[str, Title]:
+    """record id -> the record as ingest gave it, for these records that are stored."""
+    ids = sorted(set(record_ids))
+    out: dict[str, Title] = {}
+    for start in range(0, len(ids), CHUNK):
+        query = sa.select(_S.record_id, _S.record).where(_S.record_id.in_(ids[start : start + CHUNK]))
+        out.update((record_id, works.record_from_json(record)) for record_id, record in conn.execute(query))
+    return out
+
+
+def page_of_records(conn: Connection, after: str, source: str | None, limit: int) -> list[Title]:
+    """The next `limit` records (of one source) after record id `after`, in record id order."""
+    query = sa.select(_S.record).where(_S.record_id > after).order_by(_S.record_id).limit(limit)
+    if source is not None:
+        query = query.where(_S.source == source)
+    return [works.record_from_json(record) for record in conn.execute(query).scalars()]
+
+
+def assign(conn: Connection, title_of: dict[str, str], before: dict[str, str]) -> None:
+    """Record each record's title (record id -> title id) where it differs from `before`."""
+    moved = [{"b_record_id": rid, "title_id": tid} for rid, tid in title_of.items() if before.get(rid) != tid]
+    if moved:
+        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id"))
+                     .values(title_id=sa.bindparam("title_id")), moved)
+
+
+def delete_records_of(conn: Connection, title_ids: list[str]) -> set[str]:
+    """Delete every record of these titles; returns the keys they had (their neighbours may regroup)."""
+    records = sorted(select_values(conn, _S.record_id, _S.title_id, title_ids))
+    keys = select_values(conn, _K.key, _K.record_id, records)
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        conn.execute(title_keys_table.delete().where(_K.record_id.in_(chunk)))
+        conn.execute(title_sources_table.delete().where(_S.record_id.in_(chunk)))
+    return keys
+
+
+def is_empty(conn: Connection) -> bool:
+    """Whether no record is stored (a catalogue written before merging, or a new one)."""
+    return conn.execute(sa.select(_S.record_id).limit(1)).first() is None
+
+
+def shared_keys(conn: Connection) -> set[str]:
+    """Every key more than one record has: where records may merge."""
+    return set(conn.execute(sa.select(_K.key).group_by(_K.key).having(sa.func.count() > 1)).scalars())

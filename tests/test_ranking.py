@@ -1,0 +1,105 @@
+"""The blended ranking and franchise detection on real parts: a small catalogue, the real model, a real index."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import build_home
+
+from flixrec.franchise import FranchiseIndex, franchise_record
+from flixrec.models import Person, RankingWeights, Title
+from flixrec.service import FlixRec
+
+
+def movie(n: int, title: str, year: int, overview: str, genres=("Drama",), keywords=(), people=(), **extra) -> Title:
+    return Title(title_id=f"m-{n}", media_type="movie", title=title, source="test", year=year, overview=overview,
+                 genres=tuple(genres), keywords=tuple(keywords), people=tuple(people), votes=1000, rating=7.0,
+                 language="en", **extra)
+
+
+def cast(person: str, name: str, character: str, position: int = 0) -> Person:
+    return Person(f"p-{person}", name, "cast", position, character)
+
+
+def director(person: str, name: str) -> Person:
+    return Person(f"d-{person}", name, "director")
+
+
+HEIST = "A crew of thieves plans an elaborate robbery of a casino vault during a boxing match."
+TITLES = (
+    movie(1, "Pitch Black", 2000, "A prison transport crashes on a desert planet where creatures hunt in darkness.",
+          ("Science Fiction", "Thriller"), ("alien planet", "prisoner"), (cast("diesel", "Vin Diesel", "Richard B. Riddick"),)),
+    movie(2, "The Chronicles of Riddick", 2004, "An escaped convict is pursued across the galaxy by a zealot army.",
+          ("Science Fiction", "Action"), ("space opera",), (cast("diesel", "Vin Diesel", "Riddick"),)),
+    movie(3, "Night Heist", 2001, HEIST, ("Crime", "Thriller"), ("heist", "casino", "vault"),
+          (director("soderbergh", "Steven Soderbergh"),)),
+    movie(4, "Vault Job", 2003, HEIST, ("Crime", "Thriller"), ("heist", "casino", "vault"),
+          (director("soderbergh", "Steven Soderbergh"),)),
+    movie(5, "Casino Crew", 2003, HEIST, ("Crime", "Thriller"), ("heist", "casino", "vault"),
+          (director("other", "Someone Else"),)),
+    movie(6, "A Quiet Farm", 1980, "A widow keeps her family farm going through a hard winter.", ("Drama",),
+          ("farm", "winter")),
+    movie(7, "Ocean Liner", 1997, "Two lovers from different classes meet aboard a doomed ocean liner.",
+          ("Romance", "Drama"), ("ship", "iceberg")),
+    movie(8, "Space Rescue", 2013, "Two astronauts try to survive after debris destroys their shuttle.",
+          ("Science Fiction", "Thriller"), ("astronaut", "space station")),
+)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, use_embedder) -> FlixRec:
+    settings = build_home(tmp_path_factory.mktemp("ranking-home"), "use-multilingual", use_embedder, TITLES)
+    return FlixRec(settings, embedder=use_embedder)
+
+
+def test_a_franchise_is_found_by_its_characters_when_the_names_share_nothing(app):
+    franchise = [r.title.title_id for r in app.franchise_titles("m-1")]
+    assert franchise == ["m-2"]
+    assert franchise[0] not in [r.title.title_id for r in app.similar_titles("m-1", k=7)]
+    assert app.franchise_titles("m-1")[0].reasons[0].kind == "franchise"
+
+
+def test_the_same_actor_in_an_unrelated_role_makes_no_franchise():
+    a = movie(1, "Fast Cars", 2001, "x", people=(cast("diesel", "Vin Diesel", "Dominic Toretto"),))
+    b = movie(2, "Baby Sitter", 2005, "y", people=(cast("diesel", "Vin Diesel", "Shane Wolfe"),))
+    index = FranchiseIndex([franchise_record(a), franchise_record(b)])
+    assert index.related("m-1") == {}
+
+
+def test_a_shared_director_lifts_a_title_and_its_weight_turns_it_off(app):
+    def gap(weights=None) -> float:  # how far the same-director title stands ahead of its twin
+        scores = {r.title.title_id: r.score for r in app.similar_titles("m-3", k=3, weights=weights)}
+        return scores["m-4"] - scores["m-5"]
+
+    ranked = [r.title.title_id for r in app.similar_titles("m-3", k=3)]
+    assert ranked.index("m-4") < ranked.index("m-5")  # same story, keywords and year: the director decides
+    assert gap() > gap(dataclasses.replace(app.settings.ranking, directors=0.0)) + 0.02
+    assert gap(dataclasses.replace(app.settings.ranking, directors=1.0)) > gap() + 0.02
+
+
+def test_every_result_says_why_with_people_and_their_roles(app):
+    results = app.similar_titles("m-3", k=5)
+    assert all(r.reasons for r in results)
+    reasons = {r.kind: r.text for r in results[0].reasons}
+    assert results[0].title.title_id == "m-4"
+    assert reasons["director"] == "Same director: Steven Soderbergh"
+    assert "heist" in reasons["keywords"] and "casino" in reasons["keywords"]
+    assert "Crime" in reasons["genres"]
+    assert all(0.0 <= r.score <= 1.0 and r.label for r in results)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_text_only_weights_rank_by_the_cosine_alone(app):
+    blended = app.similar_titles("m-8", k=7)
+    plain = app.similar_titles("m-8", k=7, weights=RankingWeights.text_only())
+    distribution = app.score_distribution("m-8")
+    assert len(blended) == len(plain) == 7
+    assert max(r.score for r in blended) == pytest.approx(float(distribution.max()), abs=1e-5)
+
+
+def test_weights_are_validated():
+    with pytest.raises(ValueError, match="keywords"):
+        RankingWeights(keywords=float("nan"))
+    with pytest.raises(ValueError, match="cast"):
+        RankingWeights(cast=-1)
