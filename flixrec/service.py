@@ -178,6 +178,12 @@ class FlixRec:
         current = self.catalog.current_title_id
         return recommender.recommend_for([current(t) for t in seeds], [current(t) for t in avoid], k, filters, weights)
 
+    def warm_up(self) -> None:
+        """Load the index, its ranking features and the name search now, so no request pays for them."""
+        recommender = self._current_recommender()
+        recommender.features  # noqa: B018  (read once per build, on first use)
+        self.search_titles("a", limit=1)
+
     def build_stamp(self) -> str:
         """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
         return str(self._current_recommender().snapshot.stamp)

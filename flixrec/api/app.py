@@ -46,8 +46,7 @@ def create_app(settings: Settings | None = None, service: FlixRec | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            service.build_stamp()  # load the index and the name search now, so no request is the slow one
-            service.search_titles("a", limit=1)
+            service.warm_up()  # so no request is the slow one
         except FlixrecError as exc:
             log.warning("not ready yet: %s", type(exc).__name__)
         yield
