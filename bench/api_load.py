@@ -28,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -92,9 +93,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FLIXREC_HOME": str(home), "PYTHONPATH": str(ROOT)}
         env.pop("FLIXREC_API_KEY", None)
+        self.log = tempfile.NamedTemporaryFile(prefix="flixrec-api-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flixrec", "serve", "--port", str(self.port), "--workers", str(workers)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/tmp",
+            env=env, stdout=subprocess.DEVNULL, stderr=self.log, cwd="/tmp",
         )
 
     def wait_ready(self, timeout: float = 600) -> float:
@@ -102,7 +104,7 @@ class Server:
         start = time.perf_counter()
         while time.perf_counter() - start < timeout:
             if self.process.poll() is not None:
-                raise SystemExit(f"the API exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise SystemExit(f"the API exited: {Path(self.log.name).read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return time.perf_counter() - start
@@ -117,6 +119,8 @@ class Server:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        self.log.close()
+        print(f"server log: {self.log.name}", file=sys.stderr)
 
 
 def _requests(ids: list[str], names: list[str], n: int, with_text: bool, rng: random.Random) -> list[tuple]:
