@@ -3,6 +3,8 @@
 Runs the fake Trakt in its own process (so its JSON generation does not share our GIL), crawls a slice of
 the catalogue with pacing off into a fresh SQLite catalogue, and prints one JSON line:
   machinery_titles_per_s   titles / (JSON decode + mapping + upsert + checkpoint commit) seconds
+  machinery_cpu_titles_per_s  the same over CPU seconds of the crawling thread: what the machinery costs
+                           whatever else runs on the machine (wall seconds stretch when cores are shared)
   end_to_end_titles_per_s  titles / wall seconds including loopback HTTP to the fake
   projected_*              wall time of a real crawl at Trakt's 500 requests / 5 min with 250 per page
 The slice (default 30,000 titles, --titles) is measured and the totals projected; say --titles 334000 to
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,9 +64,10 @@ def main() -> int:
             stored = catalog.count()
             # A second pass over the same pages: nothing changed upstream, so every title is compared and skipped.
             catalog.set_state(plan.key, {"segment": 0, "page": 1, "done": False, "failed": [], "started_at": "x"})
-            decode_before = client.decode_seconds
+            decode_before, decode_cpu_before = client.decode_seconds, client.decode_cpu_seconds
             again = run_crawl(client, catalog, plan, max_pages=pages)
             machinery = summary.parse_upsert_seconds + decode_before
+            machinery_cpu = summary.parse_upsert_cpu_seconds + decode_cpu_before
             recrawl_machinery = again.parse_upsert_seconds + (client.decode_seconds - decode_before)
             catalog.engine.dispose()
     finally:
@@ -81,6 +85,8 @@ def main() -> int:
         "stored_titles": stored,
         "slice_note": f"crawled the first {summary.titles} of {args.catalogue} titles (pacing off) and projected",
         "machinery_titles_per_s": round(rate),
+        "machinery_cpu_titles_per_s": round(summary.titles / machinery_cpu),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "machinery_recrawl_unchanged_titles_per_s": round(again.titles / recrawl_machinery),
         "end_to_end_titles_per_s": round(summary.titles / wall),
         "machinery_ms_per_250_page": round(per_page * 1000, 1),

@@ -9,13 +9,18 @@ into one title (rules in flixrec.works, records kept in flixrec.title_sources). 
 merge of its records, so an update of one source replaces its contribution, and every record id ever
 issued still finds its title. One job, the store of titles, people and checkpoints, keeps this file
 past 400 lines.
+
+Opening the database (URL checks, engines) is flixrec.database; failures while using it become
+CatalogUnavailable in one place, `Catalog._translated`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,8 +30,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from flixrec import title_sources as records
 from flixrec import works
-from flixrec.errors import ConfigError, TitleNotFound
+from flixrec.database import create_engine, one_line
+from flixrec.errors import CatalogUnavailable, TitleNotFound
 from flixrec.models import EMBEDDING_RECIPE, Person, Title
+from flixrec.redact import redact_url
 
 metadata = sa.MetaData()
 
@@ -58,6 +65,20 @@ titles_table = sa.Table(
     sa.Column("network", sa.Text),
     sa.Column("status", sa.String(32)),
     sa.Column("aired_episodes", sa.Integer),
+    # Added with the Trakt fields; all nullable, added to older databases by `Catalog.create_tables`.
+    sa.Column("certification", sa.String(16), index=True),
+    sa.Column("subgenres", sa.Text),  # these three: comma-separated codes/slugs (cheaper to write than JSON)
+    sa.Column("languages", sa.Text),
+    sa.Column("available_translations", sa.Text),
+    sa.Column("trailer", sa.Text),
+    sa.Column("homepage", sa.Text),
+    sa.Column("poster_url", sa.Text),
+    sa.Column("tvdb_id", sa.Integer),
+    sa.Column("plex_guid", sa.String(64)),
+    sa.Column("source_updated_at", sa.String(32)),
+    sa.Column("airs", sa.String(96)),
+    sa.Column("after_credits", sa.Boolean),
+    sa.Column("during_credits", sa.Boolean),
     sa.Column("overviews", sa.JSON),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("record_hash", sa.String(32), nullable=False),
@@ -79,6 +100,8 @@ credits_table = sa.Table(
     sa.Column("role", sa.String(16), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False, default=0),
     sa.Column("character", sa.Text),
+    sa.Column("job", sa.Text),
+    sa.Column("episode_count", sa.Integer),
 )
 sa.Index("credits_person", credits_table.c.person_id)
 
@@ -91,6 +114,8 @@ sync_state_table = sa.Table(
 )
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
+_TUPLE_FIELDS = ("aliases", "genres", "keywords")  # stored as JSON lists, never null
+_CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,fr" or null
 _CHUNK = 500
 RECIPE_STATE = "index:embedding_recipe"
 
@@ -115,39 +140,51 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def create_engine(database_url: str) -> Engine:
-    """An engine for the catalogue; SQLite files get their folder, WAL mode and a busy timeout."""
-    try:
-        url = sa.engine.make_url(database_url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigError(f"FLIXREC_DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from exc
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-        return engine
-    try:
-        return sa.create_engine(url, pool_pre_ping=True)
-    except ImportError as exc:
-        raise ConfigError(f"the database driver for {url.drivername!r} is not installed: {exc}") from exc
-
-
 class Catalog:
     """The titles, their people and the ingest checkpoints, in one SQL database."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self._columns: list[sa.Column] | None = None
         self._has_sources = False
+
+    def describe(self) -> str:
+        """Where the catalogue lives, safe to show: a SQLite file's path or the URL without credentials."""
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            return f"the catalogue file {Path(url.database or ':memory:').expanduser()}"
+        return f"the catalogue database {redact_url(url.render_as_string(hide_password=False))}"
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Database failures inside as CatalogUnavailable naming the catalogue and the fix (the one place)."""
+        try:
+            yield
+        except sa.exc.IntegrityError:
+            raise  # a bug in an upsert, not the database's state
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            reason = one_line(getattr(exc, "orig", None) or exc)
+            raise CatalogUnavailable(f"{self.describe()} failed while {action}: {reason}; {self._fix(reason)}") from exc
+
+    def _fix(self, reason: str) -> str:
+        """What to do about a database failure."""
+        if self.engine.url.get_backend_name() != "sqlite":
+            return "check that the server is running and reachable and that FLIXREC_DATABASE_URL is right"
+        if "not a database" in reason or "malformed" in reason or "no such" in reason:
+            return ("the file is damaged: move it away, load the titles again (python -m ingest demo, or trakt), "
+                    "then run python -m ingest embed")
+        return "check the path and its permissions (FLIXREC_DATABASE_URL or FLIXREC_HOME)"
+
+    @contextlib.contextmanager
+    def _connect(self, action: str = "reading") -> Iterator[Connection]:
+        """A connection whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _begin(self, action: str = "writing") -> Iterator[Connection]:
+        """A transaction whose database failures become CatalogUnavailable."""
+        with self._translated(action), self.engine.begin() as conn:
+            yield conn
 
     @classmethod
     def open(cls, database_url: str, create: bool = True) -> Catalog:
@@ -158,26 +195,44 @@ class Catalog:
         return catalog
 
     def create_tables(self) -> None:
-        """Create any missing table or column (idempotent); a catalogue from before merging gets its records,
-        a new one's content hashes follow the current embedding recipe."""
-        new = not self.exists()
-        metadata.create_all(self.engine)
-        if new:
-            self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
-        records.metadata.create_all(self.engine)
-        existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
-        with self.engine.begin() as conn:
-            for column in titles_table.columns:
-                if column.name not in existing:  # new nullable fields of a newer version
-                    kind = column.type.compile(dialect=self.engine.dialect)
-                    conn.execute(sa.text(f"ALTER TABLE titles ADD COLUMN {column.name} {kind}"))
-            if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
-                self._adopt_titles(conn, utcnow())
-        self._columns = None
+        """Create any missing table, add the nullable columns a table of an older version lacks, and give a
+        catalogue from before merging its records (idempotent); a new one's content hashes follow the
+        current embedding recipe."""
+        with self._translated("creating its tables"):
+            new = not self.exists()
+            metadata.create_all(self.engine)
+            if new:
+                self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+            records.metadata.create_all(self.engine)
+            inspector = sa.inspect(self.engine)
+            with self.engine.begin() as conn:
+                for table in (titles_table, credits_table):
+                    present = {c["name"] for c in inspector.get_columns(table.name)}
+                    for column in table.columns:
+                        if column.name not in present and column.nullable:
+                            kind = column.type.compile(dialect=self.engine.dialect)
+                            conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+                self._present = None
+                if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
+                    self._adopt_titles(conn, utcnow())
+            self._present = None
+
+    _present: dict[str, list[sa.Column]] | None = None
+
+    def _columns(self, table: sa.Table) -> list[sa.Column]:
+        """The columns of `table` this database has (one opened read-only may predate the newer ones)."""
+        if self._present is None:
+            inspector = sa.inspect(self.engine)
+            self._present = {}
+            for t in (titles_table, credits_table):
+                names = {c["name"] for c in inspector.get_columns(t.name)} if inspector.has_table(t.name) else set()
+                self._present[t.name] = [c for c in t.columns if c.name in names] if names else list(t.columns)
+        return self._present[table.name]
 
     def exists(self) -> bool:
         """Whether the titles table exists (the catalogue has been built at least once)."""
-        return sa.inspect(self.engine).has_table("titles")
+        with self._translated("opening it"):
+            return sa.inspect(self.engine).has_table("titles")
 
     # ---- reading -------------------------------------------------------------------------------
 
@@ -186,7 +241,7 @@ class Catalog:
         query = sa.select(sa.func.count()).select_from(titles_table)
         if media_type:
             query = query.where(titles_table.c.media_type == media_type)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     def get_title(self, title_id: str) -> Title:
@@ -207,7 +262,7 @@ class Catalog:
         """
         ids = list(dict.fromkeys(title_ids))
         out: dict[str, Title] = {}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
                 out.update(self._read_titles(conn, chunk, with_people))
@@ -222,7 +277,7 @@ class Catalog:
             return self._current_ids(conn, [title_id]).get(title_id, title_id)
 
     def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool) -> dict[str, Title]:
-        rows = conn.execute(sa.select(*self._title_columns()).where(titles_table.c.title_id.in_(title_ids))).mappings()
+        rows = conn.execute(sa.select(*self._columns(titles_table)).where(titles_table.c.title_id.in_(title_ids))).mappings()
         people = self._people_of(conn, title_ids) if with_people and title_ids else {}
         return {row["title_id"]: _row_to_title(row, people.get(row["title_id"], ())) for row in rows}
 
@@ -234,21 +289,23 @@ class Catalog:
         self._has_sources = self._has_sources or sa.inspect(self.engine).has_table("title_sources")
         return self._has_sources
 
-    def _title_columns(self) -> list[sa.Column]:
-        """The titles columns this database has (one written by an older version lacks the newer ones)."""
-        if self._columns is None:
-            existing = {c["name"] for c in sa.inspect(self.engine).get_columns("titles")}
-            self._columns = [column for column in titles_table.columns if column.name in existing]
-        return self._columns
+    def find_people(self, title_ids: Iterable[str]) -> dict[str, tuple[Person, ...]]:
+        """The credits of the titles among these ids that have any (cheaper than find_titles with people)."""
+        ids = list(dict.fromkeys(title_ids))
+        out: dict[str, tuple[Person, ...]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                out.update((k, tuple(v)) for k, v in self._people_of(conn, ids[start : start + _CHUNK]).items())
+        return out
 
     def iter_titles(self, batch_size: int = 2000, with_people: bool = False) -> Iterator[Title]:
         """Every title, ordered by id, read in batches (keyset pagination, so memory stays flat)."""
         last = ""
         while True:
-            with self.engine.connect() as conn:
+            with self._connect() as conn:
                 rows = list(
                     conn.execute(
-                        sa.select(*self._title_columns())
+                        sa.select(*self._columns(titles_table))
                         .where(titles_table.c.title_id > last)
                         .order_by(titles_table.c.title_id)
                         .limit(batch_size)
@@ -264,7 +321,7 @@ class Catalog:
     def iter_names(self) -> Iterator[tuple[str, str, str | None, list[str]]]:
         """(title_id, title, original_title, aliases) of every title, for name search."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             for row in conn.execute(sa.select(c.title_id, c.title, c.original_title, c.aliases)):
                 yield row.title_id, row.title, row.original_title, list(row.aliases or [])
 
@@ -291,35 +348,43 @@ class Catalog:
     def hash_pairs(self) -> dict[str, tuple[str, str]]:
         """title_id -> (content hash, record hash) of every title: what an index build is planned from."""
         c = titles_table.c
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {row[0]: (row[1], row[2]) for row in conn.execute(sa.select(c.title_id, c.content_hash, c.record_hash))}
 
     def frame_rows(self, columns: Iterable[str]) -> list[dict[str, Any]]:
         """Chosen columns of every title as dicts (for tables and charts)."""
-        cols = [titles_table.c[name] for name in columns]
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(*cols)).mappings()]
+        names = list(columns)
+        present = {c.name for c in self._columns(titles_table)}
+        cols = [titles_table.c[name] for name in names if name in present]
+        missing = dict.fromkeys(name for name in names if name not in present)  # an older database: None
+        codes = [name for name in names if name in _CODE_LIST_FIELDS and name in present]
+        with self._connect() as conn:
+            rows = [{**missing, **r} for r in conn.execute(sa.select(*cols)).mappings()]
+        for row in rows:
+            for name in codes:
+                row[name] = _code_list(row[name])
+        return rows
 
     def last_updated(self) -> dt.datetime | None:
         """When any title was last inserted or changed."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sa.func.max(titles_table.c.updated_at))).scalar_one()
         if isinstance(value, str):  # SQLite may hand back text for aggregates
             value = dt.datetime.fromisoformat(value)
         return value
 
-    @staticmethod
-    def _people_of(conn: Connection, title_ids: list[str]) -> dict[str, list[Person]]:
+    def _people_of(self, conn: Connection, title_ids: list[str]) -> dict[str, list[Person]]:
         out: dict[str, list[Person]] = {}
         query = (
-            sa.select(credits_table, people_table.c.name)
+            sa.select(*self._columns(credits_table), people_table.c.name)
             .join(people_table, people_table.c.person_id == credits_table.c.person_id)
             .where(credits_table.c.title_id.in_(title_ids))
             .order_by(credits_table.c.title_id, credits_table.c.role, credits_table.c.position)
         )
         for row in conn.execute(query).mappings():
             out.setdefault(row["title_id"], []).append(
-                Person(row["person_id"], row["name"], row["role"], row["position"], row["character"])
+                Person(row["person_id"], row["name"], row["role"], row["position"], row["character"],
+                       row.get("job"), row.get("episode_count"))
             )
         return out
 
@@ -335,7 +400,7 @@ class Catalog:
         batch = list({t.title_id: t for t in titles}.values())
         counts = UpsertCounts()
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             for start in range(0, len(batch), _CHUNK):
                 counts += self._upsert_chunk(conn, batch[start : start + _CHUNK], now)
             if state:
@@ -410,7 +475,8 @@ class Catalog:
                 credits.setdefault(
                     (t.title_id, p.person_id, p.role),
                     {"title_id": t.title_id, "person_id": p.person_id, "role": p.role,
-                     "position": p.position, "character": p.character},
+                     "position": p.position, "character": p.character, "job": p.job,
+                     "episode_count": p.episode_count},
                 )
         if not people:
             return
@@ -427,7 +493,7 @@ class Catalog:
     def delete_titles(self, title_ids: Iterable[str]) -> int:
         """Remove these titles with every record merged into them (and their credits); returns how many existed."""
         removed = 0
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             asked = list(dict.fromkeys(title_ids))
             ids = sorted(set(asked) | set(self._current_ids(conn, asked).values()))
             for start in range(0, len(ids), _CHUNK):
@@ -463,19 +529,19 @@ class Catalog:
 
     def get_state(self, key: str, default: Any = None) -> Any:
         """A stored checkpoint value (JSON), or `default`."""
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             value = conn.execute(sa.select(sync_state_table.c.value).where(sync_state_table.c.key == key)).scalar_one_or_none()
         return default if value is None else value
 
     def set_state(self, key: str, value: Any) -> None:
         """Store a checkpoint value (JSON) on its own."""
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             self._set_state(conn, {key: value}, utcnow())
 
     def states(self, prefix: str = "") -> dict[str, Any]:
         """Every checkpoint whose key starts with `prefix`."""
         t = sync_state_table
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             rows = conn.execute(sa.select(t.c.key, t.c.value).where(t.c.key.startswith(prefix))).tuples().all()
         return dict(rows)
 
@@ -490,20 +556,29 @@ class Catalog:
 
 def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
     row = {name: getattr(title, name) for name in _TITLE_FIELDS}
-    for name in ("aliases", "genres", "keywords"):
+    for name in _TUPLE_FIELDS:
         row[name] = list(row[name])
     if row["overviews"] is not None:
         row["overviews"] = [list(pair) for pair in row["overviews"]]
+    for name in _CODE_LIST_FIELDS:
+        row[name] = None if row[name] is None else ",".join(row[name])
     row["content_hash"] = title.content_hash
     row["record_hash"] = title.record_hash
     row["updated_at"] = now
     return row
 
 
+def _code_list(stored: str | None) -> tuple[str, ...] | None:
+    """A comma-separated column ("en,es") as a tuple; None stays None."""
+    return None if stored is None else tuple(filter(None, stored.split(",")))
+
+
 def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     values = {name: row.get(name) for name in _TITLE_FIELDS}
-    for name in ("aliases", "genres", "keywords"):
+    for name in _TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
+    for name in _CODE_LIST_FIELDS:
+        values[name] = _code_list(values[name])
     if values["overviews"] is not None:
         values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
     return Title(**values, people=tuple(people))

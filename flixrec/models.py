@@ -24,13 +24,23 @@ NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 
 @dataclasses.dataclass(frozen=True)
 class Person:
-    """Someone credited on a title: cast (in billing order) or a director."""
+    """Someone credited on a title: cast (in billing order), a director, a show's creator, a writer.
+
+    `role` is one of PERSON_ROLES; `job` the credit as the source words it ("Screenplay", "Creator");
+    `episode_count` how many episodes of a show the credit covers (None for movies or when unknown).
+    """
 
     person_id: str
     name: str
-    role: str  # "cast" | "director"
+    role: str
     position: int = 0
     character: str | None = None
+    job: str | None = None
+    episode_count: int | None = None
+
+
+PERSON_ROLES = ("cast", "director", "creator", "writer", "episode director")
+"""A show's directors are per episode ("episode director"); its creators play the part a movie's directors do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +72,19 @@ class Title:
     network: str | None = None
     status: str | None = None
     aired_episodes: int | None = None
+    certification: str | None = None  # "PG-13", "R", "TV-MA" (the source's country's rating)
+    subgenres: tuple[str, ...] | None = None
+    languages: tuple[str, ...] | None = None  # every spoken language, the original one first when known
+    available_translations: tuple[str, ...] | None = None  # language codes the source has translations in
+    trailer: str | None = None
+    homepage: str | None = None
+    poster_url: str | None = None  # an image URL only: ingest never downloads images
+    tvdb_id: int | None = None
+    plex_guid: str | None = None
+    source_updated_at: str | None = None  # when the source last changed the record (freshness)
+    airs: str | None = None  # shows: the weekly slot, "Sunday 21:00 America/New_York"
+    after_credits: bool | None = None  # movies: a scene after / during the credits
+    during_credits: bool | None = None
     overviews: tuple[tuple[str, str], ...] | None = None
     """Every overview the sources gave, as (language, text), the primary (`overview`) first; None when a
     source gave only `overview` (see `overview_versions`)."""
@@ -83,14 +106,36 @@ class Title:
         Built field by field (dataclasses.asdict deep-copies, which made it the cost of a Trakt crawl), and
         once per Title: an upsert compares it, stores it with the record and again with the merged title.
         """
-        fields: dict[str, Any] = {name: getattr(self, name) for name in _TITLE_FIELDS}
-        fields["people"] = [{name: getattr(p, name) for name in _PERSON_FIELDS} for p in self.people]
-        return _hash(fields)
+        # Keys inserted in sorted order: the same JSON as sort_keys=True, without paying for the sort.
+        fields: dict[str, Any] = {}
+        for name in _HASH_ORDER:
+            if name == "people":
+                fields["people"] = [_person_fields(p) for p in self.people]
+                continue
+            value = getattr(self, name)
+            if value is not None or name not in _LATER_TITLE_FIELDS:  # later fields only when set: older
+                fields[name] = value                                   # records keep their hash
+        return _hash(fields, presorted=True)
 
     @property
     def directors(self) -> list[str]:
         """Directors' names."""
         return [p.name for p in self.people if p.role == "director"]
+
+    @property
+    def creators(self) -> list[str]:
+        """Creators' names (shows)."""
+        return [p.name for p in self.people if p.role == "creator"]
+
+    @property
+    def writers(self) -> list[str]:
+        """Writers' names, in credit order."""
+        return [p.name for p in sorted(self.people, key=lambda p: p.position) if p.role == "writer"]
+
+    @property
+    def spoken_languages(self) -> frozenset[str]:
+        """Every language the title is known in: `languages` and the original `language`."""
+        return frozenset(self.languages or ()) | ({self.language} if self.language else frozenset())
 
     @property
     def cast(self) -> list[str]:
@@ -126,7 +171,11 @@ class Title:
 
 
 _TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
+_LATER_TITLE_FIELDS = frozenset(_TITLE_FIELDS[_TITLE_FIELDS.index("certification"):])
 _PERSON_FIELDS = [f.name for f in dataclasses.fields(Person)]
+_LATER_PERSON_FIELDS = ("job", "episode_count")
+_HASH_ORDER = sorted([*_TITLE_FIELDS, "people"])
+_PERSON_HASH_ORDER = sorted(_PERSON_FIELDS)
 
 
 def language_of(text: str | None) -> str:
@@ -144,8 +193,14 @@ def language_of(text: str | None) -> str:
     return "zh" if han else "en"
 
 
-def _hash(value: Any) -> str:
-    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+def _person_fields(person: Person) -> dict[str, Any]:
+    """A person's hashed fields, keys in sorted order: the later ones only when set (older records keep their hash)."""
+    return {name: getattr(person, name) for name in _PERSON_HASH_ORDER
+            if name not in _LATER_PERSON_FIELDS or getattr(person, name) is not None}
+
+
+def _hash(value: Any, presorted: bool = False) -> str:
+    blob = json.dumps(value, sort_keys=not presorted, ensure_ascii=False, default=str)
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
@@ -154,7 +209,9 @@ class Filters:
     """Constraints on recommended titles. None (or empty) means no constraint.
 
     A title whose field is unknown (null) does not pass an active constraint on that field: we cannot
-    say it satisfies it. The anime catalogue has no votes, rating or runtime, so a minimum-votes filter
+    say it satisfies it. The one exception is an exclusion: a title without a certification is not
+    excluded by `certifications_exclude` (it is not known to be R), as a title without genres is not
+    excluded by `genres_exclude`. The anime catalogue has no votes, rating or runtime, so a minimum-votes filter
     hides it; leave those filters at None to keep it.
     """
 
@@ -166,12 +223,15 @@ class Filters:
     min_rating: float | None = None
     genres_include: frozenset[str] = frozenset()  # any of these
     genres_exclude: frozenset[str] = frozenset()  # none of these
-    languages: frozenset[str] = frozenset()  # any of these
+    languages: frozenset[str] = frozenset()  # original language: any of these
     media_types: frozenset[str] = frozenset()  # any of these
     exclude_ids: frozenset[str] = frozenset()  # titles the user hid
+    spoken_languages: frozenset[str] = frozenset()  # any of these among Title.spoken_languages
+    certifications_exclude: frozenset[str] = frozenset()  # none of these ("R", "TV-MA"); unrated titles pass
 
     def __post_init__(self) -> None:
-        for name in ("genres_include", "genres_exclude", "languages", "media_types", "exclude_ids"):
+        for name in ("genres_include", "genres_exclude", "languages", "media_types", "exclude_ids",
+                     "spoken_languages", "certifications_exclude"):
             value = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(value or ()))
@@ -207,6 +267,10 @@ class Filters:
             return False
         if self.languages and title.language not in self.languages:
             return False
+        if self.spoken_languages and self.spoken_languages.isdisjoint(title.spoken_languages):
+            return False
+        if self.certifications_exclude and title.certification in self.certifications_exclude:
+            return False
         return not (self.media_types and title.media_type not in self.media_types)
 
 
@@ -220,6 +284,10 @@ class Match:
     matched_name: str
 
 
+FAVOURED_PEOPLE = 0.5
+"""The weight of shared directors or cast when a person asks to favour them (the default is 0.1)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RankingWeights:
     """How much each signal counts in the blended similarity (0 turns one off)."""
@@ -231,6 +299,13 @@ class RankingWeights:
     genres: float = 0.1
     era: float = 0.1
     popularity: float = 0.05
+
+    def favouring(self, directors: bool = False, cast: bool = False) -> RankingWeights:
+        """These weights with shared directors and/or cast weighed at least FAVOURED_PEOPLE ("favour same director")."""
+        return dataclasses.replace(
+            self, directors=max(self.directors, FAVOURED_PEOPLE) if directors else self.directors,
+            cast=max(self.cast, FAVOURED_PEOPLE) if cast else self.cast,
+        )
 
     @classmethod
     def text_only(cls) -> RankingWeights:

@@ -15,7 +15,6 @@ chosen on the development sets in bench/data/ by bench/quality.py; every weight 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Iterable

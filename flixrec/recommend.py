@@ -14,7 +14,6 @@ import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.errors import IndexNotBuilt, TitleNotFound
-from flixrec.franchise import franchise_key, same_franchise  # noqa: F401  (re-exported for callers)
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import Filters, Reason, Recommendation, Title
 from flixrec.ranking import VECTOR_CANDIDATES, RankingWeights, TitleFeatures, match_label

@@ -1,5 +1,7 @@
 """FlixRec: the one object the edges (CLI, Streamlit pages) talk to. Read-only over the index.
 
+Its public methods are the core's boundary: k (1..MAX_K), ids, text and filters are checked once here
+(flixrec.validation), so a bad argument is an InvalidRequest or TitleNotFound, never a crash below.
 It opens the catalogue and the index lazily, loads the embedding model only when free text needs it,
 and reloads the index snapshot and name search when ingest completes a new build (build stamp).
 """
@@ -18,10 +20,11 @@ from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import IndexNotBuilt
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
-from flixrec.index import VectorIndex, load_snapshot
+from flixrec.index import VectorIndex, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
+from flixrec.validation import check_filters, check_k, check_title_id, clean_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,11 +42,25 @@ class Status:
     sync_state: dict[str, Any]
     missing_from_index: int
     stale_in_index: int
+    index_problems: tuple[str, ...] = ()
+    """What is wrong with the published build (interrupted, damaged snapshot, disagreeing ledger), one line each."""
 
     @property
     def in_agreement(self) -> bool:
-        """Every catalogue title is indexed with its current text, and nothing else is."""
-        return self.catalog_titles == self.index_vectors and self.missing_from_index == 0 and self.stale_in_index == 0
+        """The catalogue has titles, every one is indexed with its current text, nothing else is, and the
+        published snapshot readers are served holds exactly that."""
+        return (self.catalog_titles > 0 and self.catalog_titles == self.index_vectors and self.missing_from_index == 0
+                and self.stale_in_index == 0 and not self.index_problems)
+
+    def problems(self) -> list[str]:
+        """Why catalogue and index disagree, one line each with the command that fixes it ([] when they agree)."""
+        lines: list[str] = []
+        if self.catalog_titles == 0:
+            lines.append("the catalogue is empty; load titles: python -m ingest demo (or trakt), then python -m ingest embed")
+        if self.missing_from_index or self.stale_in_index or self.catalog_titles != self.index_vectors:
+            lines.append(f"{self.missing_from_index} titles to embed, {self.stale_in_index} stale vectors; "
+                         "run: python -m ingest embed")
+        return lines + list(self.index_problems)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +145,8 @@ class FlixRec:
     # ---- the API ---------------------------------------------------------------------------------
 
     def search_titles(self, query: str, limit: int = 10) -> list[Match]:
-        """Titles matching a typed name: exact matches first, then typo-tolerant ones."""
+        """Titles matching a typed name: exact matches first, then typo-tolerant ones (limit: 1..MAX_K)."""
+        query, limit = clean_text(query, "query"), check_k(limit, "limit")
         self._current_recommender()
         with self._lock:
             if self._search is None:
@@ -154,21 +172,23 @@ class FlixRec:
     def get_title(self, title_id: str) -> Title:
         """A title with its people; TitleNotFound for an unknown id (the id of a record merged into another
         title finds that title, so old links keep working)."""
-        return self.catalog.get_title(title_id)
+        return self.catalog.get_title(check_title_id(title_id))
 
     def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
                        weights: RankingWeights | None = None) -> list[Recommendation]:
         """The k titles most similar to a title under filters, each with its reasons (see Recommender.similar_titles)."""
+        title_id, k, filters = check_title_id(title_id), check_k(k), check_filters(filters)
         recommender = self._current_recommender()
-        return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, separate_franchise, weights)
+        return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""
         recommender = self._current_recommender()
-        return recommender.franchise_titles(self.catalog.current_title_id(title_id), k)
+        return recommender.franchise_titles(self.catalog.current_title_id(check_title_id(title_id)), check_k(k))
 
     def similar_to_text(self, text: str, k: int = 20, filters: Filters | None = None) -> list[Recommendation]:
         """Titles closest to a free-text description."""
+        text, k, filters = clean_text(text), check_k(k), check_filters(filters)
         return self._current_recommender().similar_to_text(text, k, filters)
 
     def recommend_for(self, seeds: list[str], avoid: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
@@ -191,16 +211,17 @@ class FlixRec:
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
         recommender = self._current_recommender()
-        return recommender.score_distribution(self.catalog.current_title_id(title_id))
+        return recommender.score_distribution(self.catalog.current_title_id(check_title_id(title_id)))
 
     def vectors_of(self, title_ids: list[str]) -> np.ndarray:
         """The stored vectors of these indexed titles (for neighbourhood maps)."""
         snapshot = self._current_recommender().snapshot
-        rows = [snapshot.position(t) for t in title_ids]
+        rows = [snapshot.position(t) if isinstance(t, str) else None for t in title_ids]
         return snapshot.matrix[[r for r in rows if r is not None]]
 
     def facets(self) -> dict[str, Any]:
-        """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages."""
+        """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages, spoken
+        languages and certifications (both empty for a catalogue without them, e.g. the demo)."""
         snapshot = self._current_recommender().snapshot
 
         def bounds(name: str) -> tuple[float, float]:
@@ -211,6 +232,7 @@ class FlixRec:
         return {
             "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
             "genres": list(snapshot.genres), "languages": list(snapshot.languages),
+            "spoken_languages": list(snapshot.spoken_languages or ()), "certifications": list(snapshot.certifications),
         }
 
     def status(self) -> Status:
@@ -222,8 +244,9 @@ class FlixRec:
             index = VectorIndex.open(self.settings.index_dir, self.settings.model)
             stored = index.stored_hashes()
             dimension = index.dimension
-        except IndexNotBuilt:
-            stored, dimension = {}, None
+            problems = tuple(index_problems(index))
+        except IndexNotBuilt as exc:
+            stored, dimension, problems = {}, None, (str(exc),)
         return Status(
             catalog_titles=len(hashes),
             catalog_movies=catalog.count("movie") if has_catalog else 0,
@@ -236,6 +259,7 @@ class FlixRec:
             sync_state=catalog.states() if has_catalog else {},
             missing_from_index=sum(1 for tid, h in hashes.items() if tid not in stored or stored[tid][0] != h),
             stale_in_index=sum(1 for tid in stored if tid not in hashes),
+            index_problems=problems,
         )
 
     # ---- views for the dashboard (read-only; pure helpers in flixrec.explore) ----------------------
@@ -243,6 +267,7 @@ class FlixRec:
     def similar_view(self, title_id: str, k: int = 20, filters: Filters | None = None,
                      weights: RankingWeights | None = None) -> SimilarView:
         """A seed with its k similar titles under filters and its franchise entries (hidden ids left out)."""
+        k, filters = check_k(k), check_filters(filters)
         seed = self.get_title(title_id)
         similar = self.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
         hidden = filters.exclude_ids if filters else frozenset()
@@ -287,4 +312,4 @@ class FlixRec:
 
     def explore_catalogue(self, filters: Filters | None = None) -> pd.DataFrame:
         """The catalogue's titles that pass the filters, most voted first."""
-        return filter_frame(self.catalogue_frame(), filters)
+        return filter_frame(self.catalogue_frame(), check_filters(filters))

@@ -3,27 +3,36 @@
 Only titles whose content hash differs from the stored one are embedded; titles whose other fields
 changed get new metadata without re-embedding; titles gone from the catalogue are removed. Vectors are
 written batch by batch, so a build killed half-way resumes where it stopped. The build stamp is
-written last: readers reload only complete builds.
+written last: readers reload only complete builds. A build publishes a new snapshot and stamp when it
+wrote anything, when the ledger says an earlier build stopped before publishing (`dirty`), or when the
+published snapshot is missing or damaged; `repair_index` rebuilds what cannot be read.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
+import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from flixrec.catalog import Catalog
 from flixrec.embedding import Embedder, embed_titles
+from flixrec.errors import IndexUnavailable
 from flixrec.index import (
     Hashes,
     SnapshotBuilder,
     VectorIndex,
-    has_snapshot,
+    index_problems,
     metadata_hash,
     remove_other_snapshots,
+    snapshot_dir,
+    snapshot_problem,
     title_metadata,
 )
 from flixrec.models import Title
@@ -32,6 +41,17 @@ Progress = Callable[[int], None]
 log = logging.getLogger(__name__)
 WRITE_BATCH = 5000
 """Embedded titles written to Chroma per call (a build killed by SIGKILL re-embeds at most this many)."""
+KILL_AT_ENV = "FLIXREC_TEST_KILL_AT"
+"""Test hook: a build SIGKILLs itself at the phase this names (tests/test_kill_points.py drives each one)."""
+KILL_POINTS = ("mid-embed", "after-write", "before-snapshot", "before-publish", "after-publish")
+"""The phases of a build, in order: a batch embedded (worker processes alive) | its first Chroma and
+ledger write done | every write done | the new snapshot written, its stamp not yet | stamp published."""
+
+
+def _kill_point(phase: str) -> None:
+    """SIGKILL this process when the test hook names this phase (what a power cut or OOM kill does)."""
+    if os.environ.get(KILL_AT_ENV) == phase:
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 @dataclasses.dataclass
@@ -115,8 +135,6 @@ def build_index(
     plan: EmbedPlan | None = None,
 ) -> IndexBuildSummary:
     """Bring the index in line with the catalogue; `progress` is called with titles embedded per step."""
-    import time
-
     plan = plan or plan_build(catalog, index)
     summary = IndexBuildSummary(unchanged=plan.unchanged)
     snapshot = SnapshotBuilder(index)  # before this build's first write: it asks whether the last one finished
@@ -138,6 +156,7 @@ def build_index(
             snapshot.upserted(ids, vectors, metadatas)
             summary.embedded += len(ids)
             pending.clear()
+            _kill_point("after-write")
 
     try:
         for start in range(0, len(plan.to_embed), batch_size):
@@ -146,6 +165,7 @@ def build_index(
             vectors = embed_titles(titles, embedder)
             summary.seconds_embedding += time.perf_counter() - began
             pending.append(([t.title_id for t in titles], vectors, [title_metadata(t) for t in titles]))
+            _kill_point("mid-embed")
             if sum(len(p[0]) for p in pending) >= WRITE_BATCH:
                 write_pending()
             if progress:
@@ -164,19 +184,94 @@ def build_index(
         index.delete(plan.to_delete)
         snapshot.deleted(plan.to_delete)
         summary.deleted = len(plan.to_delete)
-    stamp = index.stamp()
-    if summary.embedded or summary.metadata_updated or summary.deleted or stamp is None or not has_snapshot(index, stamp):
+    _kill_point("before-snapshot")
+    if summary.embedded or summary.metadata_updated or summary.deleted or needs_publishing(index):
         # the app memory-maps this snapshot of the build; it is complete before the stamp names it
         new_stamp = uuid.uuid4().hex
         try:
             snapshot.write(new_stamp)
         except OSError as exc:  # readers fall back to reading Chroma
             log.warning("could not write the index snapshot: %s", exc)
+        _kill_point("before-publish")
         index.mark_built(new_stamp)
-        remove_other_snapshots(index, new_stamp)
+        _kill_point("after-publish")
+    stamp = index.stamp()
+    if stamp:  # older builds' snapshots, and those of a build killed before or just after publishing
+        remove_other_snapshots(index, stamp)
     return summary
+
+
+def needs_publishing(index: VectorIndex) -> bool:
+    """Whether the published build is behind or unusable with no new writes: never published, an earlier
+    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged."""
+    stamp = index.stamp()
+    return stamp is None or index.interrupted() or snapshot_problem(index, stamp, verify=True) is not None
 
 
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
     found = catalog.find_titles(title_ids, with_people=False)
     return [found[tid] for tid in title_ids if tid in found]
+
+
+@dataclasses.dataclass
+class RepairReport:
+    """What `repair_index` did: the damaged files or folders it moved aside, the build, what is left wrong."""
+
+    moved_aside: list[Path]
+    summary: IndexBuildSummary
+    problems: list[str]
+
+
+def repair_index(catalog: Catalog, index_dir: Path, model_name: str, embedder: Embedder, batch_size: int = 2048,
+                 progress: Progress | None = None) -> RepairReport:
+    """Make the model's index whole again from the catalogue (what `python -m ingest repair` runs).
+
+    What cannot be read is moved aside with a `.damaged-<time>` suffix, never deleted: an unreadable
+    Chroma directory (the collection is rebuilt, every title embedded again), an unreadable ledger (the
+    stored vectors are re-embedded, as their hashes are lost), a damaged snapshot (rewritten). Then one
+    build brings the index in line with the catalogue and publishes a new snapshot and stamp.
+    """
+    moved: list[Path] = []
+    index_dir = Path(index_dir)
+    index = _open_or_move_aside(index_dir, model_name, embedder.dimension, moved)
+    try:
+        index.interrupted()
+        index.stored_hashes()
+    except IndexUnavailable as exc:
+        log.warning("the index ledger is unreadable, moving it aside: %s", exc)
+        index.ledger.close()
+        moved.append(_move_aside(index.ledger.path))
+        index = VectorIndex.open(index_dir, model_name, dimension=embedder.dimension, create=True)
+        index.ledger.mark_dirty()  # the published snapshot no longer matches any ledger: publish again
+    stamp = index.stamp()
+    if stamp and snapshot_problem(index, stamp, verify=True):
+        moved.append(_move_aside(snapshot_dir(index, stamp)))
+    if index.dimension and index.dimension != embedder.dimension:
+        raise IndexUnavailable(
+            f"the index for {model_name!r} holds {index.dimension}-dim vectors but the model gives "
+            f"{embedder.dimension}; move {index_dir} away and run: python -m ingest embed"
+        )
+    summary = build_index(catalog, index, embedder, batch_size=batch_size, progress=progress)
+    return RepairReport(moved, summary, index_problems(index))
+
+
+def _open_or_move_aside(index_dir: Path, model_name: str, dimension: int, moved: list[Path]) -> VectorIndex:
+    """The model's collection (created when missing); an unreadable Chroma directory is moved aside first."""
+    try:
+        index = VectorIndex.open(index_dir, model_name, dimension=dimension, create=True)
+        index.count()
+        return index
+    except IndexUnavailable as exc:
+        log.warning("the Chroma directory is unreadable, moving it aside: %s", exc)
+    moved.append(_move_aside(index_dir))
+    return VectorIndex.open(index_dir, model_name, dimension=dimension, create=True)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename a damaged file or folder to `<name>.damaged-<UTC time>` beside it; returns the new path."""
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}")
+    if target.exists():
+        target = target.with_name(f"{target.name}-{uuid.uuid4().hex[:6]}")
+    path.rename(target)
+    log.warning("moved %s aside to %s", path, target)
+    return target

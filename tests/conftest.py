@@ -14,12 +14,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from flixrec.catalog import Catalog
 from flixrec.config import Settings, default_home
 from flixrec.embedding import Embedder, load_embedder
 from flixrec.index import VectorIndex
 from flixrec.service import FlixRec
+
+# Hypothesis profiles: `quick` (the default, what `make test` runs) and `deep` (pytest --hypothesis-profile=deep,
+# at least 10,000 examples per property). Tests that set max_examples themselves keep their own.
+hypothesis_settings.register_profile("quick", max_examples=60, deadline=None)
+hypothesis_settings.register_profile(
+    "deep", max_examples=10_000, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+hypothesis_settings.load_profile("quick")
 
 SHARED_DOWNLOADS = Path(os.environ.get("FLIXREC_TEST_DOWNLOADS", default_home() / "downloads"))
 # Development shortcut (never set in CI): reuse an already built demo home instead of embedding the
@@ -159,3 +170,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("any_catalog") == "postgres":
             item.add_marker("postgres")
+
+
+@pytest.fixture
+def app_env(demo_settings, monkeypatch) -> Settings:
+    """The app's environment (as `streamlit run` would see it) pointing at the demo home."""
+    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
+    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
+    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
+    return demo_settings

@@ -1,10 +1,20 @@
 """A real local fake of the Trakt API v2: a ThreadingHTTPServer on 127.0.0.1:0 serving generated records.
 
-It speaks Trakt's shapes (movies and shows with extended=full, search results as {type, score, movie},
-updates as {updated_at, movie}, people as {cast, crew: {directing, writing}}) and Trakt's behaviour:
-X-Pagination-* headers, `limit` clamped at 250 (default 10), 401 for a wrong key, and scripted faults
-(429 with and without Retry-After, an HTML 429 page, 500/502/503, a slow answer, malformed JSON). Every
-request is logged with its arrival time so tests can check the pacing.
+It speaks Trakt's shapes, written from the real API's published schemas and client libraries' recorded
+answers (trakt.py, TraktKit): movies and shows with extended=full (certification, subgenres, languages,
+trailer, homepage, available_translations, ids.tvdb/plex, updated_at, airs, after/during_credits; some
+records lack keys altogether, unrated ones say `rating: 0, votes: 0`), `images` only with
+extended=images (scheme-less URLs), search results as {type, score, movie}, updates as {updated_at, movie},
+people as {cast (character + characters), crew: {directing, writing, "created by", ...}} where a show's
+crew carries `episode_count` and its directing group lists episode directors (or only a script supervisor).
+
+And Trakt's behaviour: X-Pagination-* headers, `limit` clamped at 250 with the real defaults (search 50,
+popular/updates 100), 401 for a wrong key, and what the real API does when it misbehaves, switched on per
+test: a page count that lags (`page_count_lag`), short or empty pages mid-listing (`short_pages`,
+`empty_pages`), no pagination headers on some endpoints (`headerless`), and scripted faults (429 with and
+without Retry-After, HTML 429 pages, 429 with Retry-After: 300, 500/502/503, Cloudflare's HTML 520/521/522,
+a redirect to another host, a slow answer, malformed JSON). Every request is logged with its arrival time
+(and whether it carried the API key) so tests can check the pacing and the key's travels.
 
 Records are generated from their id on demand, so a 334k-title catalogue costs no memory:
 `python tests/fake_trakt.py --movies 334000` serves one until killed (the benchmark runs it that way).
@@ -16,7 +26,6 @@ import bisect
 import collections
 import datetime as dt
 import json
-import random
 import sys
 import threading
 import time
@@ -25,20 +34,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import fake_trakt_records as records
+
 MAX_LIMIT = 250
-DEFAULT_LIMIT = 10
-OLD = "2025-06-01T00:00:00.000Z"  # when every generated record was last updated (outside the 30-day window)
-WORDS = ("night city river ghost empire island winter signal mirror garden machine ocean crown letter storm "
-         "stranger forest memory shadow dream journey heart secret fire glass silver train mountain voice "
-         "promise window kingdom echo harbor orchard comet lantern desert violin circus atlas").split()
-GENRES = ("action adventure animation comedy crime documentary drama family fantasy history horror music "
-          "mystery romance science-fiction thriller war western").split()
-LANGUAGES = ("en", "fr", "de", "es", "ja", "ko", "it", "zh")
-COUNTRIES = ("us", "gb", "fr", "de", "es", "jp", "kr", "it", "cn")
-NETWORKS = ("HBO", "BBC One", "Netflix", "NHK", "ARD", "Canal+", "AMC")
-FAULTS = ("429", "429-no-retry-after", "429-html", "500", "502", "503", "slow", "malformed", "401", "403")
+DEFAULT_LIMITS = {"search": 50, "popular": 100, "updates": 100}  # X-Pagination-Limit when no limit is sent
+FAULTS = ("429", "429-no-retry-after", "429-html", "429-html-300", "500", "502", "503", "520", "521", "522",
+          "slow", "malformed", "401", "403", "redirect")
 HTML_429 = (b"<!DOCTYPE html><html><head><title>429 Too Many Requests</title></head>"
             b"<body><h1>Too Many Requests</h1><p>Slow down.</p></body></html>")
+CLOUDFLARE_HTML = ("<!DOCTYPE html><html><head><title>api.trakt.tv | {status}: {reason}</title></head><body>"
+                   "<div class=\"cf-error-details\"><h1>{reason}</h1><span>Error code {status}</span>"
+                   "<p>Cloudflare Ray ID: 8e2f1c0a9b7d3e41</p></div></body></html>")
+CLOUDFLARE_REASONS = {520: "Web server is returning an unknown error", 521: "Web server is down",
+                      522: "Connection timed out"}
 
 
 class FakeTrakt:
@@ -46,8 +54,15 @@ class FakeTrakt:
 
     def __init__(self, movies: int = 300, shows: int = 100, client_id: str = "fake-client-id", *,
                  null_every: int = 7, delay: float = 0.0, retry_after: str = "0", slow_seconds: float = 1.0,
-                 overview_words: int = 40):
+                 overview_words: int = 40, host: str = "127.0.0.1"):
         self.counts = {"movie": movies, "show": shows}
+        self.host = host
+        self.page_count_lag = 0  # X-Pagination-Page-Count this many below the pages that hold rows
+        self.short_pages: dict[tuple[str, int], int] = {}  # (path, page) -> rows left out of that page
+        self.empty_pages: dict[tuple[str, int], int] = {}  # (path, page) -> times served empty (-1: always)
+        self.headerless: set[str] = set()  # listing kinds ("updates", ...) answered without X-Pagination-*
+        self.redirect_to: str | None = None  # base URL the "redirect" fault sends the client to
+        self.keys_seen: list[bool] = []  # per request: whether it carried a trakt-api-key header
         self.client_id = client_id
         self.null_every = null_every
         self.delay = delay
@@ -87,7 +102,7 @@ class FakeTrakt:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # clients that hung up on a slow answer are part of the test
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server((self.host, 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -137,76 +152,11 @@ class FakeTrakt:
             self._listings.clear()
 
     def people(self, media: str, trakt_id: int) -> dict[str, Any]:
-        """Cast and crew of one title: 3-5 cast, a director (one title in five has two), a writer."""
-        rnd = random.Random(f"people-{media}-{trakt_id}")
-        pool = list(range(1, 401))
-        chosen = rnd.sample(pool, 7)
-
-        def person(pid: int) -> dict[str, Any]:
-            return {"name": f"Person {pid}", "ids": {"trakt": pid, "slug": f"person-{pid}", "imdb": f"nm{pid:07d}",
-                                                      "tmdb": 10000 + pid}}
-
-        cast = [{"character": f"Role {k}", "characters": [f"Role {k}"], "person": person(pid)}
-                for k, pid in enumerate(chosen[: rnd.randint(3, 5)])]
-        directors = [{"job": "Director", "jobs": ["Director"], "person": person(chosen[5])}]
-        if trakt_id % 5 == 0:
-            directors.append({"job": "Director", "jobs": ["Director"], "person": person(chosen[0])})
-        directors.append({"job": "Second Unit Director", "jobs": ["Second Unit Director"], "person": person(chosen[4])})
-        writing = [{"job": "Screenplay", "jobs": ["Screenplay"], "person": person(chosen[6])}]
-        return {"cast": cast, "crew": {"directing": directors, "writing": writing}}
+        """Cast and crew of one title, as Trakt sends them (see fake_trakt_records.people)."""
+        return records.people(media, trakt_id)
 
     def _generate(self, media: str, i: int) -> dict[str, Any]:
-        rnd = random.Random(i * 7919 + (1 if media == "show" else 0))
-        year = 1900 + (i * 37) % 122
-        name = " ".join(rnd.choice(WORDS).capitalize() for _ in range(rnd.randint(1, 3)))
-        ids: dict[str, Any] = {"trakt": i, "slug": f"{name.lower().replace(' ', '-')}-{year}-{i}",
-                               "imdb": f"tt{1000000 + i}", "tmdb": 500000 + i}
-        if media == "show":
-            ids["tvdb"] = 70000 + i
-        if self.null_every and i % self.null_every == 0:
-            # Trakt's extended fields are all nullable: this record has none of them.
-            ids = {k: (i if k == "trakt" else None) for k in ids}
-            record = {"title": f"{name} {i}", "year": None, "ids": ids}
-            for key in ("tagline", "overview", "runtime", "country", "trailer", "homepage", "status", "rating",
-                        "votes", "comment_count", "language", "languages", "available_translations", "genres",
-                        "certification", "original_title"):
-                record[key] = None
-            record["updated_at"] = OLD
-            if media == "movie":
-                record["released"] = None
-            else:
-                record.update(first_aired=None, airs=None, network=None, aired_episodes=None)
-            return record
-        language = LANGUAGES[i % len(LANGUAGES)]
-        record = {
-            "title": f"{name} {i}",
-            "year": year,
-            "ids": ids,
-            "tagline": f"The {rnd.choice(WORDS)} never {rnd.choice(WORDS)}s." if i % 3 else None,
-            "overview": " ".join(rnd.choice(WORDS) for _ in range(self.overview_words)) + ".",
-            "runtime": rnd.randint(20, 180),
-            "country": COUNTRIES[i % len(COUNTRIES)],
-            "trailer": None if i % 4 == 0 else f"https://youtube.com/watch?v=t{i}",
-            "homepage": None,
-            "status": "released" if media == "movie" else rnd.choice(["returning series", "ended", "canceled"]),
-            "rating": round(rnd.uniform(1, 10), 5),
-            "votes": rnd.randint(0, 50000),
-            "comment_count": rnd.randint(0, 300),
-            "updated_at": OLD,
-            "language": language,
-            "languages": [language],
-            "available_translations": ["en", language],
-            "genres": sorted(rnd.sample(GENRES, rnd.randint(1, 3))),
-            "certification": rnd.choice(["PG", "PG-13", "R", None]),
-            "original_title": f"{name} {i} ({language})" if language != "en" else f"{name} {i}",
-        }
-        if media == "movie":
-            record["released"] = f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
-        else:
-            record.update(first_aired=f"{year}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}T01:00:00.000Z",
-                          airs={"day": "Sunday", "time": "21:00", "timezone": "America/New_York"},
-                          network=NETWORKS[i % len(NETWORKS)], aired_episodes=rnd.randint(1, 200))
-        return record
+        return records.record(media, i, self.null_every, self.overview_words)
 
     # ---- faults and the request log ---------------------------------------------------------------
 
@@ -240,6 +190,7 @@ class FakeTrakt:
             index = len(self.requests)
             self.requests.append((arrived, url.path, page, 0))
             self.queries.append(query)
+            self.keys_seen.append(request.headers.get("trakt-api-key") is not None)
         request.fake_log_index = index  # type: ignore[attr-defined]  # _send fills in the status before writing
         self._answer(request, url.path, query, page)
 
@@ -270,13 +221,22 @@ class FakeTrakt:
         items, paginated = routed
         headers: dict[str, str] = {}
         if paginated:
-            limit = min(_positive(query.get("limit"), DEFAULT_LIMIT), MAX_LIMIT)
+            kind = items[0][0] if items else _kind(path)
+            limit = min(_positive(query.get("limit"), DEFAULT_LIMITS.get(kind, 10)), MAX_LIMIT)
             total = len(items)
-            page_count = (total + limit - 1) // limit
+            page_count = max(1, (total + limit - 1) // limit - self.page_count_lag)
             ids = items[(page - 1) * limit : page * limit]
-            headers = {"X-Pagination-Page": str(page), "X-Pagination-Limit": str(limit),
-                       "X-Pagination-Page-Count": str(page_count), "X-Pagination-Item-Count": str(total)}
-            items = [self._render(path, item) for item in ids]
+            with self._lock:
+                left_out = self.short_pages.get((path, page), 0)
+                empty = self.empty_pages.get((path, page), 0)
+                if empty > 0:
+                    self.empty_pages[(path, page)] = empty - 1
+            ids = [] if empty else ids[: len(ids) - left_out] if left_out else ids
+            if kind not in self.headerless:
+                headers = {"X-Pagination-Page": str(page), "X-Pagination-Limit": str(limit),
+                           "X-Pagination-Page-Count": str(page_count), "X-Pagination-Item-Count": str(total)}
+            with_images = "images" in (query.get("extended") or "").split(",")
+            items = [self._render(path, item, with_images) for item in ids]
         body = b"{" if fault == "malformed" else json.dumps(items).encode()
         return _send(request, 200, body, headers=headers)
 
@@ -287,6 +247,16 @@ class FakeTrakt:
             return _send(request, 429, b'{"error":"rate limited"}')
         if fault == "429-html":
             return _send(request, 429, HTML_429, "text/html")
+        if fault == "429-html-300":
+            return _send(request, 429, HTML_429, "text/html", headers={"Retry-After": "300"})
+        if fault in ("520", "521", "522"):
+            status = int(fault)
+            page = CLOUDFLARE_HTML.format(status=status, reason=CLOUDFLARE_REASONS[status]).encode()
+            return _send(request, status, page, "text/html")
+        if fault == "redirect":
+            assert self.redirect_to, "set redirect_to before injecting a redirect"
+            return _send(request, 302, b"", "text/plain",
+                         headers={"Location": self.redirect_to + request.path})
         if fault in ("500", "502", "503"):
             return _send(request, int(fault), b"<html><body>Server error</body></html>", "text/html")
         if fault in ("401", "403"):
@@ -343,14 +313,22 @@ class FakeTrakt:
             selected.append((-(rec["votes"] or -1), i) if kind == "popular" else (0, i))
         return [i for _, i in sorted(selected)]
 
-    def _render(self, path: str, item: tuple[str, str, int]) -> dict[str, Any]:
+    def _render(self, path: str, item: tuple[str, str, int], with_images: bool = True) -> dict[str, Any]:
         kind, media, i = item
         record = self.record(media, i)
+        if not with_images:
+            record = {k: v for k, v in record.items() if k != "images"}
         if kind == "search":
             return {"type": media, "score": 1000.0 - i / 1000, media: record}
         if kind == "updates":
             return {"updated_at": record["updated_at"], media: record}
         return record
+
+
+def _kind(path: str) -> str:
+    """The listing kind of a path: search, popular or updates."""
+    parts = path.strip("/").split("/")
+    return "search" if parts[0] == "search" else parts[1] if len(parts) > 1 else ""
 
 
 def _positive(raw: str | None, default: int) -> int:

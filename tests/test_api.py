@@ -162,7 +162,8 @@ def test_openapi_lists_every_endpoint_with_examples_and_docs_load(api: httpx.Cli
     assert set(schema["paths"]) == ENDPOINTS
     similar = schema["paths"]["/v1/titles/{title_id}/similar"]["get"]
     assert {p["name"] for p in similar["parameters"]} >= {"title_id", "k", "offset", "year", "runtime", "votes", "rating",
-                                                           "genre", "no_genre", "lang", "type", "hide"}
+                                                           "genre", "no_genre", "lang", "spoken", "no_cert", "type",
+                                                           "favour", "hide"}
     assert {"404", "422", "503"} <= set(similar["responses"])
     assert "examples" in schema["components"]["schemas"]["RecommendRequest"]
     for model in ("TitleDetail", "RecommendationOut", "FacetsOut", "StatusOut", "HealthOut", "Problem"):

@@ -92,7 +92,8 @@ def test_a_bad_value_names_its_parameter(client: TestClient):
 TEXT = st.text(max_size=60)
 PARAM_VALUES = st.one_of(TEXT, st.integers(min_value=-(10**30), max_value=10**30).map(str),
                          st.floats(allow_nan=True, allow_infinity=True).map(str))
-FILTER_NAMES = ("k", "offset", "year", "runtime", "votes", "rating", "genre", "no_genre", "lang", "type", "hide")
+FILTER_NAMES = ("k", "offset", "year", "runtime", "votes", "rating", "genre", "no_genre", "lang", "spoken", "no_cert",
+                "type", "favour", "hide")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -112,6 +113,18 @@ def test_any_id_or_name_gives_a_result_or_a_problem(client: TestClient, title_id
         assert_answer(client.get(f"/v1/titles/{quoted}{path}"))
     body = json.dumps({"seeds": [title_id or "x"], "avoid": [q or "y"]}).encode()  # escapes a lone surrogate as JSON does
     assert_answer(client.post("/v1/recommend", content=body, headers={"Content-Type": "application/json"}))
+
+
+def test_favour_ranks_like_the_service_with_those_weights_and_a_bad_value_is_a_422(client: TestClient, small_app):
+    from flixrec.filters import parse_filter_params
+
+    body = client.get(SIMILAR, params=[("k", "10"), ("favour", "director"), ("favour", "Cast")]).json()
+    assert body["filters"]["favour"] == ["director", "cast"]
+    weights = parse_filter_params({"favour": ["director", "cast"]}).weights(small_app.settings.ranking)
+    expected = small_app.similar_titles(INTERSTELLAR, k=11, weights=weights)[:10]
+    assert [r["title"]["title_id"] for r in body["items"]] == [r.title.title_id for r in expected]
+    assert client.get(SIMILAR, params={"favour": "producer"}).json()["parameter"] == "favour"
+    assert client.get("/v1/facets").json()["favour"] == ["director", "cast"]
 
 
 def test_cors_is_off_by_default_and_on_for_the_configured_origins(small_app):

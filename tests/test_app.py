@@ -19,15 +19,6 @@ CHARTS, EXPLORE, DATA = "pages/1_Similarity_charts.py", "pages/2_Explore_catalog
 BATMAN_1989, BATMAN_1966, BATMAN_RETURNS = "tmdb-movie-268", "tmdb-movie-2661", "tmdb-movie-364"
 
 
-@pytest.fixture
-def app_env(demo_settings, monkeypatch):
-    """The app's environment pointing at the demo home (AppTest runs the script in this process)."""
-    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
-    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
-    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
-    return demo_settings
-
-
 def new_app(**query: str | list[str]) -> AppTest:
     """The dashboard, with URL query parameters set before the first run."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
@@ -94,8 +85,8 @@ def test_search_disambiguation_pick_results(app_env, demo_app):
     franchise = keyed(at, "franchise:")
     assert BATMAN_RETURNS in franchise and BATMAN_1966 in franchise
     assert not set(franchise) & set(shown_ids(at))
-    scores = [m.value for m in at.metric if m.label == "Similarity"]
-    assert len(scores) == 20 and all(re.fullmatch(r"0\.\d{3}", s) for s in scores)
+    scores = re.findall(r'class="fx-score"[^>]*>(\d{1,3})%', texts(at))  # each card: its score as a percentage
+    assert len(scores) == 20 and [int(s) for s in scores] == sorted((int(s) for s in scores), reverse=True)
     assert at.query_params["title"] == [BATMAN_1989] or at.query_params["title"] == BATMAN_1989
 
 

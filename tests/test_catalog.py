@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -238,3 +239,29 @@ def test_incremental_merging_equals_merging_everything_at_once(tmp_path):
         assert all(catalog.get_title(rid).title_id in expected for rid in final)
         assert catalog.upsert_titles(final.values()).unchanged == len(final)
         catalog.engine.dispose()
+
+
+def test_an_older_catalogue_is_read_without_the_new_columns_and_upgraded_when_opened_to_write(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    catalog = Catalog.open(f"sqlite:///{path}")
+    title = Title("trakt-movie-1", "movie", "New", "trakt", certification="R", languages=("en", "es"),
+                  subgenres=("heist",), poster_url="https://walter-r2.trakt.tv/p.jpg", after_credits=True,
+                  people=(Person("trakt-person-1", "Writer", "writer", 0, None, "Novel"),))
+    catalog.engine.dispose()
+    with sqlite3.connect(path) as conn:  # the schema before issue 15
+        conn.execute("DROP INDEX IF EXISTS ix_titles_certification")
+        for column in ("certification", "subgenres", "languages", "available_translations", "trailer", "homepage",
+                       "poster_url", "tvdb_id", "plex_guid", "source_updated_at", "airs", "after_credits",
+                       "during_credits"):
+            conn.execute(f"ALTER TABLE titles DROP COLUMN {column}")
+        conn.execute("ALTER TABLE credits DROP COLUMN job")
+        conn.execute("ALTER TABLE credits DROP COLUMN episode_count")
+        conn.execute("INSERT INTO titles (title_id, media_type, title, source, aliases, genres, keywords, year, "
+                     "content_hash, record_hash, updated_at) VALUES ('m1', 'movie', 'Old', 'demo', '[]', '[]', "
+                     "'[]', 1999, 'c', 'r', '2026-01-01 00:00:00')")
+    reader = Catalog.open(f"sqlite:///{path}", create=False)
+    assert reader.get_title("m1").title == "Old" and reader.get_title("m1").certification is None
+    assert reader.frame_rows(["title_id", "certification"]) == [{"title_id": "m1", "certification": None}]
+    writer = Catalog.open(f"sqlite:///{path}")
+    writer.upsert_titles([title])
+    assert writer.get_title(title.title_id) == title

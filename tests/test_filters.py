@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from flixrec.explore import CATALOGUE_COLUMNS, catalogue_frame, filter_frame
 from flixrec.index import IndexSnapshot, title_metadata
+from flixrec.index.store import snapshot_records
 from flixrec.models import MEDIA_TYPES, Filters, Title
 
 GENRES = ("Action", "Comedy", "Drama", "Anime")
 LANGUAGES = ("en", "ja", "fr")
+CERTIFICATIONS = ("PG", "R", "TV-MA")
 YEARS = st.integers(1990, 2000)
 RUNTIMES = st.integers(40, 160)
 VOTES = st.integers(0, 50)
@@ -30,6 +32,9 @@ def title_sets(draw) -> list[Title]:
             genres=tuple(draw(st.lists(st.sampled_from(GENRES), max_size=3, unique=True))),
             year=draw(st.none() | YEARS), runtime=draw(st.none() | RUNTIMES), votes=draw(st.none() | VOTES),
             rating=draw(st.none() | RATINGS), language=draw(st.none() | st.sampled_from(LANGUAGES)),
+            languages=draw(st.none() | st.lists(st.sampled_from(LANGUAGES), min_size=1, max_size=3, unique=True)
+                           .map(tuple)),
+            certification=draw(st.none() | st.sampled_from(CERTIFICATIONS)),
         )
         for i in range(count)
     ]
@@ -49,6 +54,8 @@ FILTERS = st.builds(
     languages=_some(LANGUAGES + ("de",)),  # a language no title has
     media_types=_some(MEDIA_TYPES),
     exclude_ids=_some(tuple(f"t{i:02d}" for i in range(14))),  # t12, t13: ids not in the set
+    spoken_languages=_some(LANGUAGES + ("de",)),
+    certifications_exclude=_some(CERTIFICATIONS + ("NC-17",)),  # a certification no title has
 )
 
 
@@ -62,6 +69,11 @@ def _frame_rows(titles: list[Title]) -> list[dict]:
     return [{name: getattr(t, name, None) for name in CATALOGUE_COLUMNS} for t in titles]
 
 
+def _stored_snapshot(snapshot: IndexSnapshot) -> IndexSnapshot:
+    """The snapshot as the app reads it back: its rows re-read the way a build merges them."""
+    return IndexSnapshot.from_records(snapshot_records(snapshot, skip=set()))
+
+
 @settings(max_examples=300, deadline=None)
 @given(titles=title_sets(), filters=FILTERS)
 def test_accepts_mask_and_filter_frame_agree_exactly(titles, filters):
@@ -69,6 +81,25 @@ def test_accepts_mask_and_filter_frame_agree_exactly(titles, filters):
     snapshot = _snapshot(titles)
     assert set(snapshot.ids[snapshot.mask(filters)]) == expected
     assert set(filter_frame(catalogue_frame(_frame_rows(titles)), filters)["title_id"]) == expected
+    if titles:  # the metadata a build carries over from the previous snapshot keeps the same answers
+        merged = _stored_snapshot(snapshot)
+        assert set(merged.ids[merged.mask(filters)]) == expected
+
+
+def test_no_r_or_tv_ma_keeps_unrated_titles_and_spoken_languages_include_the_original_one():
+    titles = [Title("r", "movie", "R", "t", certification="R", language="en"),
+              Title("pg", "movie", "PG", "t", certification="PG", language="fr", languages=("fr", "de")),
+              Title("unrated", "show", "U", "t", language="ja"),
+              Title("ma", "show", "MA", "t", certification="TV-MA", languages=("en", "ja"))]
+    family = Filters(certifications_exclude={"R", "TV-MA"})
+    german = Filters(spoken_languages={"de"})
+    japanese = Filters(spoken_languages={"ja"})
+    snapshot = _snapshot(titles)
+    frame = catalogue_frame(_frame_rows(titles))
+    for filters, expected in ((family, {"pg", "unrated"}), (german, {"pg"}), (japanese, {"unrated", "ma"})):
+        assert {t.title_id for t in titles if filters.accepts(t)} == expected
+        assert set(snapshot.ids[snapshot.mask(filters)]) == expected
+        assert set(filter_frame(frame, filters)["title_id"]) == expected
 
 
 @settings(max_examples=50, deadline=None)

@@ -16,7 +16,8 @@ def parse(**params: str | list[str]):
 
 
 def test_the_vocabulary_is_declared_once_with_labels_and_help():
-    assert FILTER_NAMES == ("year", "runtime", "votes", "rating", "genre", "no_genre", "lang", "type", "k")
+    assert FILTER_NAMES == ("year", "runtime", "votes", "rating", "genre", "no_genre", "lang", "spoken", "no_cert",
+                            "type", "k", "favour")
     assert all(p.label and p.help for p in FILTER_PARAMS)
 
 
@@ -94,3 +95,25 @@ def test_languages_and_types_may_be_given_by_code_or_by_label():
     parsed = parse(lang=["Japanese", "en"], type="Shows")
     assert parsed.filters == Filters(languages={"ja", "en"}, media_types={"show"}) and parsed.problems == []
     assert parse(type="all").filters.is_empty() and not parse(type="All").problems
+
+
+def test_spoken_languages_and_certifications_to_leave_out_parse_and_round_trip():
+    facets = {**FACETS, "spoken_languages": ["de", "en", "fr", "ja"], "certifications": ["PG", "R", "TV-MA"]}
+    parsed = parse_filter_params({"spoken": ["German", "ja"], "no_cert": ["r", "tv-ma", "X"]}, facets)
+    assert parsed.filters == Filters(spoken_languages={"de", "ja"}, certifications_exclude={"R", "TV-MA"})
+    assert parsed.problems == ["no_cert=X is not in the catalogue; ignored"]
+    assert parsed.kept == {"spoken": ["de", "ja"], "no_cert": ["R", "TV-MA"]}
+    params = filter_params(parsed.filters)
+    assert params == {"spoken": ["de", "ja"], "no_cert": ["R", "TV-MA"]}
+    assert parse_filter_params(params, facets).filters == parsed.filters
+
+
+def test_favour_names_people_to_weigh_more_and_drops_anything_else():
+    from flixrec.models import RankingWeights
+
+    parsed = parse_filter_params({"favour": ["Director", "cast", "composer"]})
+    assert parsed.favour == {"director", "cast"} and parsed.kept["favour"] == ["director", "cast"]
+    assert any(p.startswith("favour=composer") for p in parsed.problems)
+    weights = parsed.weights(RankingWeights())
+    assert weights.directors == weights.cast == 0.5 and weights.keywords == RankingWeights().keywords
+    assert parse_filter_params({}).weights(RankingWeights()) == RankingWeights()

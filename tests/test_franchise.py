@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flixrec.models import Title
-from flixrec.recommend import franchise_key, same_franchise
+from flixrec.franchise import franchise_key, same_franchise
 
 
 def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = ()) -> Title:

@@ -78,7 +78,8 @@ def test_a_record_with_every_extended_field_null_maps_to_nulls(fake_trakt):
     for media in ("movie", "show"):
         title = to_title(fake_trakt.record(media, 7), media)
         assert title.title_id == f"trakt-{media}-7"
-        always = ("title_id", "media_type", "title", "source", "trakt_id", "aliases", "genres", "keywords", "people")
+        always = ("title_id", "media_type", "title", "source", "trakt_id", "aliases", "genres", "keywords", "people",
+                  "source_updated_at")  # Trakt sends updated_at on every record
         nullable = [f.name for f in dataclasses.fields(title) if f.name not in always]
         assert all(getattr(title, name) is None for name in nullable), title
         assert title.genres == ()
@@ -293,8 +294,8 @@ def test_people_crawl_is_checkpointed_and_survives_a_recrawl(fake_trakt, catalog
         recrawl = run_crawl(client, catalog, search_plan("show", None), restart=True)
     assert (recrawl.new, recrawl.updated, recrawl.unchanged) == (0, 0, 60)
     show = catalog.get_title("trakt-show-10")
-    assert show.people == to_people(fake_trakt.people("show", 10))
-    assert len(show.directors) == 2
+    assert show.people == to_people(fake_trakt.people("show", 10), media="show")
+    assert len(show.creators) == 2 and show.directors == []  # a show's directors direct episodes (issue 15)
     assert show.cast == [c["person"]["name"] for c in fake_trakt.people("show", 10)["cast"]]
 
 
@@ -370,6 +371,10 @@ def test_an_interrupted_incremental_sync_resumes_its_own_window(fake_trakt, cata
     (["popular", "--rate", "lots"], "argument --rate: 'lots' is not a whole number of 0 or more"),
     (["updates", "--since", "yesterday"], "argument --since: 'yesterday' is not a UTC time like 2026-11-20T13"),
     (["people", "--timeout", "nan"], "argument --timeout: 'nan' is not a positive number"),
+    (["search", "--step", "-1"], "argument --step: '-1' is not a positive whole number"),  # wrote a last-sync time
+    (["people", "--batch-size", "0"], "argument --batch-size: '0' is not a positive whole number"),
+    (["people", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
+    (["search", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
 ])
 def test_bad_arguments_are_one_error_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))

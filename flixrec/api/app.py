@@ -23,8 +23,9 @@ GZIP_FROM_BYTES = 1000
 DESCRIPTION = """Similar movies and shows over the FlixRec catalogue: the same service the dashboard uses.
 
 * Filters take the app's URL parameters: `year=1990-2010`, `runtime=90-150`, `votes=250`, `rating=6.5`,
-  `genre=Drama` (repeatable), `no_genre=Horror`, `lang=ja`, `type=movie`, `hide=<title id>`; `k` is how
-  many titles per page and `offset` pages on.
+  `genre=Drama` (repeatable), `no_genre=Horror`, `lang=ja`, `spoken=de`, `no_cert=R`, `type=movie`,
+  `hide=<title id>`, and `favour=director` / `favour=cast` for the ranking; `k` is how many titles per page
+  and `offset` pages on.
 * Errors are `application/problem+json` (RFC 9457): `type`, `title`, `status`, `detail`, and `parameter` /
   `errors` naming what to fix. 404 for an unknown title, 422 for a bad value, 503 when the index is not
   built yet (with the `command` that builds it).

@@ -57,11 +57,13 @@ def similar_titles(service: Service, title_id: TitleId, filters: FilterQuery, k:
     """Ranked by similarity (score in [0, 1]); never the title itself; its franchise entries are at /franchise.
 
     Filters use the app's URL parameters: year=1990-2010, runtime=90-150, votes=250, rating=6.5,
-    genre=Drama (repeatable), no_genre=Horror, lang=ja, type=movie, hide=<title id>.
+    genre=Drama (repeatable), no_genre=Horror, lang=ja, spoken=de, no_cert=R, type=movie, hide=<title id>;
+    favour=director / favour=cast rank titles sharing the seed's people higher.
     """
     seed = service.get_title(title_id)
     page = PageRequest(offset, k)
-    items, next_offset = page.cut(service.similar_titles(title_id, k=page.fetch, filters=filters.filters))
+    weights = filters.weights(service.settings.ranking)
+    items, next_offset = page.cut(service.similar_titles(title_id, k=page.fetch, filters=filters.filters, weights=weights))
     return schemas.SimilarPage(seed=schemas.title_summary(seed), items=[schemas.recommendation(r) for r in items],
                                offset=offset, limit=k, next_offset=next_offset, filters=filters.kept)
 
@@ -105,7 +107,8 @@ def recommend_for(service: Service, request: Annotated[schemas.RecommendRequest,
     """
     parsed = body_filters(request.filters, service)
     page = PageRequest(request.offset, request.k)
-    recs = service.recommend_for(request.seeds, request.avoid, filters=parsed.filters, k=page.fetch)
+    recs = service.recommend_for(request.seeds, request.avoid, filters=parsed.filters, k=page.fetch,
+                                 weights=parsed.weights(service.settings.ranking))
     items, next_offset = page.cut(recs)
     return schemas.RankedPage(items=[schemas.recommendation(r) for r in items], offset=request.offset,
                               limit=request.k, next_offset=next_offset, filters=parsed.kept)

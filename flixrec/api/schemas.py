@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from flixrec.filters import FILTER_PARAMS, MAX_K, language_name
+from flixrec.filters import FAVOURABLE, FILTER_PARAMS, MAX_K, language_name
 from flixrec.models import MEDIA_TYPES, Match, Recommendation, Title
 
 ItemT = TypeVar("ItemT")
@@ -226,7 +226,7 @@ class FacetsOut(BaseModel):
         "year": {"min": 1916, "max": 2026}, "runtime": {"min": 14, "max": 338}, "votes": {"min": 0, "max": 13752},
         "rating": {"min": 0, "max": 10}, "genres": ["Action", "Adventure", "Animation", "Drama"],
         "languages": [{"code": "en", "name": "English"}, {"code": "ja", "name": "Japanese"}],
-        "media_types": ["movie", "show"],
+        "spoken_languages": [], "certifications": [], "media_types": ["movie", "show"], "favour": ["director", "cast"],
         "params": [{"name": "year", "label": "Year", "repeated": False,
                     "help": "a range of release years: year=1990-2010 (or year=1990&year=2010)"}],
     }]})
@@ -237,7 +237,10 @@ class FacetsOut(BaseModel):
     rating: RangeOut
     genres: list[str]
     languages: list[LanguageOut]
+    spoken_languages: list[LanguageOut] = Field(default=[], description="the spoken filter's choices (none when unknown)")
+    certifications: list[str] = Field(default=[], description="the no_cert filter's choices (none when unknown)")
     media_types: list[str]
+    favour: list[str] = Field(default=[], description="what the favour parameter can name")
     params: list[FilterParamOut]
 
 
@@ -318,6 +321,7 @@ def facets_out(facets: dict[str, Any]) -> FacetsOut:
     return FacetsOut(
         **ranges, genres=list(facets["genres"]),
         languages=[LanguageOut(code=code, name=language_name(code)) for code in facets["languages"]],
-        media_types=list(MEDIA_TYPES),
+        spoken_languages=[LanguageOut(code=code, name=language_name(code)) for code in facets.get("spoken_languages", ())],
+        certifications=list(facets.get("certifications", ())), media_types=list(MEDIA_TYPES), favour=list(FAVOURABLE),
         params=[FilterParamOut(name=p.name, label=p.label, help=p.help, repeated=p.repeated) for p in FILTER_PARAMS],
     )

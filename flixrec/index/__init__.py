@@ -3,10 +3,12 @@
 - ledger:     IndexLedger, what each stored vector was built from (a SQLite file beside Chroma's)
 - collection: VectorIndex, the Chroma collection and build stamp; where Chroma/sqlite3 errors are translated
 - snapshot:   IndexSnapshot, the build in memory: filter mask and exact nearest neighbours
-- store:      the snapshot files of a build (write, read, SnapshotBuilder) and `load_snapshot(index)`
+- store:      the snapshot files of a build (write, read and validate, SnapshotBuilder) and `load_snapshot(index)`
+- health:     `index_problems(index)`: whether the published snapshot agrees with the ledger and Chroma
 """
 
 from flixrec.index.collection import HNSW_CONFIGURATION, VectorIndex, chroma_client, title_metadata
+from flixrec.index.health import index_problems
 from flixrec.index.ledger import Hashes, IndexLedger, metadata_hash
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.index.store import (
@@ -17,12 +19,13 @@ from flixrec.index.store import (
     remove_other_snapshots,
     snapshot_dir,
     snapshot_from_chroma,
+    snapshot_problem,
     snapshot_root,
     write_snapshot,
 )
 
 __all__ = [
     "HNSW_CONFIGURATION", "Hashes", "IndexLedger", "IndexSnapshot", "SnapshotBuilder", "VectorIndex", "chroma_client",
-    "has_snapshot", "load_snapshot", "metadata_hash", "read_snapshot", "remove_other_snapshots", "snapshot_dir",
-    "snapshot_from_chroma", "snapshot_root", "title_metadata", "write_snapshot",
+    "has_snapshot", "index_problems", "load_snapshot", "metadata_hash", "read_snapshot", "remove_other_snapshots", "snapshot_dir",
+    "snapshot_from_chroma", "snapshot_problem", "snapshot_root", "title_metadata", "write_snapshot",
 ]

@@ -31,6 +31,10 @@ HNSW_CONFIGURATION: dict[str, Any] = {"space": "cosine", "ef_construction": 40, 
 paid back by a wider search, since the app ranks with its snapshot (see docs/performance.md)."""
 
 
+REPAIR_HINT = "if it is damaged, rebuild the index from the catalogue: python -m ingest repair"
+"""What every index failure message ends with (ingest's `repair_index` behind that command)."""
+
+
 def title_metadata(title: Title) -> dict[str, Any]:
     """The filterable metadata stored beside a title's vector (Chroma keeps no nulls: they are left out)."""
     meta: dict[str, Any] = {"media_type": title.media_type}
@@ -42,6 +46,10 @@ def title_metadata(title: Title) -> dict[str, Any]:
         meta["language"] = title.language
     if title.genres:
         meta["genres"] = list(title.genres)
+    if title.languages:
+        meta["languages"] = list(title.languages)
+    if title.certification:
+        meta["certification"] = title.certification
     return meta
 
 
@@ -53,9 +61,16 @@ def _translated_errors(action: str, chroma_dir: Path, ledger_path: Path | None =
     try:
         yield
     except ChromaError as exc:
-        raise IndexUnavailable(f"Chroma failed while {action} ({chroma_dir / 'chroma.sqlite3'}): {exc}") from exc
+        raise IndexUnavailable(f"Chroma failed while {action} ({chroma_dir / 'chroma.sqlite3'}): {_one_line(exc)}; "
+                               f"{REPAIR_HINT}") from exc
     except sqlite3.Error as exc:
-        raise IndexUnavailable(f"the index ledger failed while {action} ({ledger_path or chroma_dir}): {exc}") from exc
+        raise IndexUnavailable(f"the index ledger failed while {action} ({ledger_path or chroma_dir}): "
+                               f"{_one_line(exc)}; {REPAIR_HINT}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def chroma_client(index_dir: Path) -> Any:
@@ -63,10 +78,27 @@ def chroma_client(index_dir: Path) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    with _translated_errors("opening the index", Path(index_dir)):
-        return chromadb.PersistentClient(
-            path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        )
+    try:
+        with _translated_errors("opening the index", Path(index_dir)):
+            try:
+                return chromadb.PersistentClient(
+                    path=str(index_dir), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+                )
+            except (ValueError, AttributeError, RuntimeError) as exc:  # Chroma's own wrappers of a failed start
+                raise IndexUnavailable(f"Chroma cannot open the index ({Path(index_dir) / 'chroma.sqlite3'}): "
+                                       f"{_one_line(exc)}; {REPAIR_HINT}") from exc
+    except IndexUnavailable:
+        _forget_chroma_system(Path(index_dir))
+        raise
+
+
+def _forget_chroma_system(index_dir: Path) -> None:
+    """Drop Chroma's per-process cached system of a directory that failed to open, so a later open (after
+    a repair) starts afresh instead of reusing the broken one (Chroma caches it before starting it)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(index_dir), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(index_dir), None)
 
 
 class VectorIndex:

@@ -37,8 +37,20 @@ class IndexSnapshot:
     tie_rank: np.ndarray | None = None  # (n,) int64: rank of each id in id order (computed when None)
     projection: Projection | None = None  # fitted when None and the index is large (see flixrec.engine)
     search_mode: str = "auto"  # "auto" (planner), "exact" or "projected" (benchmarks and contract tests)
+    certification: np.ndarray | None = None  # (n,) int32 index into certifications, -1 unknown
+    certifications: list[str] = dataclasses.field(default_factory=list)
+    spoken_matrix: np.ndarray | None = None  # (n, s) bool: Title.spoken_languages (`languages` + `language`)
+    spoken_languages: list[str] | None = None
 
     def __post_init__(self) -> None:
+        n = len(self.ids)
+        if self.certification is None:  # a snapshot written before certifications were kept
+            self.certification = np.full(n, -1, dtype=np.int32)
+        if self.spoken_matrix is None or self.spoken_languages is None:  # ... or spoken languages: the original one
+            self.spoken_languages = list(self.languages)
+            self.spoken_matrix = np.zeros((n, len(self.languages)), dtype=bool)
+            known = np.flatnonzero(np.asarray(self.language) >= 0)
+            self.spoken_matrix[known, np.asarray(self.language)[known]] = True
         self._position = {title_id: i for i, title_id in enumerate(self.ids)}
         if self.tie_rank is None:
             # tie-break rank: equal scores come back in title-id order, so results are stable
@@ -73,6 +85,15 @@ class IndexSnapshot:
         for row, m in enumerate(metas):
             for g in m.get("genres", ()):
                 genre_matrix[row, genre_code[g]] = True
+        certifications = sorted({m["certification"] for m in metas if m.get("certification")})
+        cert_code = {c: i for i, c in enumerate(certifications)}
+        spoken_rows = [set(m.get("languages", ())) | ({m["language"]} if m.get("language") else set()) for m in metas]
+        spoken_languages = sorted(set().union(*spoken_rows)) if spoken_rows else []
+        spoken_code = {lang: i for i, lang in enumerate(spoken_languages)}
+        spoken_matrix = np.zeros((n, len(spoken_languages)), dtype=bool)
+        for row, langs in enumerate(spoken_rows):
+            for lang in langs:
+                spoken_matrix[row, spoken_code[lang]] = True
         return cls(
             ids=np.array(all_ids, dtype=object),
             matrix=matrix,
@@ -83,6 +104,10 @@ class IndexSnapshot:
             genre_matrix=genre_matrix,
             genres=genres,
             stamp=stamp,
+            certification=np.array([cert_code.get(m.get("certification"), -1) for m in metas], dtype=np.int32),
+            certifications=certifications,
+            spoken_matrix=spoken_matrix,
+            spoken_languages=spoken_languages,
         )
 
     def __len__(self) -> int:
@@ -118,6 +143,13 @@ class IndexSnapshot:
         if filters.media_types:
             codes = [i for i, m in enumerate(MEDIA_TYPES) if m in filters.media_types]
             keep &= np.isin(self.media_type, codes)
+        if filters.spoken_languages:
+            cols = [i for i, lang in enumerate(self.spoken_languages or ()) if lang in filters.spoken_languages]
+            keep &= self.spoken_matrix[:, cols].any(axis=1) if cols else False
+        if filters.certifications_exclude:
+            codes = [i for i, c in enumerate(self.certifications) if c in filters.certifications_exclude]
+            if codes:
+                keep &= ~np.isin(self.certification, codes)
         for title_id in filters.exclude_ids:
             row = self.position(title_id)
             if row is not None:

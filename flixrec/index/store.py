@@ -11,17 +11,27 @@ Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
   float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
-  genre_matrix) | meta.json (format, stamp, model, n, d, languages, genres), written last: a directory
-  without meta.json is incomplete and ignored.
+  genre_matrix, certification, spoken_matrix) | meta.json (format, stamp, model, n, d, languages, genres,
+  certifications, spoken_languages, and each file's size and blake2b checksum), written last: a
+  directory without meta.json is incomplete and ignored. Snapshots written before certifications and
+  spoken languages were kept load without them.
+
+Opening a snapshot validates it (every file's size against meta.json, every array's shape against n and
+d; `verify=True` also the checksums, which `check` and `embed` use): a damaged one is never served, the
+reader falls back to Chroma with a warning, `snapshot_problem` names the damage, and the next build
+writes a good one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
 import shutil
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +65,74 @@ def has_snapshot(index: VectorIndex, stamp: str | None) -> bool:
         meta = json.loads((snapshot_dir(index, stamp) / "meta.json").read_text())
     except (OSError, ValueError):
         return False
-    return meta.get("format") == FORMAT and meta.get("stamp") == stamp
+    return isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("stamp") == stamp
+
+
+class SnapshotDamaged(Exception):
+    """A snapshot's files disagree with its meta.json (internal: readers fall back, `snapshot_problem` reports)."""
+
+
+def file_checksum(path: Path) -> str:
+    """blake2b of a file's bytes, read in blocks."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_meta(directory: Path, stamp: str) -> dict[str, Any]:
+    """meta.json of a snapshot directory; SnapshotDamaged when missing, unreadable or of another build/format."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+    except FileNotFoundError as exc:
+        raise SnapshotDamaged("meta.json is missing (the snapshot was never completed)") from exc
+    except (OSError, ValueError) as exc:
+        raise SnapshotDamaged(f"meta.json is unreadable ({type(exc).__name__})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("stamp") != stamp:
+        raise SnapshotDamaged(f"meta.json is not format {FORMAT} of build {stamp}")
+    return meta
+
+
+def _check_files(directory: Path, meta: dict[str, Any], verify: bool) -> None:
+    """Every file meta.json lists has its recorded size (and, with `verify`, checksum)."""
+    for name, expected in (meta.get("files") or {}).items():
+        path = directory / name
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise SnapshotDamaged(f"{name} is missing") from exc
+        if size != expected["bytes"]:
+            raise SnapshotDamaged(f"{name} holds {size} bytes, {expected['bytes']} expected (truncated or replaced)")
+        if verify and file_checksum(path) != expected["blake2b"]:
+            raise SnapshotDamaged(f"{name} does not match its checksum")
+
+
+def _check_shapes(snapshot: IndexSnapshot, meta: dict[str, Any]) -> None:
+    """Every array has the length (and width) meta.json records."""
+    n, d = int(meta["n"]), int(meta["d"])
+    shapes = {"matrix.npy": (snapshot.matrix.shape, (n, d)), "ids.npy": (snapshot.ids.shape, (n,)),
+              "tie_rank.npy": (snapshot.tie_rank.shape, (n,)),
+              "columns.npz genre_matrix": (snapshot.genre_matrix.shape, (n, len(snapshot.genres))),
+              "columns.npz media_type": (snapshot.media_type.shape, (n,)),
+              "columns.npz language": (snapshot.language.shape, (n,))}
+    shapes.update({f"columns.npz {name}": (column.shape, (n,)) for name, column in snapshot.numeric.items()})
+    for name, (actual, expected) in shapes.items():
+        if tuple(actual) != expected:
+            raise SnapshotDamaged(f"{name} has shape {tuple(actual)}, {expected} expected")
+    if n and (int(snapshot.tie_rank.min()) < 0 or int(snapshot.tie_rank.max()) >= n):
+        raise SnapshotDamaged("tie_rank.npy holds ranks outside the index")
+
+
+def snapshot_problem(index: VectorIndex, stamp: str | None, verify: bool = True) -> str | None:
+    """What is wrong with the snapshot of this build (missing, incomplete, truncated, checksum), or None when sound."""
+    if not stamp:
+        return "no build has been published"
+    try:
+        _open_snapshot(snapshot_dir(index, stamp), stamp, "exact", verify)
+    except SnapshotDamaged as exc:
+        return f"the snapshot {snapshot_dir(index, stamp)} is unusable: {exc}"
+    return None
 
 
 def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> Path:
@@ -78,11 +155,17 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
         np.savez(tmp / "columns.npz", media_type=snapshot.media_type, language=snapshot.language,
-                 genre_matrix=snapshot.genre_matrix, **snapshot.numeric)
+                 genre_matrix=snapshot.genre_matrix, certification=snapshot.certification,
+                 spoken_matrix=snapshot.spoken_matrix, **snapshot.numeric)
+        files = {path.name: {"bytes": path.stat().st_size, "blake2b": file_checksum(path)}
+                 for path in sorted(tmp.iterdir())}
         meta = {"format": FORMAT, "stamp": stamp, "model": index.model_name, "n": len(snapshot),
                 "d": int(snapshot.matrix.shape[1]) if snapshot.matrix.ndim == 2 else 0,
-                "languages": list(snapshot.languages), "genres": list(snapshot.genres)}
-        (tmp / "meta.json").write_text(json.dumps(meta))
+                "languages": list(snapshot.languages), "genres": list(snapshot.genres),
+                "certifications": list(snapshot.certifications),
+                "spoken_languages": list(snapshot.spoken_languages or ()), "files": files}
+        _write_durably(tmp / "meta.json", json.dumps(meta))
+        _sync_directory(tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -90,6 +173,28 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Write a file and fsync it (meta.json: once it exists, the files it lists are on disk)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory's files and entries (best effort: not every platform can open a directory)."""
+    for path in directory.iterdir():
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def remove_other_snapshots(index: VectorIndex, keep_stamp: str) -> None:
@@ -104,13 +209,28 @@ def remove_other_snapshots(index: VectorIndex, keep_stamp: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> IndexSnapshot | None:
-    """The memory-mapped snapshot of this build, or None when its files are missing or incomplete."""
+def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto", verify: bool = False) -> IndexSnapshot | None:
+    """The memory-mapped snapshot of this build, or None when its files are missing, incomplete or damaged.
+
+    Sizes and shapes are always validated; `verify` checks the files' checksums too (reads every byte).
+    """
     directory = snapshot_dir(index, stamp)
     try:
-        meta = json.loads((directory / "meta.json").read_text())
-        if meta.get("format") != FORMAT or meta.get("stamp") != stamp:
-            return None
+        return _open_snapshot(directory, stamp, search_mode, verify)
+    except SnapshotDamaged as exc:
+        if (directory / "meta.json").exists():
+            log.warning("snapshot %s is damaged (%s); reading Chroma instead; python -m ingest embed rewrites it",
+                        directory, exc)
+        else:  # deleted by a newer build, or never completed
+            log.info("snapshot %s unusable (%s); reading Chroma instead", directory, exc)
+        return None
+
+
+def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) -> IndexSnapshot:
+    """Open and validate a snapshot directory; SnapshotDamaged names what is wrong."""
+    meta = _read_meta(directory, stamp)
+    _check_files(directory, meta, verify)
+    try:
         matrix = np.load(directory / "matrix.npy", mmap_mode="r")
         projection = None
         if (directory / "projection.json").exists():
@@ -119,9 +239,16 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy"),
                                     np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
                                     int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
-        columns = np.load(directory / "columns.npz")
-        return IndexSnapshot(
-            ids=np.load(directory / "ids.npy").astype(object),
+        with np.load(directory / "columns.npz") as archive:
+            optional = [name for name in ("certification", "spoken_matrix") if name in archive.files]  # newer builds
+            columns = {name: archive[name] for name in (*NUMERIC_FIELDS, "media_type", "language", "genre_matrix", *optional)}
+        ids = np.load(directory / "ids.npy")
+        tie_rank = np.load(directory / "tie_rank.npy")
+        if ids.shape != tie_rank.shape or matrix.ndim != 2 or len(matrix) != len(ids):
+            raise SnapshotDamaged(f"ids.npy, tie_rank.npy and matrix.npy disagree in length "
+                                  f"({ids.shape}, {tie_rank.shape}, {matrix.shape})")
+        snapshot = IndexSnapshot(
+            ids=ids.astype(object),
             matrix=matrix,
             numeric={name: columns[name] for name in NUMERIC_FIELDS},
             media_type=columns["media_type"],
@@ -129,14 +256,21 @@ def read_snapshot(index: VectorIndex, stamp: str, search_mode: str = "auto") -> 
             languages=list(meta["languages"]),
             genre_matrix=columns["genre_matrix"],
             genres=list(meta["genres"]),
+            certification=columns.get("certification"),
+            certifications=list(meta.get("certifications", [])),
+            spoken_matrix=columns.get("spoken_matrix"),
+            spoken_languages=meta.get("spoken_languages") if "spoken_matrix" in columns else None,
             stamp=stamp,
-            tie_rank=np.load(directory / "tie_rank.npy"),
+            tie_rank=tie_rank,
             projection=projection,
             search_mode=search_mode,
         )
-    except (FileNotFoundError, ValueError, KeyError, OSError) as exc:  # deleted by a newer build, or partial
-        log.info("snapshot %s unusable (%s); reading Chroma instead", directory, exc)
-        return None
+    except SnapshotDamaged:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        raise SnapshotDamaged(f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from exc
+    _check_shapes(snapshot, meta)
+    return snapshot
 
 
 def load_snapshot(index: VectorIndex) -> IndexSnapshot:
@@ -174,6 +308,11 @@ def snapshot_records(snapshot: IndexSnapshot, skip: set[str], page: int = 20_000
             genres = [snapshot.genres[g] for g in np.flatnonzero(snapshot.genre_matrix[r])]
             if genres:
                 meta["genres"] = genres
+            if snapshot.certification[r] >= 0:
+                meta["certification"] = snapshot.certifications[snapshot.certification[r]]
+            spoken = [snapshot.spoken_languages[s] for s in np.flatnonzero(snapshot.spoken_matrix[r])]
+            if spoken and spoken != [meta.get("language")]:
+                meta["languages"] = spoken
             metas.append(meta)
         yield [snapshot.ids[r] for r in rows], np.asarray(snapshot.matrix[rows], dtype=np.float32), metas
 
@@ -214,7 +353,7 @@ class SnapshotBuilder:
         skip = set(self._ids) | self._deleted
         stamp = self.index.stamp()
         # a first build has none to start from
-        previous = read_snapshot(self.index, stamp) if stamp and self._previous_is_current else None
+        previous = read_snapshot(self.index, stamp, verify=True) if stamp and self._previous_is_current else None
         if previous is not None:
             return snapshot_records(previous, skip)
         if self.index.count() == len(set(self._ids)):

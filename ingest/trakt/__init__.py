@@ -1,8 +1,10 @@
 """Trakt ingest: crawl movies, shows and people from the Trakt API into the catalogue.
 
-    client    TraktClient (HTTP session, pacing, retries, pagination, key redaction), Pacer, Page
-    mapping   to_title / to_people: Trakt JSON to Title and Person
-    crawl     search_plan / popular_plan / updates_plan and run_crawl, checkpointed with each page
-    people    crawl_people: cast and directors, one request per title, checkpointed
+    client    TraktClient (HTTP session, pacing, retries, pagination past lagging counts, the key kept on
+              its host), Pacer, Page
+    mapping   to_title / to_people: Trakt JSON to Title and Person (creators, episode directors, writers)
+    crawl     search_plan / popular_plan / updates_plan and run_crawl, checkpointed with each page, with
+              each listing's rows seen vs Trakt's item count (never "complete" with rows missing)
+    people    crawl_people: cast and crew, one request per title, for titles that need them
     cli       `python -m ingest trakt ...`
 """

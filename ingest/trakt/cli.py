@@ -4,6 +4,8 @@ Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes),
 page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
 stopped. The API key comes from TRAKT_CLIENT_ID (environment) or .streamlit/secrets.toml.
 Arguments are checked by argparse types: a bad value is one `error:` line and exit 2 before anything runs.
+A crawl says "complete" only when every listing gave all the rows Trakt counts; otherwise it says which
+listing ended short and exits 1. `status` shows each listing's rows seen against Trakt's item count.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ def year_span(text: str) -> tuple[int, int] | None:
     return years
 
 
+def page_size(text: str) -> int:
+    """--limit: 1 to 250 rows per page (argparse type); Trakt serves no more than 250 whatever is asked."""
+    value = positive_int(text)
+    if value > MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is above {MAX_LIMIT}, the most rows Trakt serves per page")
+    return value
+
+
 def utc_time(text: str) -> dt.datetime:
     """--since: a UTC time like 2026-11-20T13 (argparse type)."""
     try:
@@ -71,7 +81,7 @@ def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan])
             with tqdm(desc=plan.name, unit="page", disable=args.quiet, dynamic_ncols=True) as bar:
 
                 def progress(page: Any, summary: CrawlSummary, segment: Any, bar: tqdm = bar) -> None:
-                    remaining = max(0, page.page_count - page.number)
+                    remaining = max(0, page.page_count - page.number, 0 if page.is_last else 1)
                     bar.total = summary.pages + remaining
                     bar.update(1)
                     postfix = {"titles": summary.titles, "new": summary.new, "at": segment.label}
@@ -82,13 +92,17 @@ def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan])
                 summary = run_crawl(client, catalog, plan, limit=args.limit, dry_run=args.dry_run,
                                     max_pages=args.max_pages, restart=args.restart, progress=progress)
             prefix = "dry run, nothing written: " if args.dry_run else ""
-            if summary.already_done:
+            if summary.already_done and summary.short:
+                print(f"{plan.name}: already crawled, but it ended short: {'; '.join(summary.short)}; "
+                      "--restart crawls it again")
+            elif summary.already_done:
                 print(f"{plan.name}: already complete; --restart crawls it again")
             else:
                 print(prefix + summary.line())
             for name in ("new", "updated", "unchanged", "skipped", "pages", "titles"):
                 setattr(totals, name, getattr(totals, name) + getattr(summary, name))
             totals.failed_pages += summary.failed_pages
+            totals.short += summary.short
             complete = complete and summary.done
         if len(plans) > 1:
             totals.done = complete
@@ -96,6 +110,10 @@ def _crawl(settings: Settings, args: argparse.Namespace, plans: list[CrawlPlan])
         print(f"{client.requests_sent} requests to Trakt")
     if totals.failed_pages:
         print(f"{len(totals.failed_pages)} pages still fail; they are retried when you run the same command again")
+        return 1
+    if totals.short:
+        print(f"{len(totals.short)} listings gave fewer rows than Trakt counts (see above); "
+              "--restart crawls them again")
         return 1
     return 0
 
@@ -128,20 +146,44 @@ def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
                 pending = min(pending, args.max_titles)
             with tqdm(total=pending, desc=f"{media} people", unit="title", disable=args.quiet) as bar:
                 summary = crawl_people(client, catalog, media, max_titles=args.max_titles, restart=args.restart,
-                                       dry_run=args.dry_run, progress=bar.update)
+                                       dry_run=args.dry_run, progress=bar.update, batch_size=args.batch_size)
             print(("dry run, nothing written: " if args.dry_run else "") + summary.line())
         print(f"{client.requests_sent} requests to Trakt")
     return 0
 
 
+def listing_lines(state: dict[str, Any]) -> list[str]:
+    """Per listing of a crawl checkpoint: rows seen vs Trakt's item count, and whether it is complete."""
+    lines = []
+    for key, entry in sorted((state.get("listings") or {}).items(), key=lambda kv: int(kv[0])):
+        items = entry.get("items", -1)
+        counted = f"{entry['rows']} of {items} rows" if items >= 0 else f"{entry['rows']} rows (Trakt sent no count)"
+        if not entry.get("ended"):
+            verdict = "in progress"
+        elif entry.get("short"):
+            verdict = "ENDED SHORT"
+        else:
+            verdict = "complete"
+        lines.append(f"    {entry.get('label', key)}: {counted}, {entry.get('pages', 0)} pages; {verdict}")
+    return lines
+
+
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    """Show every Trakt checkpoint (crawl cursors, last incremental sync)."""
+    """Show every Trakt checkpoint: per listing rows seen vs Trakt's item count, cursors, last sync."""
     catalog = Catalog.open(settings.database_url)
     states = catalog.states("trakt:")
     if not states:
         print("no Trakt crawl has run yet")
     for key, value in sorted(states.items()):
-        print(f"{key}: {value}")
+        if not isinstance(value, dict):
+            print(f"{key}: {value}")
+            continue
+        shown = {k: v for k, v in value.items() if k not in ("listings", "without_people")}
+        if "without_people" in value:
+            shown["without_people"] = len(value["without_people"])
+        print(f"{key}: {shown}")
+        for line in listing_lines(value):
+            print(line)
     print(f"catalogue: {catalog.count('movie')} movies, {catalog.count('show')} shows")
     return 0
 
@@ -163,7 +205,7 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--secrets-file", default=str(SECRETS_FILE),
                         help="TOML file read for settings the environment does not set, TRAKT_CLIENT_ID included")
     listing = argparse.ArgumentParser(add_help=False, parents=[common])
-    listing.add_argument("--limit", type=positive_int, default=MAX_LIMIT, help="items per page (Trakt clamps at 250)")
+    listing.add_argument("--limit", type=page_size, default=MAX_LIMIT, help=f"items per page, 1-{MAX_LIMIT} (Trakt's most)")
     listing.add_argument("--max-pages", type=positive_int, default=None, help="stop after this many pages (resume later)")
     listing.add_argument("--languages", default=None, help="comma-separated language codes, e.g. en,fr")
 
@@ -186,6 +228,8 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     updates.set_defaults(handler=cmd_updates)
     people = sub.add_parser("people", parents=[common], help=cmd_people.__doc__)
     people.add_argument("--max-titles", type=positive_int, default=None, help="stop after this many titles (resume later)")
+    people.add_argument("--batch-size", type=positive_int, default=25,
+                        help="titles written (with the checkpoint) per transaction (default 25)")
     people.set_defaults(handler=cmd_people)
     status = sub.add_parser("status", help=cmd_status.__doc__)
     status.set_defaults(handler=cmd_status)

@@ -3,11 +3,16 @@
     TraktClient.get(path, params)        -> Response          (JSON + headers; errors from ingest.errors)
     TraktClient.paginate(path, params)   -> Iterator[Page]    (paging state apart from the HTTP call)
 
-Retries are layered: urllib3's `Retry` on the HTTPAdapter retries timeouts, connection errors, 5xx and
-429s that carry `Retry-After` (honouring it); a 429 without `Retry-After` (Trakt's HTML error page, say)
-comes back to `TraktClient.get`, which backs off exponentially with full jitter. Every attempt, retries
-included, passes through the `Pacer`. The API key travels only in a request header: it is redacted from
-every message this module builds and never part of a URL or a repr.
+Retries are layered: urllib3's `Retry` on the HTTPAdapter retries timeouts, connection errors, 5xx
+(Cloudflare's 520-524 HTML pages included) and 429s that carry `Retry-After` (honouring it, up to
+`retry_after_max`); a 429 without `Retry-After` (Trakt's HTML error page, say) comes back to
+`TraktClient.get`, which backs off exponentially with full jitter. Every attempt, retries included, passes
+through the `Pacer`. The API key travels only in a request header: it is redacted from every message this
+module builds, never part of a URL or a repr, and dropped when a redirect leaves the API's host.
+
+Pagination does not trust `X-Pagination-Page-Count` alone (Trakt's lags behind the rows it serves, and some
+endpoints send no pagination headers): a listing goes on while a page is full, while the page count says
+so, or while `X-Pagination-Item-Count` says rows lie beyond this page (see `TraktClient.paginate`).
 
 This is the ONE place requests/urllib3 exceptions become ingest errors.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 import threading
 import time
@@ -32,7 +38,9 @@ log = logging.getLogger("ingest.trakt")
 
 DEFAULT_BASE_URL = "https://api.trakt.tv"
 USER_AGENT = "flixrec-ingest/1.0 (+https://github.com/flixrec; python-requests)"
-MAX_LIMIT = 250
+MAX_LIMIT = 250  # Trakt clamps a larger `limit` to this
+RETRY_STATUSES = frozenset({500, 502, 503, 504, 520, 521, 522, 523, 524})  # 52x: Cloudflare's HTML error pages
+MAX_EMPTY_RUN = 3  # empty pages in a row that end a listing whatever its headers claim
 PACING_PERIOD = 300.0  # Trakt counts GET requests per 5 minutes
 MEDIA_PATHS = {"movie": "movies", "show": "shows"}
 
@@ -78,15 +86,31 @@ class Pacer:
 class PacedRetry(Retry):
     """urllib3 Retry whose every retry attempt also waits for the pacer (Trakt counts retries too)."""
 
-    def __init__(self, *args: Any, pacer: Pacer | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, pacer: Pacer | None = None,
+                 sleeper: Callable[[float], None] = time.sleep, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.pacer = pacer
+        self.sleeper = sleeper
 
     def new(self, **kw: Any) -> PacedRetry:
-        """A copy with updated counters that keeps the pacer."""
+        """A copy with updated counters that keeps the pacer and the sleep function."""
         retry = super().new(**kw)
-        retry.pacer = self.pacer
+        retry.pacer, retry.sleeper = self.pacer, self.sleeper
         return retry
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        """Wait as long as Retry-After asks (capped at retry_after_max), saying so."""
+        retry_after = self.get_retry_after(response)
+        if not retry_after:
+            return False
+        log.warning("Trakt answered HTTP %s and asked to wait %g s; waiting", response.status, retry_after)
+        self.sleeper(retry_after)
+        return True
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleeper(backoff)
 
     def sleep(self, response: Any = None) -> None:
         """Honour Retry-After or back off, then wait for the pacer."""
@@ -97,6 +121,19 @@ class PacedRetry(Retry):
             self.pacer.wait()
 
 
+class KeySafeSession(requests.Session):
+    """A Session that drops the Trakt API key when a redirect leaves the host it was sent to.
+
+    requests strips `Authorization` on such redirects but keeps custom headers such as `trakt-api-key`.
+    """
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """requests' own clean-up, plus the key when the redirect changes host, port or scheme."""
+        super().rebuild_auth(prepared_request, response)
+        if self.should_strip_auth(response.request.url, prepared_request.url):
+            prepared_request.headers.pop("trakt-api-key", None)
+
+
 # ---- the client -----------------------------------------------------------------------------------
 
 
@@ -105,16 +142,36 @@ class Page:
     """One page of a paginated listing, with the pagination Trakt reported (not what we asked for)."""
 
     number: int
-    page_count: int
-    limit: int
-    item_count: int
+    page_count: int  # -1: Trakt sent no X-Pagination-Page-Count
+    limit: int  # the page size Trakt used (its header, else the requested limit clamped at 250)
+    item_count: int  # -1: Trakt sent no X-Pagination-Item-Count
     items: list[Any]
     failed: str | None = None  # why the page could not be read, when it could not
+    has_more: bool | None = None  # set by `paginate`: whether a page may follow (None: judged from this page)
+
+    @property
+    def is_full(self) -> bool:
+        """Whether the page holds as many rows as its size: a full page is never taken for the last one."""
+        return len(self.items) >= self.limit > 0
+
+    @property
+    def rows_beyond(self) -> bool:
+        """Whether the item count places rows after this page's slot (unknown item count: False)."""
+        return self.item_count > self.number * self.limit
 
     @property
     def is_last(self) -> bool:
-        """Whether no page follows this one."""
-        return self.number >= self.page_count
+        """Whether no page follows this one: not below the page count, no rows counted beyond it, and not
+        full unless both counts are there to say it ends here (a full page without them may have a next)."""
+        if self.has_more is not None:
+            return not self.has_more
+        counted = self.page_count >= 0 and self.item_count >= 0
+        return not (self.number < self.page_count or self.rows_beyond or (self.is_full and not counted))
+
+    @property
+    def is_hole(self) -> bool:
+        """An empty page where the headers promise rows (Trakt sometimes serves one mid-listing)."""
+        return not self.items and self.failed is None and (self.number < self.page_count or self.rows_beyond)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,9 +198,14 @@ class TraktClient:
         backoff_max: float = 120.0,
         retry_after_max: int = 600,
         session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         if not client_id:
             raise TraktAuthError("no Trakt API key; set TRAKT_CLIENT_ID")
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if retries < 0 or rate_limit_retries < 0:
+            raise ValueError("retries must be 0 or more")
         self._client_id = client_id
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
@@ -152,9 +214,12 @@ class TraktClient:
         self.rate_limit_retries = rate_limit_retries
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self.retry_after_max = retry_after_max
         self.requests_sent = 0
         self.decode_seconds = 0.0  # time spent decoding JSON (bench/trakt_crawl.py reports it)
-        self.session = session or requests.Session()
+        self.decode_cpu_seconds = 0.0  # the same in CPU time of the decoding thread
+        self._sleep = sleep
+        self.session = session or KeySafeSession()
         self.session.headers.update({
             "trakt-api-key": client_id,
             "trakt-api-version": "2",
@@ -164,9 +229,10 @@ class TraktClient:
         retry = PacedRetry(
             # `total` must be set for urllib3 to retry a 429 that carries Retry-After (it does not force-list 429).
             total=3 * retries, connect=retries, read=retries, status=retries, other=0, redirect=2,
-            allowed_methods=frozenset({"GET"}), status_forcelist=frozenset({500, 502, 503, 504}),
+            allowed_methods=frozenset({"GET"}), status_forcelist=RETRY_STATUSES,
             backoff_factor=backoff, backoff_jitter=backoff, backoff_max=backoff_max,
             respect_retry_after_header=True, retry_after_max=retry_after_max, raise_on_status=False, pacer=pacer,
+            sleeper=sleep,
         )
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
@@ -231,26 +297,28 @@ class TraktClient:
                 delay = self._rate_limit_delay(response, limited)
                 log.warning("Trakt rate limit (429) on %s; waiting %.1f s (retry %d/%d)",
                             where, delay, limited, self.rate_limit_retries)
-                time.sleep(delay)
+                self._sleep(delay)
                 continue
             if status == 404:
                 return Response(None, response.headers)
             if status >= 400:
-                retried = f" after {self.retries} retries" if status >= 500 else ""
+                retried = _retried(response)
+                retried = f" after {retried} {'retry' if retried == 1 else 'retries'}" if retried else ""
                 raise TraktPageError(f"Trakt answered HTTP {status} on {where}{retried}", status=status, **context)
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.thread_time()
             try:
                 return Response(response.json(), response.headers)
             except ValueError:
                 pass  # a truncated or HTML body: retried below
             finally:
                 self.decode_seconds += time.perf_counter() - started
+                self.decode_cpu_seconds += time.thread_time() - started_cpu
             malformed += 1
             if malformed > self.retries:
                 raise TraktPageError(f"Trakt sent malformed JSON on {where} {malformed} times", status=status, **context)
             delay = self._backoff_delay(malformed)
             log.warning("malformed JSON on %s; retrying in %.1f s (%d/%d)", where, delay, malformed, self.retries)
-            time.sleep(delay)
+            self._sleep(delay)
 
     def _backoff_delay(self, attempt: int) -> float:
         # Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)].
@@ -259,48 +327,59 @@ class TraktClient:
     def _rate_limit_delay(self, response: requests.Response, attempt: int) -> float:
         retry_after = response.headers.get("Retry-After", "").strip()
         if retry_after.isdigit():
-            return float(min(int(retry_after), 600))
+            return float(min(int(retry_after), self.retry_after_max))
         # No usable Retry-After (e.g. an HTML error page): at least the base backoff, growing, jittered.
         return self.backoff + self._backoff_delay(attempt)
 
     def get_page(self, path: str, params: Mapping[str, Any], page: int, limit: int = MAX_LIMIT) -> Page:
-        """One page of a listing; pagination read from the X-Pagination-* headers."""
+        """One page of a listing; pagination read from the X-Pagination-* headers (-1 where one is missing)."""
         response = self.get(path, {**params, "page": page, "limit": limit})
         items = response.data if isinstance(response.data, list) else []
         headers = response.headers
         return Page(
-            number=_int_header(headers, "X-Pagination-Page", page),
-            page_count=_int_header(headers, "X-Pagination-Page-Count", page if len(items) < limit else page + 1),
-            limit=_int_header(headers, "X-Pagination-Limit", limit),
+            number=page,
+            page_count=_int_header(headers, "X-Pagination-Page-Count", -1),
+            limit=_int_header(headers, "X-Pagination-Limit", min(limit, MAX_LIMIT)),
             item_count=_int_header(headers, "X-Pagination-Item-Count", -1),
             items=items,
         )
 
     def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, start_page: int = 1,
                  limit: int = MAX_LIMIT) -> Iterator[Page]:
-        """Yield pages from `start_page` to the last one the server reports; always sends page and limit.
+        """Yield pages from `start_page` until one is the last; always sends page and limit.
 
-        A page that stays malformed or failing after its retries is yielded as `Page(failed=reason)` so the
-        caller can record it and move on.
+        A page is the last only when it is not full, not below the reported page count and no rows are
+        counted beyond it (`Page.is_last`): a lagging page count, missing headers or an empty page in the
+        middle do not end a listing early. `MAX_EMPTY_RUN` empty pages in a row end it whatever the headers
+        say. A page that stays malformed or failing after its retries is yielded as `Page(failed=reason)`
+        so the caller can record it and move on.
         """
-        page_number, page_count = start_page, None
-        while page_count is None or page_number <= page_count:
+        if limit <= 0 or start_page <= 0:
+            raise ValueError("limit and start_page must be positive")
+        page_number, empty_run = start_page, 0
+        while True:
             try:
                 page = self.get_page(path, params or {}, page_number, limit)
             except TraktPageError as exc:
-                # Unknown page count (first page of this run): assume more pages follow; an empty page ends it.
-                yield Page(page_number, page_count or page_number + 1, limit, -1, [], failed=str(exc))
+                yield Page(page_number, -1, min(limit, MAX_LIMIT), -1, [], failed=str(exc), has_more=True)
                 page_number += 1
                 continue
-            page_count = page.page_count
-            yield page
-            if not page.items:
+            empty_run = 0 if page.items else empty_run + 1
+            more = not page.is_last and empty_run < MAX_EMPTY_RUN
+            yield dataclasses.replace(page, has_more=more)
+            if not more:
                 return
-            page_number = page.number + 1
+            page_number += 1
 
     def people(self, media: str, trakt_id: int) -> dict[str, Any] | None:
         """The `{cast, crew}` of one title, or None when Trakt does not know it."""
         return self.get(f"/{MEDIA_PATHS[media]}/{trakt_id}/people").data
+
+
+def _retried(response: requests.Response) -> int:
+    """How many times urllib3 retried before this response (0 when it could not tell)."""
+    retries = getattr(getattr(response, "raw", None), "retries", None)
+    return len(getattr(retries, "history", ()) or ())
 
 
 def _int_header(headers: Mapping[str, str], name: str, default: int) -> int:

@@ -2,6 +2,10 @@
 
     search_plan / popular_plan / updates_plan                 the three ways to enumerate movies and shows
     run_crawl(client, catalog, plan)    -> CrawlSummary       (each page's titles + checkpoint in one transaction)
+
+A crawl is "complete" only when every listing ended on a last page (see `Page.is_last`), no page is left
+failing and every listing gave at least as many rows as Trakt's X-Pagination-Item-Count; the checkpoint
+keeps each listing's tally (`listings`: rows seen vs item count) for `trakt status`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ingest.trakt.mapping import to_title, unwrap
 log = logging.getLogger("ingest.trakt")
 
 UPDATES_MAX_DAYS = 30
+EXTENDED = "full,images"  # every field, and image URLs (posters for the cards; never downloaded)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,13 +63,20 @@ class CrawlSummary:
     pages: int = 0
     titles: int = 0
     failed_pages: list[list[int]] = dataclasses.field(default_factory=list)
+    short: list[str] = dataclasses.field(default_factory=list)  # listings that gave fewer rows than counted
     done: bool = False
     already_done: bool = False
     parse_upsert_seconds: float = 0.0
+    parse_upsert_cpu_seconds: float = 0.0  # the same, in this thread's CPU time (what neighbours do not change)
 
     def line(self) -> str:
         """A one-line human summary."""
-        state = "complete" if self.done else "stopped (run the same command to resume)"
+        if self.done and self.short:
+            state = f"ended short: {'; '.join(self.short)} (--restart crawls it again)"
+        elif self.done:
+            state = "complete"
+        else:
+            state = "stopped (run the same command to resume)"
         return (f"{self.name}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{self.skipped} skipped, {self.pages} pages, {len(self.failed_pages)} failed pages; {state}")
 
@@ -75,6 +87,10 @@ def _fingerprint(value: Any) -> str:
 
 def year_ranges(first: int, last: int, step: int) -> list[str]:
     """'1900-1904', '1905-1909', ... covering first..last ('1999' when a range is one year)."""
+    if step <= 0:
+        raise ValueError(f"the year step must be a positive number of years, not {step}")
+    if first > last:
+        raise ValueError(f"the first year {first} is after the last {last}")
     out = []
     for start in range(first, last + 1, step):
         end = min(last, start + step - 1)
@@ -88,7 +104,7 @@ def search_plan(media: str, years: tuple[int, int] | None = None, step: int = 1,
 
     Without `years`, one listing with no year filter (the only way search reaches titles without a year).
     """
-    base = {"query": query, "extended": "full"}
+    base = {"query": query, "extended": EXTENDED}
     if languages:
         base["languages"] = languages
     if years is None:
@@ -104,7 +120,7 @@ def search_plan(media: str, years: tuple[int, int] | None = None, step: int = 1,
 
 def popular_plan(media: str, filters: Mapping[str, str] | None = None) -> CrawlPlan:
     """/movies|shows/popular with Trakt's filters (years, genres, languages, countries, ...)."""
-    params = {"extended": "full", **{k: v for k, v in (filters or {}).items() if v}}
+    params = {"extended": EXTENDED, **{k: v for k, v in (filters or {}).items() if v}}
     key = f"trakt:popular:{media}:{_fingerprint(params)}"
     return CrawlPlan(f"{media} popular", media, key, [Segment(f"/{MEDIA_PATHS[media]}/popular", params, "popular")])
 
@@ -145,7 +161,7 @@ def updates_plan(catalog: Catalog, media: str, since: dt.datetime | None = None,
                         UPDATES_MAX_DAYS, hour_floor(oldest))
             since = oldest
         start_date, started_at = hour_floor(since), now.isoformat()
-    segment = Segment(f"/{MEDIA_PATHS[media]}/updates/{start_date}", {"extended": "full"}, f"since {start_date}")
+    segment = Segment(f"/{MEDIA_PATHS[media]}/updates/{start_date}", {"extended": EXTENDED}, f"since {start_date}")
     return CrawlPlan(f"{media} updates since {start_date}", media, key, [segment],
                      extra_state={"start_date": start_date, "started_at": started_at})
 
@@ -166,13 +182,14 @@ ProgressFn = Callable[[Page, "CrawlSummary", Segment], None]
 
 def _initial_state(catalog: Catalog, plan: CrawlPlan, restart: bool) -> dict[str, Any]:
     saved = None if restart else catalog.get_state(plan.key)
-    state: dict[str, Any] = {"segment": 0, "page": 1, "done": False, "failed": [], **(saved or {})}
+    state: dict[str, Any] = {"segment": 0, "page": 1, "done": False, "failed": [], "listings": {},
+                             **(saved or {})}
     if not saved or "started_at" not in state:
         state["started_at"] = dt.datetime.now(dt.UTC).isoformat()
     if plan.extra_state.get("start_date"):
         # Incremental: a new window starts from page 1; an interrupted one resumes.
         if state.get("start_date") != plan.extra_state["start_date"] or state["done"]:
-            state.update(segment=0, page=1, done=False, failed=[])
+            state.update(segment=0, page=1, done=False, failed=[], listings={})
         state.update(plan.extra_state)
     return state
 
@@ -190,6 +207,7 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
     state = _initial_state(catalog, plan, restart)
     if state["done"] and not state["failed"]:
         summary.done = summary.already_done = True
+        summary.short = short_listings(state)
         return summary
 
     def commit(titles: list[Title], new_state: dict[str, Any]) -> None:
@@ -209,7 +227,7 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
         state = new_state
 
     def ingest_page(page: Page, new_state: dict[str, Any]) -> None:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         kept = []
         for item in page.items:
             record = unwrap(item, plan.media)
@@ -221,6 +239,7 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
         summary.titles += len(kept)
         commit(_keep_known_people(catalog, kept), new_state)
         summary.parse_upsert_seconds += time.perf_counter() - started
+        summary.parse_upsert_cpu_seconds += time.thread_time() - started_cpu
 
     fetched = consecutive_failures = 0
     while not state["done"]:
@@ -232,11 +251,18 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
         for page in client.paginate(segment.path, segment.params, start_page=state["page"], limit=limit):
             fetched += 1
             summary.pages += 1
-            if page.is_last or (not page.items and page.failed is None):
-                nxt = {"segment": seg_index + 1, "page": 1, "done": seg_index + 1 >= len(plan.segments)}
+            listings = _tally(state["listings"], seg_index, segment, page)
+            if page.is_last:
+                nxt = {"segment": seg_index + 1, "page": 1, "done": seg_index + 1 >= len(plan.segments),
+                       "listings": _close(listings, seg_index)}
             else:
-                nxt = {"segment": seg_index, "page": page.number + 1, "done": False}
-            if page.failed:
+                nxt = {"segment": seg_index, "page": page.number + 1, "done": False, "listings": listings}
+            if page.is_hole:
+                log.warning("%s: page %d of %s is empty though Trakt counts %s; recorded to retry later",
+                            plan.name, page.number, segment.label,
+                            f"{page.item_count} rows" if page.item_count >= 0 else f"{page.page_count} pages")
+                commit([], {**state, **nxt, "failed": state["failed"] + [[seg_index, page.number]]})
+            elif page.failed:
                 consecutive_failures += 1
                 log.warning("%s: %s; recorded to retry later", plan.name, client.redact(page.failed))
                 commit([], {**state, **nxt, "failed": state["failed"] + [[seg_index, page.number]]})
@@ -266,12 +292,46 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
             log.warning("%s: page %d still fails: %s", plan.name, page_number, client.redact(str(exc)))
             continue
         summary.pages += 1
-        ingest_page(page, {**state, "failed": remaining})
+        if page.is_hole:
+            log.warning("%s: page %d of %s is still empty; it is retried when you run the same command again",
+                        plan.name, page_number, segment.label)
+            continue
+        listings = _tally(state["listings"], seg_index, segment, page, retried=True)
+        ingest_page(page, {**state, "failed": remaining, "listings": listings})
         if progress is not None:
             progress(page, summary, segment)
     summary.failed_pages = [list(f) for f in state["failed"]]
     summary.done = bool(state["done"])
+    summary.short = short_listings(state)
     return summary
+
+
+def _tally(listings: dict[str, Any], seg_index: int, segment: Segment, page: Page, *,
+           retried: bool = False) -> dict[str, Any]:
+    """The listings' tallies with this page counted: rows seen, Trakt's item count, pages that held rows."""
+    key = str(seg_index)
+    entry = dict(listings.get(key) or {"label": segment.label, "rows": 0, "items": -1, "pages": 0})
+    entry["rows"] += len(page.items)
+    entry["pages"] += 1 if page.items else 0
+    entry["items"] = max(entry["items"], page.item_count)
+    if retried and entry.get("ended"):
+        entry["short"] = 0 <= entry["items"] and entry["rows"] < entry["items"]
+    return {**listings, key: entry}
+
+
+def _close(listings: dict[str, Any], seg_index: int) -> dict[str, Any]:
+    """The tallies with this listing ended: short when it gave fewer rows than Trakt counts."""
+    entry = dict(listings[str(seg_index)])
+    entry["ended"] = True
+    entry["short"] = 0 <= entry["items"] and entry["rows"] < entry["items"]
+    return {**listings, str(seg_index): entry}
+
+
+def short_listings(state: Mapping[str, Any]) -> list[str]:
+    """'years 1999: 50 of 59 rows' for every ended listing of a checkpoint that gave fewer rows than counted."""
+    return [f"{entry['label']}: {entry['rows']} of {entry['items']} rows"
+            for _, entry in sorted((state.get("listings") or {}).items(), key=lambda kv: int(kv[0]))
+            if entry.get("short")]
 
 
 def _keep_known_people(catalog: Catalog, titles: list[Title]) -> list[Title]:

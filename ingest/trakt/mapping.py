@@ -1,6 +1,10 @@
 """Trakt JSON to FlixRec models: listing items to Titles, `/people` answers to Persons.
 
-Every field may be null or mistyped; the value parsers of `ingest.values` turn what does not fit into None.
+Every field may be null, missing or mistyped; the value parsers of `ingest.values` turn what does not fit
+into None. Trakt's quirks handled here: `rating: 0` with `votes: 0` means "not rated yet" (None, not 0);
+image URLs come without a scheme ("walter-r2.trakt.tv/images/...") and are kept, never downloaded;
+a show's `/people` lists directors per episode (with `episode_count`) and its creators under
+`crew["created by"]`; a cast entry may carry only `characters` (a list).
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from typing import Any
 
 from flixrec.models import Person, Title
 from ingest.values import number, text, whole_number
+
+MAX_WRITERS = 10
+MAX_EPISODE_DIRECTORS = 5
 
 
 def unwrap(item: Any, media: str) -> dict[str, Any] | None:
@@ -22,66 +29,182 @@ def unwrap(item: Any, media: str) -> dict[str, Any] | None:
     return item if "ids" in item else None
 
 
+def texts(value: Any) -> tuple[str, ...] | None:
+    """A list of strings as a tuple of its non-empty, distinct texts; None when the value is not a list."""
+    if not isinstance(value, list):
+        return None
+    out: list[str] = []
+    for item in value:
+        item = text(item)
+        if item and item not in out:
+            out.append(item)
+    return tuple(out)
+
+
+def codes(value: Any) -> tuple[str, ...] | None:
+    """A list of codes or slugs ("en", "time-travel"); None when empty or not a list. The catalogue stores
+    them comma-separated, so a value holding a comma is dropped."""
+    found = texts(value)
+    return tuple(c for c in found if "," not in c) or None if found else None
+
+
+def flag(value: Any) -> bool | None:
+    """A JSON boolean; None for anything else."""
+    return value if isinstance(value, bool) else None
+
+
+def image_url(images: Any, kind: str) -> str | None:
+    """The first URL of one image kind from Trakt's `images` ({"poster": ["walter-r2.trakt.tv/..."]}), with https."""
+    urls = images.get(kind) if isinstance(images, dict) else None
+    first = text(urls[0]) if isinstance(urls, list) and urls else None
+    if first is None:
+        return None
+    return first if first.startswith(("https://", "http://")) else "https://" + first.lstrip("/")
+
+
+def airs(value: Any) -> str | None:
+    """A show's weekly slot from Trakt's {"day", "time", "timezone"}: "Sunday 21:00 America/New_York"."""
+    if not isinstance(value, dict):
+        return None
+    parts = [text(value.get(key)) for key in ("day", "time", "timezone")]
+    return " ".join(p for p in parts if p) or None
+
+
+def _plex_guid(value: Any) -> str | None:
+    """ids.plex: {"guid": ..., "slug": ...} (or a bare string)."""
+    return text(value.get("guid")) if isinstance(value, dict) else text(value)
+
+
 def to_title(record: Mapping[str, Any], media: str, people: tuple[Person, ...] = ()) -> Title | None:
-    """A Title from a Trakt movie/show object (extended=full, any field null); None without a trakt id or a title."""
-    ids = record.get("ids") if isinstance(record.get("ids"), dict) else {}
+    """A Title from a Trakt movie/show object (extended=full,images, any field null or missing); None without a
+    trakt id or a title."""
+    get = record.get
+    ids = get("ids")
+    if not isinstance(ids, dict):
+        ids = {}
     trakt_id = whole_number(ids.get("trakt"))
-    name = text(record.get("title")) or text(record.get("original_title"))
+    name = text(get("title")) or text(get("original_title"))
     if trakt_id is None or name is None:
         return None
-    genres = record.get("genres") if isinstance(record.get("genres"), list) else []
-    released = record.get("released") if media == "movie" else record.get("first_aired")
+    show = media == "show"
+    genres = get("genres")
+    rating, votes = number(get("rating")), whole_number(get("votes"))
+    if not votes and not rating:  # Trakt's "nobody rated it yet"
+        rating, votes = None, None
+    subgenres = codes(get("subgenres"))
+    language = text(get("language"))
+    languages = codes(get("languages"))
+    if languages is not None and language and language not in languages:
+        languages = (language, *languages)
     return Title(
         title_id=f"trakt-{media}-{trakt_id}",
         media_type=media,
         title=name,
         source="trakt",
-        original_title=text(record.get("original_title")),
-        overview=text(record.get("overview")),
-        tagline=text(record.get("tagline")),
-        genres=tuple(str(g) for g in genres if g),
-        year=whole_number(record.get("year")),
-        released=text(released),
-        runtime=whole_number(record.get("runtime")),
-        country=text(record.get("country")),
-        language=text(record.get("language")),
-        rating=number(record.get("rating")),
-        votes=whole_number(record.get("votes")),
-        comment_count=whole_number(record.get("comment_count")),
+        original_title=text(get("original_title")),
+        overview=text(get("overview")),
+        tagline=text(get("tagline")),
+        genres=tuple(str(g) for g in genres if g) if isinstance(genres, list) else (),
+        keywords=subgenres or (),
+        year=whole_number(get("year")),
+        released=text(get("first_aired") if show else get("released")),
+        runtime=whole_number(get("runtime")),
+        country=text(get("country")),
+        language=language,
+        rating=rating,
+        votes=votes,
+        comment_count=whole_number(get("comment_count")),
         trakt_id=trakt_id,
         tmdb_id=whole_number(ids.get("tmdb")),
         imdb_id=text(ids.get("imdb")),
         slug=text(ids.get("slug")),
-        network=text(record.get("network")) if media == "show" else None,
-        status=text(record.get("status")),
-        aired_episodes=whole_number(record.get("aired_episodes")) if media == "show" else None,
+        network=text(get("network")) if show else None,
+        status=text(get("status")),
+        aired_episodes=whole_number(get("aired_episodes")) if show else None,
+        certification=text(get("certification")),
+        subgenres=subgenres,
+        languages=languages,
+        available_translations=codes(get("available_translations")),
+        trailer=text(get("trailer")),
+        homepage=text(get("homepage")),
+        poster_url=image_url(get("images"), "poster"),
+        tvdb_id=whole_number(ids.get("tvdb")),
+        plex_guid=_plex_guid(ids.get("plex")),
+        source_updated_at=text(get("updated_at")),
+        airs=airs(get("airs")) if show else None,
+        after_credits=None if show else flag(get("after_credits")),
+        during_credits=None if show else flag(get("during_credits")),
         people=people,
     )
 
 
-def to_people(data: Mapping[str, Any] | None, max_cast: int = 20) -> tuple[Person, ...]:
-    """Cast (billing order, up to `max_cast`) and directors from a Trakt `/people` answer."""
+def _jobs(entry: Mapping[str, Any]) -> list[str]:
+    """A crew entry's jobs: `jobs` (a list), else the older `job`."""
+    jobs = texts(entry.get("jobs"))
+    if jobs:
+        return list(jobs)
+    job = text(entry.get("job"))
+    return [job] if job else []
+
+
+def _character(entry: Mapping[str, Any]) -> str | None:
+    """A cast entry's character: `character`, else its `characters` joined ("Anna / Elsa")."""
+    return text(entry.get("character")) or (" / ".join(texts(entry.get("characters")) or ()) or None)
+
+
+def to_people(data: Mapping[str, Any] | None, max_cast: int = 20, media: str = "movie") -> tuple[Person, ...]:
+    """Cast (billing order, up to `max_cast`), directors, creators and writers from a Trakt `/people` answer.
+
+    A movie's directors are the directing group's "Director" jobs. A show's directing group lists who
+    directed episodes (each with `episode_count`): they become "episode director" credits (the most
+    episodes first, up to MAX_EPISODE_DIRECTORS), and the show's creators (`crew["created by"]`) its
+    "creator" credits. Writers keep their job ("Screenplay", "Novel", "Staff Writer").
+    """
     if not isinstance(data, dict):
         return ()
     out: list[Person] = []
     seen: set[tuple[str, str]] = set()
+    counts: dict[str, int] = {}
 
-    def add(entry: Any, role: str, character: str | None) -> None:
+    def add(entry: Any, role: str, character: str | None = None, job: str | None = None) -> None:
         person = entry.get("person") if isinstance(entry, dict) else None
-        pid = whole_number((person or {}).get("ids", {}).get("trakt")) if isinstance(person, dict) else None
+        ids = person.get("ids") if isinstance(person, dict) and isinstance(person.get("ids"), dict) else {}
+        pid = whole_number(ids.get("trakt"))
         name = text(person.get("name")) if isinstance(person, dict) else None
         key = (f"trakt-person-{pid}", role)
         if pid is None or name is None or key in seen:
             return
         seen.add(key)
-        out.append(Person(key[0], name, role, sum(1 for p in out if p.role == role), character))
+        episodes = whole_number(entry.get("episode_count")) if media == "show" else None
+        out.append(Person(key[0], name, role, counts.get(role, 0), character, job, episodes))
+        counts[role] = counts.get(role, 0) + 1
 
-    for entry in (data.get("cast") or [])[:max_cast]:
-        character = text(entry.get("character")) if isinstance(entry, dict) else None
-        add(entry, "cast", character)
+    cast = data.get("cast") if isinstance(data.get("cast"), list) else []
+    for entry in cast[:max_cast]:
+        if isinstance(entry, dict):
+            add(entry, "cast", character=_character(entry))
     crew = data.get("crew") if isinstance(data.get("crew"), dict) else {}
-    for entry in crew.get("directing") or []:
-        jobs = (entry.get("jobs") or [entry.get("job")]) if isinstance(entry, dict) else []
-        if "Director" in jobs:
-            add(entry, "director", None)
+
+    def group(name: str) -> list[dict[str, Any]]:
+        entries = crew.get(name)
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+    def by_episodes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(entries, key=lambda e: -(whole_number(e.get("episode_count")) or 0))  # stable: credit order
+
+    if media == "show":
+        for entry in group("created by"):
+            add(entry, "creator", job=(_jobs(entry) or ["Creator"])[0])
+        directors = [e for e in group("directing") if "Director" in _jobs(e)]
+        for entry in by_episodes(directors)[:MAX_EPISODE_DIRECTORS]:
+            add(entry, "episode director", job="Director")
+    else:
+        for entry in group("directing"):
+            if "Director" in _jobs(entry):
+                add(entry, "director", job="Director")
+    writers = by_episodes(group("writing")) if media == "show" else group("writing")
+    for entry in writers:
+        if counts.get("writer", 0) >= MAX_WRITERS:
+            break
+        add(entry, "writer", job=", ".join(_jobs(entry)) or None)
     return tuple(out)
