@@ -81,6 +81,9 @@ SETTINGS: dict[str, Setting] = {
     "trakt_requests_per_5min": Setting(
         "TRAKT_REQUESTS_PER_5MIN", 450, "GET requests per 5 minutes to pace Trakt calls at (Trakt allows 500)"
     ),
+    "show_paths": Setting(
+        "FLIXREC_SHOW_PATHS", False, "show server paths on the Data page and in the app's errors (for operators; off for visitors)"
+    ),
     "api_key": Setting(
         "FLIXREC_API_KEY", None, "when set, the REST API answers only requests carrying it in the X-API-Key header"
     ),
@@ -99,6 +102,16 @@ def _as_positive_int(key: str, raw: Any) -> int:
         env = SETTINGS[key].env
         raise ConfigError(f"{env}={raw!r} is not a positive whole number; set it like {env}={SETTINGS[key].default}")
     return value
+
+
+def _as_bool(key: str, raw: Any) -> bool:
+    text = str(raw).strip().casefold()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    env = SETTINGS[key].env
+    raise ConfigError(f"{env}={str(raw)[:40]!r} is not true or false; set it like {env}=true")
 
 
 def _ranking_weights(lookup: Any) -> RankingWeights:
@@ -142,6 +155,7 @@ class Settings:
     ranking: RankingWeights = RankingWeights()
     api_key: str | None = dataclasses.field(default=None, repr=False)
     api_cors_origins: tuple[str, ...] = ()
+    show_paths: bool = False
 
     @classmethod
     def from_mapping(cls, *mappings: Mapping[str, Any]) -> Settings:
@@ -183,6 +197,7 @@ class Settings:
             ranking=_ranking_weights(lookup),
             api_key=(str(api_key).strip() or None) if api_key else None,
             api_cors_origins=_origins(lookup("api_cors_origins")),
+            show_paths=_as_bool("show_paths", lookup("show_paths")),
         )
 
     @classmethod
