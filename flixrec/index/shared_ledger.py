@@ -4,7 +4,7 @@ The same contract as `flixrec.index.ledger.IndexLedger` (pending rows, `dirty`, 
 the rows), in two SQL tables keyed by collection name; the published stamp is a state row, so a
 replica learns of a new build by reading one row, and `publish` writes the stamp and clears `dirty` in
 one transaction. Raises SQLAlchemy errors as they come; `flixrec.index.collection` translates them.
-The tables are created by the catalogue's migrations (flixrec/migrations), or here on first write.
+The tables are created by the catalogue's migrations (flixrec/migrations, revision 0002), run on first write.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from flixrec.index.ledger import Hashes
+from flixrec.migrations import migrate
 
 metadata = sa.MetaData()
 
@@ -66,7 +67,7 @@ class SqlLedger:
     def _begin(self) -> sa.engine.base.Transaction:
         """A transaction on a connection, the tables created and claimed for this collection on first use."""
         if not self._claimed:
-            metadata.create_all(self.engine)
+            migrate(self.engine)
             with self.engine.begin() as conn:
                 if not self._owned(conn):
                     where = _S.collection == self.collection_name
