@@ -204,7 +204,14 @@ class Catalog:
             migrations.migrate(self.engine)
             if new:
                 self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
+            inspector = sa.inspect(self.engine)
             with self.engine.begin() as conn:
+                for table in (titles_table, credits_table):  # a nullable column lost since (restored from a backup)
+                    present = {c["name"] for c in inspector.get_columns(table.name)}
+                    for column in table.columns:
+                        if column.name not in present and column.nullable:
+                            kind = column.type.compile(dialect=self.engine.dialect)
+                            conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
                 self._present = None
                 if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
                     self._adopt_titles(conn, utcnow())
