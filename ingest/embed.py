@@ -204,9 +204,14 @@ def build_index(
 
 def needs_publishing(index: VectorIndex) -> bool:
     """Whether the published build is behind or unusable with no new writes: never published, an earlier
-    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged."""
+    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged (a server
+    index: damaged, when this host has a copy)."""
     stamp = index.stamp()
-    return stamp is None or index.interrupted() or snapshot_problem(index, stamp, verify=True) is not None
+    if stamp is None or index.interrupted():
+        return True
+    if index.remote and not snapshot_dir(index, stamp).exists():
+        return False  # a host without a copy of a server index's build: replicas read it from Chroma
+    return snapshot_problem(index, stamp, verify=True) is not None
 
 
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:

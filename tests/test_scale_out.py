@@ -100,6 +100,12 @@ def test_the_small_pipeline_runs_end_to_end_on_a_chroma_server_and_postgres(tmp_
     again = build_index(catalog, VectorIndex.open(IndexLocation.from_settings(settings), settings.model), use_embedder)
     assert again.embedded == again.metadata_updated == again.deleted == 0
     assert replica.ready() == index.stamp()
+    # a host with no copy of the build: `check` compares the ledger with Chroma, `embed` publishes nothing new
+    bare = _settings(tmp_path, "host-c", chroma, database_url)
+    assert FlixRec(bare, embedder=use_embedder).status().in_agreement
+    stamp = index.stamp()
+    build_index(catalog, VectorIndex.open(IndexLocation.from_settings(bare), bare.model), use_embedder)
+    assert index.stamp() == stamp
 
 
 READER = textwrap.dedent("""
