@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,6 @@ import ingest.embed
 from flixrec.catalog import Catalog
 from flixrec.embedding import collection_name
 from flixrec.index import IndexLocation, VectorIndex, index_problems
-from flixrec.models import Title
 from flixrec.service import FlixRec
 from flixrec.writer_lock import writer_lock
 from ingest.embed import build_index
