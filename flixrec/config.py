@@ -58,7 +58,16 @@ SETTINGS: dict[str, Setting] = {
     "downloads_dir": Setting(
         "FLIXREC_DOWNLOADS", None, "cache of fetched registry packages (default: FLIXREC_HOME/downloads)"
     ),
-    "index_dir": Setting("FLIXREC_INDEX_DIR", None, "Chroma directory of the vector index (default: FLIXREC_HOME/chroma)"),
+    "index_dir": Setting("FLIXREC_INDEX_DIR", None, "Chroma directory of the vector index (default: FLIXREC_HOME/chroma); "
+                         "with FLIXREC_CHROMA_URL, the local cache of the build snapshots"),
+    "chroma_url": Setting("FLIXREC_CHROMA_URL", None, "URL of a Chroma server (`chroma run`), e.g. http://chroma:8000; "
+                          "unset: a local Chroma directory (FLIXREC_INDEX_DIR)"),
+    "chroma_token": Setting("FLIXREC_CHROMA_TOKEN", None, "token sent to the Chroma server (keep it in secrets; never logged)"),
+    "chroma_token_header": Setting("FLIXREC_CHROMA_TOKEN_HEADER", "Authorization",
+                                   "header carrying FLIXREC_CHROMA_TOKEN: 'Authorization' (sent as Bearer) or "
+                                   "'X-Chroma-Token'"),
+    "snapshot_dir": Setting("FLIXREC_SNAPSHOT_DIR", None, "folder of the build snapshots, shared by every replica when "
+                            "it is on shared storage (default: FLIXREC_INDEX_DIR/snapshots)"),
     "model": Setting(
         "FLIXREC_MODEL",
         DEFAULT_MODEL,
@@ -149,6 +158,10 @@ class Settings:
     index_dir: Path
     downloads_dir: Path
     model: str = DEFAULT_MODEL
+    chroma_url: str | None = dataclasses.field(default=None, repr=False)  # may hold credentials
+    chroma_token: str | None = dataclasses.field(default=None, repr=False)
+    chroma_token_header: str = "Authorization"
+    snapshot_dir: Path | None = None
     trakt_client_id: str | None = dataclasses.field(default=None, repr=False)
     trakt_base_url: str = "https://api.trakt.tv"
     trakt_requests_per_5min: int = 450
@@ -184,6 +197,16 @@ class Settings:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"TRAKT_BASE_URL={base_url!r} must start with http:// or https://")
         client_id = lookup("trakt_client_id")
+        chroma_url = str(lookup("chroma_url") or "").strip().rstrip("/") or None
+        if chroma_url and not chroma_url.startswith(("http://", "https://")):
+            raise ConfigError(f"FLIXREC_CHROMA_URL={redact_url(chroma_url)!r} must start with http:// or https://, "
+                              "e.g. http://127.0.0.1:8000 (a server started with: chroma run --path DIR)")
+        token_header = str(lookup("chroma_token_header")).strip()
+        if not token_header or not all(c.isalnum() or c == "-" for c in token_header):
+            raise ConfigError(f"FLIXREC_CHROMA_TOKEN_HEADER={token_header!r} is not a header name; "
+                              "use Authorization or X-Chroma-Token")
+        token = lookup("chroma_token")
+        snapshot_dir = lookup("snapshot_dir")
         api_key = lookup("api_key")
         return cls(
             home=home,
@@ -191,6 +214,10 @@ class Settings:
             index_dir=index_dir,
             downloads_dir=Path(lookup("downloads_dir") or home / "downloads").expanduser(),
             model=model,
+            chroma_url=chroma_url,
+            chroma_token=str(token).strip() if token else None,
+            chroma_token_header=token_header,
+            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else None,
             trakt_client_id=str(client_id).strip() if client_id else None,
             trakt_base_url=base_url,
             trakt_requests_per_5min=_as_positive_int("trakt_requests_per_5min", lookup("trakt_requests_per_5min")),

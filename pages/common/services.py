@@ -53,8 +53,9 @@ def load_settings() -> Settings:
     return _settings_for(configured_values())
 
 
-def _service_key(settings: Settings) -> tuple[str, str, str]:
-    return (settings.database_url, str(settings.index_dir), settings.model)
+def _service_key(settings: Settings) -> tuple[str, ...]:
+    return (settings.database_url, str(settings.index_dir), settings.model, str(settings.chroma_url),
+            str(settings.snapshot_dir), repr(settings.ranking))
 
 
 @st.cache_resource(show_spinner="Loading the catalogue and its index…", hash_funcs={Settings: _service_key})
