@@ -113,7 +113,10 @@ warming = warm_up(load_settings())
 parsed = state.current_filters(facets)
 filters, k, view = parsed.filters, parsed.k, state.view()
 
-st.title("Find similar movies and shows", anchor=False)
+if view.title_id or view.query:  # results below: a smaller heading leaves room for them
+    st.header("Find similar movies and shows", anchor=False)
+else:
+    st.title("Find similar movies and shows", anchor=False)
 if search_mode() == "text":
     state.write_url()
     description_search(service, filters, k)

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flixrec.models import MEDIA_TYPES, Filters, RankingWeights
+from flixrec.validation import MAX_BOUND
 
 DEFAULT_K, MIN_K, MAX_K = 20, 5, 50
 MAX_VALUE_CHARS = 40  # longer numbers are nonsense (and int() of 400 nines would be slow to compare)
@@ -86,7 +87,7 @@ class ParsedFilters:
 
 
 def _number(raw: str, kind: type) -> Any:
-    """A finite, non-negative int/float from text; None when it is not one."""
+    """A finite, non-negative int/float from text, at most MAX_BOUND (the core's limit); None when it is not one."""
     text = raw.strip()
     if not text or len(text) > MAX_VALUE_CHARS:
         return None
@@ -96,7 +97,7 @@ def _number(raw: str, kind: type) -> Any:
         return None
     if kind is float and not math.isfinite(value):
         return None
-    return value if value >= 0 else None
+    return value if 0 <= value <= MAX_BOUND else None
 
 
 def _range_values(values: Sequence[str]) -> list[str] | None:
@@ -111,6 +112,7 @@ def _parse_range(name: str, values: Sequence[str], extent: Any, problems: list[s
     """A (low, high) pair, each side None when open; clamped into the catalogue's extent when one is given."""
     sides = _range_values(values)
     shown = "&".join(values)
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"  # a message line, never a 10 kB echo
     if sides is None or not any(s.strip() for s in sides):
         problems.append(f"{name}={shown} is not a range like {name}=1990-2010; ignored")
         return None, None
@@ -226,6 +228,7 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
         min_votes=votes or None, min_rating=rating or None, genres_include=genres, genres_exclude=no_genres,
         languages=languages, media_types=media, spoken_languages=spoken, certifications_exclude=no_certs,
     )
+    problems = [" ".join(p.split()) for p in problems]  # one line each, whatever the value held
     return ParsedFilters(filters, k, problems, kept, frozenset(favour))
 
 

@@ -103,8 +103,12 @@ def score_text(rec: Recommendation) -> str:
 
 
 def reasons_text(rec: Recommendation) -> str:
-    """The ranking's reasons ('Same director · Shared themes: heist, dreams'), empty when it gives none."""
-    return " · ".join(str(getattr(r, "text", r)) for r in (getattr(rec, "reasons", None) or ())[:3])
+    """The ranking's reasons ('Same director: … · Shared themes: heist, dreams'), most telling first, empty when none.
+
+    A card shows one line of them (the whole text on hover), so the story line, the longest, comes last.
+    """
+    reasons = sorted(getattr(rec, "reasons", None) or (), key=lambda r: getattr(r, "kind", "") == "story")
+    return " · ".join(str(getattr(r, "text", r)) for r in reasons[:3])
 
 
 
@@ -143,12 +147,13 @@ def card_html(title: Title, rank: int | None = None, score: str = "", reasons: s
         f'<span class="fx-score" style="white-space:nowrap;font-size:.8rem;font-weight:600;opacity:.85">'
         f'{html.escape(score)}</span></div>' if score else "</div>",
         f'<div style="font-size:.75rem;opacity:.7">{html.escape(other[0])}</div>' if other else "",
-        f'<div style="font-size:.78rem;opacity:.75;margin:.1rem 0 .2rem">{html.escape(facts)}</div>',
+        f'<div style="font-size:.78rem;opacity:.75;margin:.1rem 0 .2rem">{html.escape(facts)}'
+        f'{" · " + links if links else ""}</div>',
         '<div class="fx-overview" style="font-size:.85rem;display:-webkit-box;-webkit-line-clamp:2;'
         f'-webkit-box-orient:vertical;overflow:hidden">{html.escape(overview)}</div>',
-        f'<div class="fx-reasons" style="font-size:.75rem;opacity:.75;margin-top:.2rem">{html.escape(reasons)}</div>'
+        f'<div class="fx-reasons" title="{html.escape(reasons)}" style="font-size:.75rem;opacity:.75;margin-top:.2rem;'
+        f'display:-webkit-box;-webkit-line-clamp:1;-webkit-box-orient:vertical;overflow:hidden">{html.escape(reasons)}</div>'
         if reasons else "",
-        f'<div style="font-size:.72rem;margin-top:.2rem">{links}</div>' if links else "",
         "</div></div>",
     ]
     return "".join(parts)
