@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import io
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -269,7 +270,7 @@ class ProfileMatcher:
             if row.get("tmdb_id") is not None:
                 self.by_tmdb.setdefault((media, int(row["tmdb_id"])), title_id)
             for name in dict.fromkeys(filter(None, (row.get("title"), row.get("original_title")))):
-                key = fuzzy_key(name)
+                key = name_key(name)
                 if key:
                     self.by_name.setdefault(key, []).append((title_id, year, media))
                     self.by_year.setdefault(year, []).append((key, title_id, media))
@@ -307,7 +308,7 @@ class ProfileMatcher:
         return self._by_name(row, by_id)
 
     def _by_name(self, row: ProfileRow, by_id: str) -> str | Unmatched:
-        key = fuzzy_key(row.name or "")
+        key = name_key(row.name or "")
         exact = [c for c in self.by_name.get(key, ()) if _year_fits(c[1], row.year)]
         exact = _prefer(exact, row.media_type, lambda c: c[2], lambda c: c[1] == row.year)
         if len(exact) == 1:
@@ -327,6 +328,12 @@ class ProfileMatcher:
                 return ids[0]
             return Unmatched(row, f"{by_id}{len(ids)} catalogue titles are as close to {row.label()!r}; pick one by hand")
         return Unmatched(row, f"{by_id}no catalogue title from {row.year - 1}-{row.year + 1} is called like {row.name!r}")
+
+
+def name_key(name: str) -> str:
+    """The search's fuzzy key without accents ("Amélie" and "Amelie" are one name in exports)."""
+    decomposed = unicodedata.normalize("NFKD", fuzzy_key(name))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _year_fits(year: int | None, wanted: int | None) -> bool:

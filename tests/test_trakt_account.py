@@ -176,6 +176,8 @@ def test_login_push_list_cli_and_the_token_never_leaks(fake, demo_settings, tmp_
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("ingest.trakt.auth.time.sleep", lambda s: None)
     monkeypatch.setattr("ingest.trakt.lists.WRITES_PER_SECOND", 50)
+    shared: dict = {}  # one service for both runs: its title features take seconds to build on the demo catalogue
+    monkeypatch.setattr("flixrec.service.FlixRec", lambda settings: shared.setdefault("app", FlixRec(settings)))
     caplog.set_level(logging.DEBUG)
     fake.account.device_answers = [400, 200]
     assert ingest_main(["trakt", "login", "--rate", "0"]) == 0
