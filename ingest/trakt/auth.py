@@ -90,6 +90,25 @@ def start_device_login(client: TraktClient) -> DeviceCode:
                       float(data.get("expires_in", 600)), float(data.get("interval", 5)))
 
 
+def check_device_token(client: TraktClient, code: DeviceCode, client_secret: str | None) -> Token | None:
+    """One poll (the app's "I entered the code" button): a Token, None while pending or asked to slow down,
+    TraktAuthError when the code expired, was denied or is unknown."""
+    secret = _secret(client_secret)
+    client.add_secret(secret)
+    status, data = client.send("POST", "/oauth/device/token",
+                               {"code": code.device_code, "client_id": client._client_id, "client_secret": secret})
+    if status == 200:
+        token = Token.from_answer(data)
+        client.add_secret(token.access_token)
+        client.add_secret(token.refresh_token)
+        return token
+    if status in DEVICE_ERRORS:
+        raise TraktAuthError(DEVICE_ERRORS[status], status=status, path="/oauth/device/token")
+    if status in (400, 429):
+        return None
+    raise TraktError(f"Trakt answered HTTP {status} while waiting for the code", status=status, path="/oauth/device/token")
+
+
 def poll_device_token(client: TraktClient, code: DeviceCode, client_secret: str | None, *,
                       sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                       on_wait: Callable[[str], None] | None = None) -> Token:
