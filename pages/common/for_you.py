@@ -218,7 +218,8 @@ def profile_summary(profile: Profile) -> None:
                                               ("Picked", "picked"), ("Not matched", "unmatched"))):
         column.metric(label, f"{counts[key]:,}")
     if profile.unmatched:
-        with st.expander(f"{len(profile.unmatched)} rows not matched to the catalogue"):
+        count = len(profile.unmatched)
+        with st.expander(f"{count} {'row' if count == 1 else 'rows'} not matched to the catalogue"):
             st.dataframe(pd.DataFrame([{"row": u.row.where, "title": u.row.name, "year": u.row.year,
                                         "reason": u.reason} for u in profile.unmatched]),
                          hide_index=True, width="stretch", key="fy_unmatched")
