@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import FlixrecError
-from flixrec.filters import FILTER_PARAMS, parse_filter_params
+from flixrec.filters import FILTER_PARAMS, ParsedFilters, parse_filter_params
 from flixrec.models import Filters, Recommendation, Title
 from flixrec.service import FlixRec
 
@@ -31,21 +31,26 @@ def _filter_params(args: argparse.Namespace) -> dict[str, list[str]]:
     for name in ("votes", "rating", "type"):
         if getattr(args, name) is not None:
             params[name] = [str(getattr(args, name))]
-    for name in ("genre", "no_genre", "lang"):
-        if getattr(args, name):
-            params[name] = list(getattr(args, name))
+    for param in FILTER_PARAMS:
+        if param.repeated and getattr(args, param.name, None):
+            params[param.name] = list(getattr(args, param.name))
     params["k"] = [str(args.k)]
     return params
 
 
-def _filters(app: FlixRec, args: argparse.Namespace) -> Filters:
-    """The Filters the options mean; a value the parser drops is an error (a typo must not widen the search)."""
+def _parsed(app: FlixRec, args: argparse.Namespace) -> ParsedFilters:
+    """The filters and ranking the options mean; a value the parser drops is an error (a typo must not widen the search)."""
     params = _filter_params(args)
     parsed = parse_filter_params(params, app.facets() if len(params) > 1 else None)
     problems = [p for p in parsed.problems if not p.startswith("k=")]
     if problems:
         raise FilterError("; ".join(problems))
-    return parsed.filters
+    return parsed
+
+
+def _filters(app: FlixRec, args: argparse.Namespace) -> Filters:
+    """The Filters the options mean (see _parsed)."""
+    return _parsed(app, args).filters
 
 
 def _describe(title: Title) -> str:
@@ -61,7 +66,9 @@ def _print_recommendations(recs: list[Recommendation]) -> None:
     if not recs:
         print("no title passes these filters")
     for rec in recs:
-        print(f"{rec.rank:>3}. {rec.score:.3f}  {_describe(rec.title)}")
+        print(f"{rec.rank:>3}. {rec.score:.0%} {rec.label:<12} {_describe(rec.title)}")
+        for reason in rec.reasons[:3]:
+            print(f"       {reason.text}")
 
 
 def cmd_search(app: FlixRec, args: argparse.Namespace) -> int:
@@ -94,7 +101,9 @@ def cmd_similar(app: FlixRec, args: argparse.Namespace) -> int:
         title_id = resolution.title.title_id
     seed = app.get_title(title_id)
     print(f"similar to {_describe(seed)}")
-    _print_recommendations(app.similar_titles(title_id, k=args.k, filters=_filters(app, args)))
+    parsed = _parsed(app, args)
+    _print_recommendations(app.similar_titles(title_id, k=args.k, filters=parsed.filters,
+                                              weights=parsed.weights(app.settings.ranking)))
     franchise = app.franchise_titles(title_id, k=5)
     if franchise and not args.no_franchise:
         print("same franchise or name (kept apart):")

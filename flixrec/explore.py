@@ -16,9 +16,15 @@ from flixrec.models import Filters, Recommendation, Title
 
 CATALOGUE_COLUMNS = (
     "title_id", "title", "original_title", "media_type", "year", "runtime", "votes", "rating", "genres",
-    "language", "tmdb_id", "imdb_id", "certification", "languages",
+    "language", "tmdb_id", "imdb_id", "certification", "languages", "source", "aliases",
 )
 """The catalogue columns the Explore page shows and filters on."""
+PRIOR_VOTES_QUANTILE = 0.5
+"""The weighted rating's prior weighs like the median title's vote count (242 on the demo): a 10.0 from two
+votes sinks to about the mean, while a film rated by thousands keeps its own rating."""
+WEAK_TEXT_MATCH = 0.30
+"""A description whose best title scores below this matches nothing well: on the demo, 20 real descriptions
+in 4 languages scored 0.32-0.63 at the top, 20 gibberish inputs (markup, keyboard rows, SQL) 0.14-0.27."""
 
 
 def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -29,7 +35,31 @@ def catalogue_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("Float64")
     frame["genres"] = [tuple(g or ()) for g in frame["genres"]]
     frame["languages"] = [tuple(g) if isinstance(g, (list, tuple)) else () for g in frame["languages"]]
-    return frame.sort_values(["votes", "title_id"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    frame["weighted_rating"] = weighted_rating(frame["rating"], frame["votes"])
+    return frame.sort_values(["weighted_rating", "votes", "title_id"], ascending=[False, False, True],
+                             na_position="last").reset_index(drop=True)
+
+
+def weighted_rating(rating: pd.Series, votes: pd.Series, prior_votes: float | None = None) -> pd.Series:
+    """IMDb's Bayesian average: (v·R + m·C) / (v + m), C the mean rating, m the prior's weight in votes.
+
+    Missing when a title has no rating or no votes; `prior_votes` defaults to the median vote count.
+    """
+    rated = rating.notna() & votes.notna() & (votes.fillna(0) > 0)
+    if not rated.any():
+        return pd.Series(pd.NA, index=rating.index, dtype="Float64")
+    v = votes[rated].astype("float64")
+    r = rating[rated].astype("float64")
+    m = float(v.quantile(PRIOR_VOTES_QUANTILE)) if prior_votes is None else float(prior_votes)
+    c = float((r * v).sum() / v.sum())
+    out = pd.Series(pd.NA, index=rating.index, dtype="Float64")
+    out[rated] = ((v * r + m * c) / (v + m)).round(2)
+    return out
+
+
+def weak_text_match(results: list[Recommendation]) -> bool:
+    """True when a description's best result scores below WEAK_TEXT_MATCH (nothing matches it well)."""
+    return bool(results) and results[0].score < WEAK_TEXT_MATCH
 
 
 def filter_frame(frame: pd.DataFrame, filters: Filters | None) -> pd.DataFrame:

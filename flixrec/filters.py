@@ -1,7 +1,8 @@
 """The filter vocabulary, declared once, and its one parser: URL parameters, CLI options and API queries share it.
 
 A filter has ONE name everywhere (URL parameter, widget key, CLI option, API query): year and runtime
-(ranges), votes, rating, genre, no_genre, lang, spoken, no_cert, type, and k (how many similar titles). Raw values are
+(ranges), votes, rating, genre, no_genre, lang, spoken, no_cert, type, k (how many similar titles), and favour
+(director, cast: people the ranking weighs more). Raw values are
 strings (as a URL carries them); `parse_filter_params` validates them against the catalogue's facets
 and reports every value it drops, so an edge can tell the user instead of keeping an invisible filter.
 """
@@ -14,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flixrec.models import MEDIA_TYPES, Filters
+from flixrec.models import MEDIA_TYPES, Filters, RankingWeights
 
 DEFAULT_K, MIN_K, MAX_K = 20, 5, 50
 MAX_VALUE_CHARS = 40  # longer numbers are nonsense (and int() of 400 nines would be slow to compare)
@@ -44,7 +45,11 @@ FILTER_PARAMS: tuple[FilterParam, ...] = (
                 "drop titles rated any of these; unrated titles stay (repeatable): no_cert=R&no_cert=TV-MA", True),
     FilterParam("type", "Type", "movie or show: type=movie"),
     FilterParam("k", "Similar titles to show", f"how many similar titles, {MIN_K} to {MAX_K}: k=20"),
+    FilterParam("favour", "Favour the same", "rank titles sharing the seed's director or cast higher "
+                "(repeatable): favour=director&favour=cast", True),
 )
+FAVOURABLE = {"director": "Director", "cast": "Cast"}
+"""What `favour` can name, and its labels (a URL may carry either)."""
 FILTER_NAMES = tuple(p.name for p in FILTER_PARAMS)
 MEDIA_LABELS = {"all": "All", "movie": "Movies", "show": "Shows"}
 """The type filter's choices and their labels (a URL may carry either: type=movie or type=Movies)."""
@@ -73,6 +78,11 @@ class ParsedFilters:
     k: int = DEFAULT_K
     problems: list[str] = dataclasses.field(default_factory=list)
     kept: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # the accepted values, canonical, in order
+    favour: frozenset[str] = frozenset()  # "director", "cast": people to weigh more in the ranking
+
+    def weights(self, base: RankingWeights) -> RankingWeights:
+        """The ranking weights these parameters ask for: `base` with the favoured people weighed more."""
+        return base.favouring(directors="director" in self.favour, cast="cast" in self.favour)
 
 
 def _number(raw: str, kind: type) -> Any:
@@ -206,8 +216,9 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
     for name, value in (("votes", votes), ("rating", rating), ("k", k if last("k") is not None else None)):
         if value is not None:
             kept[name] = [f"{value:g}" if isinstance(value, float) else str(value)]
+    favour = _match_choices("favour", values("favour"), tuple(FAVOURABLE), problems, FAVOURABLE)
     for name, chosen in (("genre", genres), ("no_genre", no_genres), ("lang", languages), ("spoken", spoken),
-                         ("no_cert", no_certs), ("type", list(media))):
+                         ("no_cert", no_certs), ("type", list(media)), ("favour", favour)):
         if chosen:
             kept[name] = list(chosen)
     filters = Filters(
@@ -215,7 +226,7 @@ def parse_filter_params(params: Mapping[str, Sequence[str]], facets: Mapping[str
         min_votes=votes or None, min_rating=rating or None, genres_include=genres, genres_exclude=no_genres,
         languages=languages, media_types=media, spoken_languages=spoken, certifications_exclude=no_certs,
     )
-    return ParsedFilters(filters, k, problems, kept)
+    return ParsedFilters(filters, k, problems, kept, frozenset(favour))
 
 
 def filter_params(filters: Filters, k: int = DEFAULT_K) -> dict[str, str | list[str]]:

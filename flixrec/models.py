@@ -284,6 +284,10 @@ class Match:
     matched_name: str
 
 
+FAVOURED_PEOPLE = 0.5
+"""The weight of shared directors or cast when a person asks to favour them (the default is 0.1)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RankingWeights:
     """How much each signal counts in the blended similarity (0 turns one off)."""
@@ -295,6 +299,13 @@ class RankingWeights:
     genres: float = 0.1
     era: float = 0.1
     popularity: float = 0.05
+
+    def favouring(self, directors: bool = False, cast: bool = False) -> RankingWeights:
+        """These weights with shared directors and/or cast weighed at least FAVOURED_PEOPLE ("favour same director")."""
+        return dataclasses.replace(
+            self, directors=max(self.directors, FAVOURED_PEOPLE) if directors else self.directors,
+            cast=max(self.cast, FAVOURED_PEOPLE) if cast else self.cast,
+        )
 
     @classmethod
     def text_only(cls) -> RankingWeights:

@@ -1,4 +1,4 @@
-"""python -m ingest {demo,embed,check,build-demo,trakt}: build and refresh the catalogue and the index.
+"""python -m ingest {demo,embed,check,repair,build-demo,trakt}: build and refresh the catalogue and the index.
 
 Errors a user can act on print `error: ...` and exit with code 2.
 """
@@ -17,8 +17,8 @@ from tqdm import tqdm
 from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import FlixrecError
 from flixrec.service import FlixRec
-from ingest.arguments import positive_int
-from ingest.build import build_demo, embed_catalogue, load_demo
+from ingest.arguments import batch_size, worker_count
+from ingest.build import build_demo, embed_catalogue, load_demo, repair_catalogue_index
 
 log = logging.getLogger("ingest")
 
@@ -75,9 +75,22 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     if status.in_agreement:
         print("agree:     yes")
         return 0
-    print(f"agree:     no - {status.missing_from_index} titles to embed, {status.stale_in_index} stale vectors; "
-          "run: python -m ingest embed")
+    print("agree:     no")
+    for line in status.problems():
+        print(f"  - {line}")
     return 1
+
+
+def cmd_repair(settings: Settings, args: argparse.Namespace) -> int:
+    """Make the index whole again from the catalogue: damaged files are moved aside, then one build."""
+    with StageBars(args.quiet) as bars:
+        report = repair_catalogue_index(settings, bars, batch_size=args.batch_size, workers=args.workers)
+    for path in report.moved_aside:
+        print(f"moved aside: {path}")
+    print(report.embed.line())
+    for line in report.problems:
+        print(f"still wrong: {line}")
+    return 1 if report.problems else 0
 
 
 def cmd_build_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -97,14 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=cmd_demo.__doc__)
     demo.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     embed = sub.add_parser("embed", help=cmd_embed.__doc__)
-    embed.add_argument("--batch-size", type=positive_int, default=2048, help="titles embedded per step (a progress update)")
-    embed.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+    embed.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
+    embed.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                        help="embedding processes for the USE model (default: one per core)")
     sub.add_parser("check", help=cmd_check.__doc__)
+    repair = sub.add_parser("repair", help=cmd_repair.__doc__)
+    repair.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
+    repair.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
+                        help="embedding processes for the USE model (default: one per core)")
     build = sub.add_parser("build-demo", help=cmd_build_demo.__doc__)
     build.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
-    build.add_argument("--batch-size", type=positive_int, default=2048, help="titles embedded per step (a progress update)")
-    build.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+    build.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
+    build.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                        help="embedding processes for the USE model (default: one per core)")
     try:
         from ingest.trakt.cli import add_trakt_parser
@@ -115,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"demo": cmd_demo, "embed": cmd_embed, "check": cmd_check, "build-demo": cmd_build_demo}
+COMMANDS = {"demo": cmd_demo, "embed": cmd_embed, "check": cmd_check, "repair": cmd_repair, "build-demo": cmd_build_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@
     load_demo(settings, progress, note)        -> DemoSummary    fetch + parse the demo data, upsert it
     embed_catalogue(settings, progress, note)  -> EmbedSummary   embed new/changed titles into the model's index
     build_demo(settings, progress, note)       -> BuildSummary   both, skipped quickly when already done
+    repair_catalogue_index(settings, progress) -> RepairSummary  move damaged index files aside, build again
 
 `progress(stage, done, total)` hears each stage's advance (stage labels: "demo tmdb5000", "demo bgmd",
 "embed <model>"; called with done=0 when a stage starts); `note(message)` hears what a user should know
@@ -15,13 +16,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from pathlib import Path
 from collections.abc import Callable
 
 from flixrec.catalog import Catalog, UpsertCounts
 from flixrec.config import Settings
 from flixrec.embedding import load_embedder
 from flixrec.index import VectorIndex
-from ingest.embed import IndexBuildSummary, build_index, plan_build
+from ingest.embed import IndexBuildSummary, build_index, plan_build, repair_index
 from ingest.errors import IndexDimensionMismatch, IngestError
 
 Progress = Callable[[str, int, int], None]
@@ -159,3 +161,33 @@ def build_demo(settings: Settings, progress: Progress | None = None, note: Note 
     """`load_demo` then `embed_catalogue`: quick when both are already done (what `make run` and the app call)."""
     demo = load_demo(settings, progress, note, include_anime=include_anime)
     return BuildSummary(demo, embed_catalogue(settings, progress, note, batch_size=batch_size, workers=workers))
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairSummary:
+    """What `repair_catalogue_index` did: what it moved aside, the build, and anything still wrong."""
+
+    moved_aside: list[Path]
+    embed: EmbedSummary
+    problems: list[str]
+
+
+def repair_catalogue_index(settings: Settings, progress: Progress | None = None, *, batch_size: int = 2048,
+                           workers: int = 1) -> RepairSummary:
+    """Make the model's index whole again from the catalogue (`python -m ingest repair`): see ingest.embed.repair_index."""
+    progress = progress or _quiet_progress
+    catalog = Catalog.open(settings.database_url)
+    if catalog.count() == 0:
+        raise IngestError("the catalogue is empty; load titles first: python -m ingest demo (or trakt)")
+    embedder = load_embedder(settings.model, workers=workers)
+    stage, done = f"repair {settings.model}", 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        progress(stage, done, max(done, catalog.count()))
+
+    report = repair_index(catalog, settings.index_dir, settings.model, embedder, batch_size=batch_size, progress=advance)
+    index = VectorIndex.open(settings.index_dir, settings.model)
+    embed = EmbedSummary(settings.model, index.collection.name, index.count(), report.summary)
+    return RepairSummary(report.moved_aside, embed, report.problems)

@@ -195,6 +195,24 @@ def parse_anime(payload: dict[str, Any]) -> LoadReport:
     return report
 
 
+_TITLE_FIELDS = {f.name for f in dataclasses.fields(Title)}
+
+
+def anime_poster(item: dict[str, Any]) -> str | None:
+    """The cover image URL of a bgmd record (bangumi.images, the 400 px "common" size), None when it has none."""
+    images = (item.get("bangumi") or {}).get("images") or {}
+    for size in ("common", "medium", "large", "small"):
+        url = images.get(size) if isinstance(images, dict) else None
+        if isinstance(url, str) and url.startswith("https://"):
+            return url
+    return None
+
+
+def _poster_field(item: dict[str, Any]) -> dict[str, Any]:
+    """{"poster_url": …} for Title when the model has that field (it comes with the Trakt fields)."""
+    return {"poster_url": anime_poster(item)} if "poster_url" in _TITLE_FIELDS else {}
+
+
 def _anime_title(item: dict[str, Any]) -> Title:
     bgm_id = int(item["id"])
     original = text(item.get("name"))
@@ -233,6 +251,7 @@ def _anime_title(item: dict[str, Any]) -> Title:
         country="JP",
         language="ja",
         tmdb_id=whole_number(tmdb.get("id")),
+        **_poster_field(item),
     )
 
 

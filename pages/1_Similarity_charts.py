@@ -16,7 +16,7 @@ if not title_id:
     st.stop()
 
 with layout.shown_errors():
-    view = service.similarity_map(title_id, parsed.k, parsed.filters)
+    view = service.similarity_map(title_id, parsed.k, parsed.filters, parsed.weights(service.settings.ranking))
 
 st.markdown(f"For **{cards.md(view.seed.label())}** · {cards.meta_line(view.seed)}")
 if not view.similar:
@@ -33,9 +33,14 @@ above.metric("Titles at or above the cut-off", f"{share_above:.2%}",
              help="Includes titles left out by the filters or kept apart as the same franchise")
 
 left, right = st.columns([1, 1.25])
-left.altair_chart(charts.score_bars(view), width="stretch")
-right.altair_chart(charts.neighbourhood_map(view), width="stretch", height=480)
+picked = [left.altair_chart(charts.score_bars(view), width="stretch", on_select="rerun", key="bars"),
+          right.altair_chart(charts.neighbourhood_map(view), width="stretch", height=480, on_select="rerun", key="map")]
+opened = next((t for t in map(charts.picked_title, picked) if t and t != title_id), None)
+if opened:  # a click on a bar or a point: that title's own similar titles, on Find similar
+    name = next((r.title.title for r in [*view.similar] if r.title.title_id == opened), "")
+    st.page_link("streamlit_app.py", label=f"Find titles similar to {name or 'the clicked title'}",
+                 icon=":material/arrow_forward:", query_params=state.title_link_params(opened, name))
 st.altair_chart(charts.score_histogram(view), width="stretch", height=320)
-st.caption("Scores are cosine similarities of the title embeddings. The map projects the chosen title, its "
+st.caption("Bars start at 0, so their lengths compare honestly. Scores are cosine similarities of the title embeddings. The map projects the chosen title, its "
            "similar titles and its franchise onto their two main directions of variation (PCA), so nearby "
            "points read as alike; distances are approximate.")

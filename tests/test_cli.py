@@ -76,3 +76,22 @@ def test_filters_use_the_shared_vocabulary_and_a_dropped_value_is_an_error(demo_
     assert len(years) == 5 and all(int(y) >= 2000 for y in years)
     bad = run(["flixrec", "similar", "Interstellar", "--lang", "zz"], demo_settings)
     assert bad.returncode == 2 and "lang=zz" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_repair_moves_a_garbage_ledger_aside_and_check_then_agrees(tmp_path, use_embedder):
+    """A damaged ledger: `check` says so and names the fix, `repair` moves it aside and builds, `check` agrees."""
+    from conftest import build_home
+    from small_catalogue import SMALL_TITLES
+
+    settings = build_home(tmp_path, "use-multilingual", use_embedder, SMALL_TITLES[:8])
+    [ledger] = list(settings.index_dir.glob("*.ledger.sqlite3"))
+    ledger.write_bytes(b"this is not a database" * 100)
+    check = run(["ingest", "check"], settings)
+    assert check.returncode == 2 and check.stderr.startswith("error: ") and "Traceback" not in check.stderr
+    assert "ledger.sqlite3" in check.stderr and "python -m ingest repair" in check.stderr
+    repair = run(["ingest", "-q", "repair", "--workers", "1"], settings)
+    assert repair.returncode == 0, repair.stderr
+    assert "moved aside:" in repair.stdout and "Traceback" not in repair.stderr
+    assert list(settings.index_dir.glob("*.ledger.sqlite3.damaged-*"))
+    again = run(["ingest", "check"], settings)
+    assert again.returncode == 0 and "agree:     yes" in again.stdout

@@ -17,7 +17,7 @@ def parse(**params: str | list[str]):
 
 def test_the_vocabulary_is_declared_once_with_labels_and_help():
     assert FILTER_NAMES == ("year", "runtime", "votes", "rating", "genre", "no_genre", "lang", "spoken", "no_cert",
-                            "type", "k")
+                            "type", "k", "favour")
     assert all(p.label and p.help for p in FILTER_PARAMS)
 
 
@@ -106,3 +106,14 @@ def test_spoken_languages_and_certifications_to_leave_out_parse_and_round_trip()
     params = filter_params(parsed.filters)
     assert params == {"spoken": ["de", "ja"], "no_cert": ["R", "TV-MA"]}
     assert parse_filter_params(params, facets).filters == parsed.filters
+
+
+def test_favour_names_people_to_weigh_more_and_drops_anything_else():
+    from flixrec.models import RankingWeights
+
+    parsed = parse_filter_params({"favour": ["Director", "cast", "composer"]})
+    assert parsed.favour == {"director", "cast"} and parsed.kept["favour"] == ["director", "cast"]
+    assert any(p.startswith("favour=composer") for p in parsed.problems)
+    weights = parsed.weights(RankingWeights())
+    assert weights.directors == weights.cast == 0.5 and weights.keywords == RankingWeights().keywords
+    assert parse_filter_params({}).weights(RankingWeights()) == RankingWeights()

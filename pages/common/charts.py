@@ -9,6 +9,21 @@ import pandas as pd
 from flixrec.explore import SimilarityMap
 
 ROLE_COLOURS = {"seed": "#e4572e", "similar": "#2e86ab", "franchise": "#f3a712"}
+ROLE_NAMES = {"seed": "Chosen title", "similar": "Similar", "franchise": "Same franchise"}
+MAP_LABELS = 3
+"""The map names the chosen title and this many of the best similar titles; the rest show on hover."""
+PICK = "pick"
+"""The click selection of the score bars and the map: the page opens the clicked title."""
+
+
+def picked_title(event: object) -> str | None:
+    """The title_id a click on a chart selected (st.altair_chart's on_select event), None when none."""
+    selection = getattr(event, "selection", None) or {}
+    points = selection.get(PICK) if isinstance(selection, dict) else getattr(selection, PICK, None)
+    for point in points or []:
+        if isinstance(point, dict) and point.get("title_id"):
+            return str(point["title_id"])
+    return None
 
 
 def score_bars(view: SimilarityMap) -> alt.Chart:
@@ -18,21 +33,21 @@ def score_bars(view: SimilarityMap) -> alt.Chart:
             "label": [f"{r.rank}. {r.title.label()}" for r in view.similar],
             "score": [round(r.score, 3) for r in view.similar],
             "rank": [r.rank for r in view.similar],
+            "title_id": [r.title.title_id for r in view.similar],
             "genres": [", ".join(r.title.genres) for r in view.similar],
             "type": [r.title.media_type for r in view.similar],
         }
     )
-    low = max(0.0, float(frame["score"].min()) - 0.05) if len(frame) else 0.0
-    high = min(1.0, float(frame["score"].max()) + 0.02) if len(frame) else 1.0
     return (
-        alt.Chart(frame, title=f"Top {len(frame)} similar to {view.seed.label()}")
-        .mark_bar(cornerRadiusEnd=3, color=ROLE_COLOURS["similar"])
+        alt.Chart(frame, title=f"Top {len(frame)} similar (click a bar to open it)")
+        .mark_bar(cornerRadiusEnd=3, color=ROLE_COLOURS["similar"], cursor="pointer")
         .encode(
-            x=alt.X("score:Q", title="Similarity (cosine)", scale=alt.Scale(domain=[low, high], clamp=True, nice=False)),
+            x=alt.X("score:Q", title="Similarity (0 to 1)", scale=alt.Scale(domain=[0, 1], nice=False)),
             y=alt.Y("label:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelLimit=240, labelOverlap=False)),
             tooltip=[alt.Tooltip("label:N", title="Title"), alt.Tooltip("score:Q", format=".3f", title="Similarity"),
                      alt.Tooltip("type:N", title="Type"), alt.Tooltip("genres:N", title="Genres")],
         )
+        .add_params(alt.selection_point(name=PICK, fields=["title_id"], on="click"))
         .properties(height=alt.Step(22))
     )
 
@@ -40,12 +55,13 @@ def score_bars(view: SimilarityMap) -> alt.Chart:
 def neighbourhood_map(view: SimilarityMap) -> alt.LayerChart:
     """The seed, its top-k and its franchise on a 2-D PCA map of their vectors; the seed stands out."""
     points = view.points.assign(
-        role_name=view.points["role"].map({"seed": "Chosen title", "similar": "Similar", "franchise": "Same franchise"}),
+        role_name=view.points["role"].map(ROLE_NAMES),
         size=view.points["role"].map({"seed": 380, "similar": 110, "franchise": 110}),
     )
+    roles = [role for role in ROLE_NAMES if (points["role"] == role).any()]  # no legend entry for an absent role
     colour = alt.Color(
         "role_name:N", title=None, legend=alt.Legend(orient="bottom"),
-        scale=alt.Scale(domain=["Chosen title", "Similar", "Same franchise"], range=list(ROLE_COLOURS.values())),
+        scale=alt.Scale(domain=[ROLE_NAMES[r] for r in roles], range=[ROLE_COLOURS[r] for r in roles]),
     )
     tooltip = [alt.Tooltip("label:N", title="Title"), alt.Tooltip("role_name:N", title="Role"),
                alt.Tooltip("rank:Q", title="Rank"), alt.Tooltip("score:Q", format=".3f", title="Similarity"),
@@ -56,18 +72,18 @@ def neighbourhood_map(view: SimilarityMap) -> alt.LayerChart:
         x=alt.X("x:Q", title="PCA 1", axis=alt.Axis(labels=False, ticks=False), scale=alt.Scale(domain=room, nice=False)),
         y=alt.Y("y:Q", title="PCA 2", axis=alt.Axis(labels=False, ticks=False)),
     )
-    dots = base.mark_circle(opacity=0.9, stroke="white", strokeWidth=1).encode(
+    dots = base.mark_circle(opacity=0.9, stroke="white", strokeWidth=1, cursor="pointer").encode(
         color=colour, size=alt.Size("size:Q", legend=None), tooltip=tooltip,
-    )
-    labelled = points[(points["role"] == "seed") | ((points["role"] == "similar") & (points["rank"] <= 3))]
+    ).add_params(alt.selection_point(name=PICK, fields=["title_id"], on="click"))
+    labelled = points[(points["role"] == "seed") | ((points["role"] == "similar") & (points["rank"] <= MAP_LABELS))]
     labels = (
         alt.Chart(labelled)
         .mark_text(align="left", dx=9, dy=-7, fontSize=11)
         .encode(x="x:Q", y="y:Q", text="label:N", color=colour)
     )
     return alt.layer(dots, labels).properties(
-        title="Neighbourhood map (2-D PCA of the embeddings; hover for details)", height=460
-    ).interactive()
+        title="Neighbourhood map (2-D PCA; hover for names, click to open)", height=460
+    )
 
 
 def score_histogram(view: SimilarityMap, bins: int = 50) -> alt.LayerChart:
@@ -135,11 +151,28 @@ def counts_by_genre(frame: pd.DataFrame) -> alt.Chart:
     return _count_bars(data, "genres", "Genre", "Titles by genre", "#2e86ab", 20)
 
 
-def counts_by_language(frame: pd.DataFrame, names: dict[str, str], top: int = 15) -> alt.Chart:
-    """Titles per original language (the most common ones)."""
-    data = frame.dropna(subset=["language"]).groupby("language").size().nlargest(top).reset_index(name="titles")
+def counts_by_language(frame: pd.DataFrame, names: dict[str, str], top: int = 12) -> alt.Chart:
+    """Titles per original language: the `top` most common, the rest as "Other languages", on a log axis
+    (English alone outnumbers the rest, which a linear axis flattens to nothing)."""
+    counts = frame.dropna(subset=["language"]).groupby("language").size().sort_values(ascending=False)
+    data = counts.head(top).reset_index(name="titles")
     data["name"] = data["language"].map(lambda code: names.get(code, code))
-    return _count_bars(data, "name", "Language", f"Titles by original language (top {top})", "#f3a712", 22)
+    rest = counts.iloc[top:]
+    if len(rest):
+        data = pd.concat([data, pd.DataFrame({"language": ["other"], "titles": [int(rest.sum())],
+                                               "name": [f"Other languages ({len(rest)})"]})], ignore_index=True)
+    data["order"] = range(len(data))
+    return (
+        alt.Chart(data, title=f"Titles by original language (top {min(top, len(counts))}, log scale)")
+        .mark_bar(color="#f3a712")
+        .encode(
+            x=alt.X("titles:Q", title="Titles (log scale)", scale=alt.Scale(type="symlog"),
+                    axis=alt.Axis(values=[1, 10, 100, 1000, 10000], labelExpr="format(datum.value, ',d')")),
+            y=alt.Y("name:N", sort=alt.SortField("order"), title=None),
+            tooltip=[alt.Tooltip("name:N", title="Language"), alt.Tooltip("titles:Q", format=",")],
+        )
+        .properties(height=alt.Step(22))
+    )
 
 
 def _count_bars(data: pd.DataFrame, field: str, label: str, title: str, color: str, step: int) -> alt.Chart:

@@ -11,7 +11,8 @@ import streamlit as st
 
 from flixrec.config import Settings
 from flixrec.errors import FlixrecError, IndexNotBuilt
-from flixrec.filters import DEFAULT_K, FILTER_NAMES, FILTER_PARAMS, MEDIA_LABELS, language_name, parse_filter_params
+from flixrec.filters import (DEFAULT_K, FAVOURABLE, FILTER_NAMES, FILTER_PARAMS, MEDIA_LABELS, language_name,
+                             parse_filter_params)
 from flixrec.service import FlixRec
 from pages.common import state
 from pages.common.services import flixrec_service, load_settings
@@ -34,8 +35,11 @@ LABELS = {p.name: p.label for p in FILTER_PARAMS}
 _BUILD_LOCK = threading.Lock()  # one in-app demo build per process: Chroma takes one writer
 
 
-def start_page(title: str, icon: str, needs_index: bool = True, write_url: bool = True) -> tuple[FlixRec, dict[str, Any] | None]:
+def start_page(title: str, icon: str, needs_index: bool = True, write_url: bool = True,
+               fold_filters: bool = False) -> tuple[FlixRec, dict[str, Any] | None]:
     """Page config, state, settings, service; the sidebar filters when the page needs the index.
+
+    With `fold_filters` the filters stay folded until something was searched (the landing page).
 
     Stops the page with a friendly message when settings are invalid or there is no index yet. A page
     that changes the View itself passes write_url=False and writes the URL once, when it has decided.
@@ -62,7 +66,7 @@ def start_page(title: str, icon: str, needs_index: bool = True, write_url: bool 
             st.error(str(exc))
             st.stop()
         state.restore_filters(entered)
-        render_sidebar(facets)
+        render_sidebar(facets, folded=fold_filters and not state.has_search())
         state.remember_filters()
         show_url_problems()
     if write_url:
@@ -109,7 +113,7 @@ def _widget_value(name: str, kept: list[str]) -> Any:
     return list(kept)
 
 
-def render_sidebar(facets: dict[str, Any]) -> None:
+def render_sidebar(facets: dict[str, Any], folded: bool = False) -> None:
     """The shared filters: widgets keyed by their URL parameter and bound to it.
 
     On a URL's first run, its filter values go through the one parser: what Streamlit could not read
@@ -125,9 +129,12 @@ def render_sidebar(facets: dict[str, Any]) -> None:
         raw = {name: values for name, values in state.url_params().items() if name in FILTER_NAMES}
         parsed = parse_filter_params(raw, facets)
         wanted = {name: _widget_value(name, kept) for name, kept in parsed.kept.items()}
-    bar = st.sidebar
-    bar.divider()
-    bar.header("Filters", anchor=False)
+    st.sidebar.divider()
+    if folded:  # nothing searched yet: the filters are there, but out of the way
+        bar = st.sidebar.expander("Filters", icon=":material/tune:")
+    else:
+        bar = st.sidebar
+        bar.header("Filters", anchor=False)
     bar.caption(FILTER_HELP)
     defaults: dict[str, Any] = {}
     for name in ("year", "runtime"):
@@ -168,20 +175,40 @@ def render_sidebar(facets: dict[str, Any]) -> None:
     bar.radio(LABELS["type"], list(MEDIA_LABELS), key="type", bind="query-params", format_func=MEDIA_LABELS.get,
               horizontal=True)
     bar.slider(LABELS["k"], min_value=5, max_value=50, value=DEFAULT_K, step=5, key="k", bind="query-params")
-    defaults.update(genre=[], no_genre=[], lang=[], type="all")
+    bar.pills(LABELS["favour"], list(FAVOURABLE), selection_mode="multi", key="favour", bind="query-params",
+              format_func=FAVOURABLE.get, help="Rank the titles that share the chosen title's director or leading "
+              "actors higher (each shared person is also listed under a result).")
+    defaults.update(genre=[], no_genre=[], lang=[], type="all", favour=[])
     bar.button("Reset filters", on_click=_reset_filters, args=(defaults,), icon=":material/restart_alt:",
                width="stretch")
     hidden = state.view().hidden
     if hidden:
-        with bar.expander(f"Hidden titles ({len(hidden)})"):
-            st.caption("Left out of every list. " + ", ".join(f"`{h}`" for h in hidden[:20]))
-            st.button("Show them again", on_click=state.unhide_all, key="unhide")
+        with st.sidebar.expander(f"Hidden titles ({len(hidden)})", expanded=True):
+            hidden_titles(hidden)
     if checking:
         session[state.URL_PROBLEMS] = parsed.problems
         fixes = {name: value for name, value in wanted.items() if session.get(name) != value}
         if fixes:  # Streamlit dropped a value the parser reads: hand it to the widget on a second run
             session[state.FILTER_FIXES] = fixes
             st.rerun()
+
+
+def hidden_titles(hidden: list[str]) -> None:
+    """The hidden titles by name, each with its own Show button, and one to show them all."""
+    try:
+        titles = flixrec_service(load_settings()).catalog.find_titles(hidden, with_people=False)
+    except FlixrecError:
+        titles = {}
+    st.caption("Left out of every list.")
+    for title_id in hidden[:30]:
+        title = titles.get(title_id)
+        name = title.label() if title else title_id
+        st.button(name, key=f"unhide:{title_id}", on_click=state.unhide, args=(title_id,), type="tertiary",
+                  icon=":material/visibility:", help=f"Show {name} again")
+    if len(hidden) > 1:
+        st.button("Show them all again", on_click=state.unhide_all, key="unhide")
+    elif hidden:
+        st.button("Show it again", on_click=state.unhide_all, key="unhide")
 
 
 def _reset_filters(defaults: Mapping[str, Any]) -> None:

@@ -7,12 +7,15 @@ name search are loaded once and shared by every session. The app only reads the 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import streamlit as st
 
 from flixrec.config import SETTINGS, Settings
-from flixrec.service import FlixRec
+from flixrec.explore import SimilarView
+from flixrec.models import Filters, RankingWeights, Recommendation, Title
+from flixrec.service import FRANCHISE_SHOWN, FlixRec
 
 
 def _secrets() -> dict[str, Any]:
@@ -54,3 +57,59 @@ def _service_key(settings: Settings) -> tuple[str, str, str]:
 def flixrec_service(settings: Settings) -> FlixRec:
     """The one FlixRec of this process for these settings (thread-safe reads; reloads after a new build)."""
     return FlixRec(settings)
+
+
+class WarmUp:
+    """The model and name search loading in a background thread, so the first search does not wait for them."""
+
+    def __init__(self, service: FlixRec):
+        self.done = threading.Event()
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, args=(service,), name="flixrec-warm-up", daemon=True)
+        self._thread.start()
+
+    def _run(self, service: FlixRec) -> None:
+        try:
+            service.search_titles("warm up")  # the name index
+            service.encode_query("warm up")  # loads the embedding model
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only means the first search loads it (and reports)
+            self.error = str(exc)
+        finally:
+            self.done.set()
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded (or the warm-up gave up)."""
+        return self.done.is_set()
+
+
+@st.cache_resource(show_spinner=False, hash_funcs={Settings: _service_key})
+def warm_up(settings: Settings) -> WarmUp:
+    """Start (once per process and settings) loading the model and the name search in the background."""
+    return WarmUp(flixrec_service(settings))
+
+
+def similar_view(service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str,
+                 weights: RankingWeights | None = None) -> SimilarView:
+    """A seed's similar titles and franchise (as FlixRec.similar_view), from caches keyed by the build stamp:
+    the seed and its franchise per title (a filter change never recomputes them), the similar titles per
+    (title, k, filters), so a filter set the user returns to costs no query at all."""
+    seed, franchise = _seed_and_franchise(service, title_id, stamp)
+    similar = _similar_titles(service, title_id, k, filters, stamp, weights)
+    return SimilarView(seed, similar, [r for r in franchise if r.title.title_id not in filters.exclude_ids])
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _seed_and_franchise(_service: FlixRec, title_id: str, stamp: str) -> tuple[Title, list[Recommendation]]:
+    return _service.get_title(title_id), _service.franchise_titles(title_id, FRANCHISE_SHOWN)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _similar_titles(_service: FlixRec, title_id: str, k: int, filters: Filters, stamp: str,
+                    weights: RankingWeights | None) -> list[Recommendation]:
+    return _service.similar_titles(title_id, k, filters, separate_franchise=True, weights=weights)
+
+
+def build_stamp(service: FlixRec) -> str:
+    """The index build the cached views belong to (a new build invalidates them)."""
+    return str(service.index.stamp())

@@ -73,6 +73,13 @@ def view_params(view: View) -> dict[str, list[str]]:
     return params
 
 
+def title_link_params(title_id: str, name: str) -> dict[str, list[str]]:
+    """The URL of a title's own similar titles: the current filters and hidden titles, that title, its name."""
+    linked = View(title_id=title_id, query=name[:MAX_QUERY_CHARS], hidden=list(view().hidden))
+    filters = {key: st.query_params.get_all(key) for key in FILTER_NAMES if key in st.query_params}
+    return {**filters, **view_params(linked)}  # the URL holds only the filters that are set (no defaults)
+
+
 def url_params() -> dict[str, list[str]]:
     """The current URL's parameters, each as a list."""
     return {key: st.query_params.get_all(key) for key in st.query_params}
@@ -81,6 +88,12 @@ def url_params() -> dict[str, list[str]]:
 def view() -> View:
     """This session's View."""
     return st.session_state[VIEW]
+
+
+def has_search() -> bool:
+    """Whether the user has searched anything yet (a title, a name, a description)."""
+    v = view()
+    return bool(v.title_id or v.query or v.text)
 
 
 def is_history_navigation() -> bool:
@@ -184,6 +197,11 @@ def hide_title(title_id: str) -> None:
     """Leave a title out of every result list (undo from the sidebar)."""
     if title_id not in view().hidden:
         view().hidden = [*view().hidden, title_id]
+
+
+def unhide(title_id: str) -> None:
+    """Bring back one hidden title."""
+    view().hidden = [h for h in view().hidden if h != title_id]
 
 
 def unhide_all() -> None:
