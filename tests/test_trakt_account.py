@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from fake_trakt import FakeTrakt
 
-from flixrec.config import Settings
 from flixrec.models import Title
 from ingest.__main__ import main as ingest_main
 from ingest.errors import TraktAuthError, TraktError

@@ -19,7 +19,7 @@ from flixrec.errors import FlixrecError
 from flixrec.personal import PersonalRecommendations
 from flixrec.profiles import Profile, ProfileRow
 from flixrec.service import FlixRec
-from pages.common.cards import genre_badges, links_line, md, meta_line, short_overview
+from pages.common.cards import GRID_COLUMNS, card_html, md, score_text
 from pages.common.state import hide_title
 
 IMPORTED, PICKED, TRAKT_PROFILE = "fy_imported", "fy_picked", "fy_trakt_profile"
@@ -231,38 +231,27 @@ def _not_interested(title_id: str) -> None:
 
 
 def recommendation_cards(found: PersonalRecommendations) -> None:
-    """The ranked titles as cards: poster (when known), facts, "because you liked …", Hide and Not interested."""
+    """The ranked titles as cards (poster or placeholder, facts, overview), each with "because you liked …"
+    first, then Hide and Not interested; GRID_COLUMNS a row like the other pages."""
     if found.seeds_left_out:
         st.caption(f"Made from your {len(found.seeds_used)} highest-rated and most recent titles "
                    f"({found.seeds_left_out} more left out to keep it quick).")
-    for rec in found.recommendations:
-        title = rec.title
-        with st.container(border=True):
-            poster, body, side = st.columns([1, 6, 1.6], vertical_alignment="top")
-            if title.poster_url:
-                poster.image(title.poster_url, width="stretch")
-            else:
-                poster.markdown(f"### {rec.rank}")
-            with body:
-                st.markdown(f"**{md(title.label())}**")
-                st.caption(meta_line(title))
+    recs = found.recommendations
+    for start in range(0, len(recs), GRID_COLUMNS):
+        for column, rec in zip(st.columns(GRID_COLUMNS), recs[start: start + GRID_COLUMNS]):
+            with column, st.container(border=True):
                 because = next((r.text for r in rec.reasons if r.kind == "because"), "")
-                st.markdown(f":orange[{md(because)}]")
-                if title.genres:
-                    st.markdown(genre_badges(title))
-                st.markdown(short_overview(title))
-                others = [r.text for r in rec.reasons if r.kind != "because"][:2]
-                if others:
-                    st.caption(md(" · ".join(others)))
-                if title.links():
-                    st.markdown(links_line(title))
-            with side:
-                st.caption(rec.label or "")
-                st.button("Hide", key=f"hide:{title.title_id}", on_click=hide_title, args=(title.title_id,),
-                          icon=":material/visibility_off:", help="Leave it out of every list (undo in the sidebar)")
-                st.button("Not interested", key=f"fy_less:{title.title_id}", on_click=_not_interested,
-                          args=(title.title_id,), icon=":material/thumb_down:",
-                          help="Leave it out and show fewer titles like it")
+                others = " · ".join(r.text for r in rec.reasons if r.kind != "because")
+                st.markdown(f":orange[**{md(because)}**]")
+                st.markdown(card_html(rec.title, rec.rank, score_text(rec), others), unsafe_allow_html=True)
+                title_id = rec.title.title_id
+                with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                    st.button("Hide", key=f"hide:{title_id}", on_click=hide_title, args=(title_id,),
+                              icon=":material/visibility_off:", type="tertiary", width="content",
+                              help="Leave it out of every list (undo in the sidebar)")
+                    st.button("Not interested", key=f"fy_less:{title_id}", on_click=_not_interested,
+                              args=(title_id,), icon=":material/thumb_down:", type="tertiary", width="content",
+                              help="Leave it out and show fewer titles like it")
 
 
 def not_interested() -> list[str]:
