@@ -241,7 +241,7 @@ def recommendation_cards(found: PersonalRecommendations) -> None:
         for column, rec in zip(st.columns(GRID_COLUMNS), recs[start: start + GRID_COLUMNS]):
             with column, st.container(border=True):
                 because = next((r.text for r in rec.reasons if r.kind == "because"), "")
-                others = " · ".join(r.text for r in rec.reasons if r.kind != "because")
+                others = " · ".join([r.text for r in rec.reasons if r.kind != "because"][:2])
                 st.markdown(f":orange[**{md(because)}**]")
                 st.markdown(card_html(rec.title, rec.rank, score_text(rec), others), unsafe_allow_html=True)
                 title_id = rec.title.title_id
