@@ -196,3 +196,33 @@ def test_the_matcher_prefers_ids_then_name_and_year():
     assert matcher.match_row(row("rating", "imdb", "The Ofice", 2005, "show")) == "c"  # a typo, within a year
     assert matcher.match_row(row("rating", "imdb", "Office", 2001, "show")) == "d"  # no leading article
     assert "Video Game" in matcher.match_row(row("rating", "imdb", "Solaris", 1972, "Video Game")).reason
+
+
+def test_any_profile_gives_a_list_or_a_one_line_error(demo_app):
+    """Hypothesis over recommend_for: ids (known, unknown, garbage), ratings (valid or not), avoid, watched, k."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from flixrec.errors import FlixrecError
+
+    pool = [row["title_id"] for row in demo_app.catalog.frame_rows(["title_id"])[:400]]
+    ids = st.one_of(st.sampled_from(pool), st.text(max_size=30))
+    ratings = st.one_of(st.none(), st.integers(-3, 14), st.floats(allow_nan=True), st.sampled_from([6, 8, 10]))
+    seeds = st.lists(st.one_of(ids, st.tuples(ids, ratings)), max_size=8)
+
+    @settings(max_examples=30)  # each example is a few blended searches; the deep profile's 10,000 is for CI nights
+    @given(seeds, st.lists(ids, max_size=3), st.lists(st.sampled_from(pool), max_size=20), st.integers(1, 40))
+    def check(given_seeds, avoid, watched, k):
+        try:
+            found = demo_app.recommend_for(given_seeds, k, avoid=avoid, watched=watched)
+        except FlixrecError as exc:
+            assert "\n" not in str(exc)
+            return
+        shown = [r.title.title_id for r in found.recommendations]
+        liked = {s if isinstance(s, str) else s[0] for s in given_seeds}
+        assert len(shown) == len(set(shown)) <= k
+        assert not set(shown) & (liked | set(watched) | set(avoid))
+        assert all(r.reasons[0].kind == "because" for r in found.recommendations)
+        assert all(set(found.because[t]) <= set(found.seeds_used) for t in shown)
+
+    check()
