@@ -19,7 +19,7 @@ Printed:
 - free_text_top1 / top5: German, Spanish, French, Chinese and Japanese descriptions finding their film;
 - ablation: related_top10/20 and genre_jaccard_at_10 with each signal's weight set to 0;
 - latency: similar_titles p50/p95 (ms) blended, and text-only, on this home;
-- profiles (several liked titles, `FlixRec.recommend_for`, watched titles excluded):
+- profiles (several liked titles, `FlixRec.recommend_for_profile`, watched titles excluded):
   group_holdout_top20: a profile of two thirds of a franchise group (groups of 3+), the share of the held-out
   third found in its top 20; single_seed_holdout_top20 the same from each profile title alone
   (`similar_titles(k=20)` with the franchise kept in), averaged; pair_mix_top20: a profile of the first
@@ -198,7 +198,7 @@ def profile_figures(app: FlixRec, groups: list[list[str]], pairs: list[tuple[str
         held = group[1::3]
         profile = [t for t in group if t not in held]
         began = time.perf_counter()
-        found = app.recommend_for(profile, k)
+        found = app.recommend_for_profile(profile, k)
         times.append((time.perf_counter() - began) * 1000)
         shown = {r.title.title_id for r in found.recommendations}
         assert not shown & set(profile), "a liked title came back"
@@ -211,7 +211,7 @@ def profile_figures(app: FlixRec, groups: list[list[str]], pairs: list[tuple[str
         if len({a1, b1, a2, b2}) < 4:
             continue
         began = time.perf_counter()
-        shown = {r.title.title_id for r in app.recommend_for([a1, a2], k).recommendations}
+        shown = {r.title.title_id for r in app.recommend_for_profile([a1, a2], k).recommendations}
         times.append((time.perf_counter() - began) * 1000)
         mix.append(((b1 in shown) + (b2 in shown)) / 2)
         both.append(b1 in shown and b2 in shown)

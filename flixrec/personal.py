@@ -121,7 +121,7 @@ def group_tastes(vectors: np.ndarray, weights: Sequence[float]) -> list[list[int
     return groups
 
 
-def recommend_for(recommender: Recommender, seeds: Sequence[Seed], k: int = 20, filters: Filters | None = None,
+def recommend_for_seeds(recommender: Recommender, seeds: Sequence[Seed], k: int = 20, filters: Filters | None = None,
                   avoid: Iterable[str] = (), watched: Iterable[str] = (),
                   weights: RankingWeights | None = None) -> PersonalRecommendations:
     """The k titles a person is most likely to want, from their liked titles (see the module docstring).

@@ -23,7 +23,7 @@ from flixrec.errors import IndexNotBuilt, InvalidRequest
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import VectorIndex, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
-from flixrec.personal import PersonalRecommendations, recommend_for
+from flixrec.personal import PersonalRecommendations, recommend_for_seeds
 from flixrec.profiles import MATCH_COLUMNS, Profile, ProfileMatcher, ProfileRow, personal_request, read_export_files
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
@@ -184,7 +184,7 @@ class FlixRec:
         recommender = self._current_recommender()
         return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
 
-    def recommend_for(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
+    def recommend_for_profile(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
                       avoid: Iterable[str] = (), watched: Iterable[str] = (),
                       weights: RankingWeights | None = None) -> PersonalRecommendations:
         """Titles for a person from several liked titles (a Profile, Seeds, ids or (id, rating) pairs), each with
@@ -198,7 +198,7 @@ class FlixRec:
             return title_id if indexed else self.catalog.current_title_id(title_id)
 
         seeds = [dataclasses.replace(s, title_id=current(s.title_id)) for s in seeds]
-        return recommend_for(recommender, seeds, k, filters, [current(a) for a in avoid_ids],
+        return recommend_for_seeds(recommender, seeds, k, filters, [current(a) for a in avoid_ids],
                              {current(w) for w in watched_ids} | set(watched_ids), weights)
 
     def profile_matcher(self) -> ProfileMatcher:

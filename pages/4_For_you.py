@@ -21,7 +21,7 @@ if profile is None:
 for_you.profile_summary(profile)
 parsed = state.current_filters(facets)
 with layout.shown_errors():
-    found = service.recommend_for(profile, parsed.k, parsed.filters, avoid=for_you.not_interested())
+    found = service.recommend_for_profile(profile, parsed.k, parsed.filters, avoid=for_you.not_interested())
 st.subheader(f"Recommended for you ({len(found.recommendations)})", anchor=False)
 if not parsed.filters.is_empty():
     st.caption("Filtered by the sidebar; everything you rated, watched or listed is left out.")

@@ -27,7 +27,7 @@ def named(demo_app):
 
 def test_a_two_taste_profile_gets_both_tastes(demo_app, named):
     alien, notting_hill = named("Alien"), named("Notting Hill")
-    found = demo_app.recommend_for([alien.title_id, notting_hill.title_id], k=10)
+    found = demo_app.recommend_for_profile([alien.title_id, notting_hill.title_id], k=10)
     because = [found.because[r.title.title_id][0] for r in found.recommendations]
     assert len(found.recommendations) == 10 and len(found.tastes) == 2
     assert because.count(alien.title_id) == 5 and because.count(notting_hill.title_id) == 5
@@ -44,8 +44,8 @@ def test_a_two_taste_profile_gets_both_tastes(demo_app, named):
 
 def test_ratings_weight_the_seeds(demo_app, named):
     alien, notting_hill = named("Alien"), named("Notting Hill")
-    loved_alien = demo_app.recommend_for([(alien.title_id, 10), (notting_hill.title_id, 6)], k=12)
-    loved_romance = demo_app.recommend_for([(alien.title_id, 6), (notting_hill.title_id, 10)], k=12)
+    loved_alien = demo_app.recommend_for_profile([(alien.title_id, 10), (notting_hill.title_id, 6)], k=12)
+    loved_romance = demo_app.recommend_for_profile([(alien.title_id, 6), (notting_hill.title_id, 10)], k=12)
 
     def share(found, seed_id):
         return sum(found.because[r.title.title_id][0] == seed_id for r in found.recommendations)
@@ -53,15 +53,15 @@ def test_ratings_weight_the_seeds(demo_app, named):
     assert share(loved_alien, alien.title_id) >= 9 and share(loved_romance, notting_hill.title_id) >= 9
     assert loved_alien.recommendations[0].title.title_id in loved_alien.because  # the loved taste goes first
     assert loved_alien.because[loved_alien.recommendations[0].title.title_id][0] == alien.title_id
-    low = demo_app.recommend_for([(alien.title_id, 9), (notting_hill.title_id, 2)], k=10)
+    low = demo_app.recommend_for_profile([(alien.title_id, 9), (notting_hill.title_id, 2)], k=10)
     assert all(low.because[r.title.title_id][0] == alien.title_id for r in low.recommendations)  # a 2 is 'less like'
     assert notting_hill.title_id not in {r.title.title_id for r in low.recommendations}
 
 
 def test_less_like_these_pushes_titles_down(demo_app, named):
     alien, aliens = named("Alien"), named("Aliens")
-    plain = demo_app.recommend_for([alien.title_id], k=15)
-    avoided = demo_app.recommend_for([alien.title_id], k=15, avoid=[aliens.title_id])
+    plain = demo_app.recommend_for_profile([alien.title_id], k=15)
+    avoided = demo_app.recommend_for_profile([alien.title_id], k=15, avoid=[aliens.title_id])
     assert aliens.title_id in {r.title.title_id for r in plain.recommendations}
     assert aliens.title_id not in {r.title.title_id for r in avoided.recommendations}
     close_to_aliens = named("Alien³").title_id
@@ -74,14 +74,14 @@ def test_history_import_excludes_every_watched_title_under_filters(demo_app, nam
     movies = [named(n) for n in ("Alien", "Aliens", "The Terminator", "Notting Hill", "Love Actually", "Pulp Fiction")]
     rows = [ProfileRow("watched", "trakt", t.title, t.year, "movie", tmdb_id=t.tmdb_id, when=f"2026-01-0{n + 1}")
             for n, t in enumerate(movies)]
-    more = demo_app.recommend_for([movies[0].title_id], k=60)
+    more = demo_app.recommend_for_profile([movies[0].title_id], k=60)
     watched_too = [r.title for r in more.recommendations[:40]]  # titles the seeds would surely bring up
     rows += [ProfileRow("watched", "trakt", t.title, t.year, "movie", imdb_id=t.imdb_id) for t in watched_too
              if t.imdb_id]
     profile = demo_app.profile_from_rows(rows, "trakt")
     assert profile.counts()["watched"] == len(rows) and not profile.unmatched
     filters = Filters(year_min=1980, genres_exclude=frozenset({"Animation"}))
-    found = demo_app.recommend_for(profile, k=30, filters=filters)
+    found = demo_app.recommend_for_profile(profile, k=30, filters=filters)
     shown = {r.title.title_id for r in found.recommendations}
     assert len(shown) == 30 and not shown & profile.watched_ids()
     assert all(filters.accepts(r.title) for r in found.recommendations)
@@ -89,17 +89,17 @@ def test_history_import_excludes_every_watched_title_under_filters(demo_app, nam
 
 def test_seeds_are_capped_and_bad_input_is_refused(demo_app):
     ids = [row["title_id"] for row in demo_app.catalog.frame_rows(["title_id"])[:200]]
-    found = demo_app.recommend_for([(tid, 7) for tid in ids], k=20)
+    found = demo_app.recommend_for_profile([(tid, 7) for tid in ids], k=20)
     assert len(found.seeds_used) == MAX_SEEDS and found.seeds_left_out == 200 - MAX_SEEDS
     assert not {r.title.title_id for r in found.recommendations} & set(ids)
-    unknown = demo_app.recommend_for([ids[0], "no-such-title"], k=5)
+    unknown = demo_app.recommend_for_profile([ids[0], "no-such-title"], k=5)
     assert unknown.seeds_unknown == ("no-such-title",)
     with pytest.raises(InvalidRequest, match="from 1 to 10"):
-        demo_app.recommend_for([(ids[0], 11)])
+        demo_app.recommend_for_profile([(ids[0], 11)])
     with pytest.raises(InvalidRequest, match="no liked titles"):
-        demo_app.recommend_for([])
+        demo_app.recommend_for_profile([])
     with pytest.raises(InvalidRequest, match="index"):
-        demo_app.recommend_for(["no-such-title"])
+        demo_app.recommend_for_profile(["no-such-title"])
     assert Seed("x", 10).weight == 1.0 and Seed("x", 6).weight == pytest.approx(0.2)
 
 
@@ -129,7 +129,7 @@ def test_imdb_ratings_export_imports_with_an_unmatched_report(demo_app, named):
     assert "episode" in reasons["Pilot"] and "tt0903747" in reasons["Breaking Bad"]
     assert "tt7777777" in reasons["Zzyzx Qwerty Nonexistent"] and "2010-2012" in reasons["Zzyzx Qwerty Nonexistent"]
     assert profile.counts()["rating"] + profile.counts()["unmatched"] == 5
-    found = demo_app.recommend_for(profile, k=10)
+    found = demo_app.recommend_for_profile(profile, k=10)
     assert not {r.title.title_id for r in found.recommendations} & profile.watched_ids()
 
 
@@ -163,7 +163,7 @@ def test_letterboxd_export_imports_with_an_unmatched_report(demo_app, named):
         assert "1930-1932" in reasons[("A Film Nobody Made", 1931)]
         batman = next(u for u in profile.unmatched if u.row.year is None)
         assert batman.row.where.endswith("watched.csv line 3") and "pick one by hand" in batman.reason
-        found = demo_app.recommend_for(profile, k=10)
+        found = demo_app.recommend_for_profile(profile, k=10)
         shown = {r.title.title_id for r in found.recommendations}
         assert not shown & profile.watched_ids()  # rated, watched and the watchlist are all left out
         assert named("Aliens").title_id in {s for s in profile.watched_ids()}
@@ -199,7 +199,7 @@ def test_the_matcher_prefers_ids_then_name_and_year():
 
 
 def test_any_profile_gives_a_list_or_a_one_line_error(demo_app):
-    """Hypothesis over recommend_for: ids (known, unknown, garbage), ratings (valid or not), avoid, watched, k."""
+    """Hypothesis over recommend_for_profile: ids (known, unknown, garbage), ratings (valid or not), avoid, watched, k."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -214,7 +214,7 @@ def test_any_profile_gives_a_list_or_a_one_line_error(demo_app):
     @given(seeds, st.lists(ids, max_size=3), st.lists(st.sampled_from(pool), max_size=20), st.integers(1, 40))
     def check(given_seeds, avoid, watched, k):
         try:
-            found = demo_app.recommend_for(given_seeds, k, avoid=avoid, watched=watched)
+            found = demo_app.recommend_for_profile(given_seeds, k, avoid=avoid, watched=watched)
         except FlixrecError as exc:
             assert "\n" not in str(exc)
             return

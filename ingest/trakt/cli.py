@@ -242,7 +242,7 @@ def cmd_push_list(settings: Settings, args: argparse.Namespace) -> int:
         titles = []
         for media in (["movie", "show"] if args.type == "both" else [args.type]):
             try:
-                found = app.recommend_for(profile, args.k, Filters(media_types=frozenset({media})))
+                found = app.recommend_for_profile(profile, args.k, Filters(media_types=frozenset({media})))
             except FlixrecError as exc:
                 print(f"no {media} recommendations: {exc}")
                 continue
