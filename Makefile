@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-dev run demo test test-fast system-deps bench bench-1m clean-venv
+.PHONY: install install-dev run api demo test test-fast system-deps bench bench-1m clean-venv
 
 # Each install reruns only when its requirements file changes (a second run is quick).
 # requirements.txt: what the app needs (Community Cloud installs it); requirements-dev.txt adds the
@@ -35,6 +35,12 @@ demo: install
 
 run: demo
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT)
+
+# The REST API over the same home (OpenAPI docs at http://$(HOST):$(API_PORT)/docs); API_WORKERS processes.
+API_PORT ?= 8000
+API_WORKERS ?= 1
+api: demo
+	$(PY) -m flixrec serve --host $(HOST) --port $(API_PORT) --workers $(API_WORKERS)
 
 # Test-only system packages from Debian, installed when missing: Chromium for the browser tests
 # (Playwright drives it; never `playwright install`) and a PostgreSQL server for the Postgres catalogue tests.

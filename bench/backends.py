@@ -34,30 +34,9 @@ from flixrec.config import Settings  # noqa: E402
 from flixrec.embedding import embedding_texts, load_embedder  # noqa: E402
 from ingest.demo import fetch_tmdb, load_tmdb  # noqa: E402
 
-TRANSLATED = [
-    ("de", "Titanic", "Eine alte Frau erzählt, wie sie 1912 als junge Frau aus der Oberschicht an Bord der Titanic "
-     "einen armen Künstler kennenlernte, bevor das Schiff auf seiner ersten Fahrt sank."),
-    ("de", "Inception", "Ein Dieb, der in das Unterbewusstsein seiner Opfer eindringt, um Geheimnisse zu stehlen, "
-     "soll einem Menschen eine fremde Idee einpflanzen."),
-    ("de", "Jurassic Park", "Auf einer Insel werden geklonte Dinosaurier zu einem Freizeitpark, bis der Strom "
-     "ausfällt und die Tiere frei kommen."),
-    ("de", "The Matrix", "Ein Hacker erfährt, dass die Welt eine Computersimulation ist, und schließt sich "
-     "Rebellen gegen die Maschinen an."),
-    ("es", "Interstellar", "Un grupo de exploradores usa un agujero de gusano recién descubierto para superar los "
-     "límites de los viajes espaciales humanos."),
-    ("es", "Finding Nemo", "Un pez payaso cruza el océano para encontrar a su hijo, capturado por un buzo y "
-     "llevado a un acuario."),
-    ("es", "The Godfather", "El anciano jefe de una familia mafiosa de Nueva York transfiere el control de su "
-     "imperio clandestino a su hijo reacio."),
-    ("fr", "Toy Story", "Les jouets d'un garçon prennent vie quand il n'est pas là, et un cow-boy en bois devient "
-     "jaloux d'un nouveau jouet astronaute."),
-    ("fr", "Jaws", "Un requin géant attaque les baigneurs d'une station balnéaire, et le chef de la police part "
-     "le chasser avec un biologiste et un pêcheur."),
-    ("zh", "Avatar", "二十二世纪，一名下肢瘫痪的海军陆战队员被派往潘多拉星球，却在服从命令与保护外星文明之间左右为难。"),
-    ("zh", "The Lion King", "一只小狮子在父亲被叔叔害死后逃离家园，长大后回来夺回属于自己的王位。"),
-    ("ja", "Gravity", "宇宙での作業中に事故が起き、二人の宇宙飛行士が地球へ戻るために必死に生き延びようとする。"),
-    ("ja", "Titanic", "1912年、豪華客船タイタニック号で出会った貧しい画家と上流階級の娘が恋に落ちるが、船は氷山に衝突して沈没する。"),
-]
+TRANSLATED = [(d["language"], d["title"], d["description"])
+              for d in json.loads((Path(__file__).resolve().parent / "data" / "translated_descriptions.json").read_text())]
+"""Descriptions of well-known films in German, Spanish, French, Chinese and Japanese (our own words)."""
 
 
 def jaccard(a: set, b: set) -> float:

@@ -1,4 +1,4 @@
-"""python -m flixrec {search,similar,text}: query the built catalogue and index from a terminal."""
+"""python -m flixrec {search,similar,text,serve}: query the built catalogue and index from a terminal, or serve the REST API."""
 
 from __future__ import annotations
 
@@ -117,6 +117,36 @@ def cmd_text(app: FlixRec, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the REST API (flixrec.api) with uvicorn until interrupted."""
+    from flixrec.api.server import serve  # the web stack is imported only to serve
+
+    serve(host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
+    return value
+
+
 def _add_filter_options(parser: argparse.ArgumentParser) -> None:
     """One option per filter of the shared vocabulary (--year, --no-genre, ...), help from FILTER_PARAMS."""
     for param in FILTER_PARAMS:
@@ -155,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--no-franchise", action="store_true", help="do not list the franchise entries")
         _add_filter_options(p)
         p.set_defaults(handler=handler)
+    serve = sub.add_parser("serve", help=cmd_serve.__doc__)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=_positive_int, default=1,
+                       help="worker processes (they share the memory-mapped index; default 1)")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 
@@ -162,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: `error: ...` and exit code 2 for anything a user can fix."""
     args = build_parser().parse_args(argv)
     try:
+        if args.handler is cmd_serve:
+            return cmd_serve(args)
         return args.handler(FlixRec(Settings.from_env(secrets_file=SECRETS_FILE)), args)
     except FlixrecError as exc:
         print(f"error: {exc}", file=sys.stderr)

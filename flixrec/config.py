@@ -84,6 +84,12 @@ SETTINGS: dict[str, Setting] = {
     "trakt_requests_per_5min": Setting(
         "TRAKT_REQUESTS_PER_5MIN", 450, "GET requests per 5 minutes to pace Trakt calls at (Trakt allows 500)"
     ),
+    "api_key": Setting(
+        "FLIXREC_API_KEY", None, "when set, the REST API answers only requests carrying it in the X-API-Key header"
+    ),
+    "api_cors_origins": Setting(
+        "FLIXREC_API_CORS_ORIGINS", "", "comma-separated origins browsers may call the REST API from (default: none)"
+    ),
 }
 
 
@@ -112,6 +118,18 @@ def _ranking_weights(lookup: Any) -> RankingWeights:
     return RankingWeights(**values)
 
 
+def _origins(raw: Any) -> tuple[str, ...]:
+    """The CORS origins of a comma-separated setting; each must be '*' or start with http:// or https://."""
+    origins = tuple(o.strip().rstrip("/") for o in str(raw or "").split(",") if o.strip())
+    bad = [o for o in origins if o != "*" and not o.startswith(("http://", "https://"))]
+    if bad:
+        raise ConfigError(
+            f"FLIXREC_API_CORS_ORIGINS has {bad[0]!r}, which is not an origin; "
+            "list origins like https://example.org,http://localhost:3000 (or *)"
+        )
+    return origins
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """FlixRec's configuration, validated; build it with `Settings.from_mapping(os.environ)`."""
@@ -126,6 +144,8 @@ class Settings:
     trakt_base_url: str = "https://api.trakt.tv"
     trakt_requests_per_5min: int = 450
     ranking: RankingWeights = RankingWeights()
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    api_cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_mapping(cls, *mappings: Mapping[str, Any]) -> Settings:
@@ -155,6 +175,7 @@ class Settings:
             raise ConfigError(f"TRAKT_BASE_URL={base_url!r} must start with http:// or https://")
         client_id = lookup("trakt_client_id")
         client_secret = lookup("trakt_client_secret")
+        api_key = lookup("api_key")
         return cls(
             home=home,
             database_url=database_url,
@@ -166,6 +187,8 @@ class Settings:
             trakt_base_url=base_url,
             trakt_requests_per_5min=_as_positive_int("trakt_requests_per_5min", lookup("trakt_requests_per_5min")),
             ranking=_ranking_weights(lookup),
+            api_key=(str(api_key).strip() or None) if api_key else None,
+            api_cors_origins=_origins(lookup("api_cors_origins")),
         )
 
     @classmethod

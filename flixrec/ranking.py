@@ -189,7 +189,7 @@ class TitleFeatures:
             reasons.append(Reason("genres", "Both " + " · ".join(genres[:4])))
         line = story_line(seed, title)
         if line:
-            reasons.append(Reason("story", line))
+            reasons.append(Reason("story", f"Story: “{line}”"))
         if not reasons:
             cosine = float(self.snapshot.matrix[row] @ self.snapshot.matrix[other])
             reasons.append(Reason("text", f"Told alike: {max(cosine, 0.0):.0%} similar overview and tone"))

@@ -233,6 +233,23 @@ class FlixRec:
         text, k, filters = clean_text(text), check_k(k), check_filters(filters)
         return self._current_recommender().similar_to_text(text, k, filters)
 
+    def recommend_for(self, seeds: list[str], avoid: list[str] | tuple[str, ...] = (), filters: Filters | None = None,
+                      k: int = 20, weights: RankingWeights | None = None) -> list[Recommendation]:
+        """The k titles closest to several seed titles together, steered away from `avoid` (see Recommender.recommend_for)."""
+        recommender = self._current_recommender()
+        current = self.catalog.current_title_id
+        return recommender.recommend_for([current(t) for t in seeds], [current(t) for t in avoid], k, filters, weights)
+
+    def warm_up(self) -> None:
+        """Load the index, its ranking features and the name search now, so no request pays for them."""
+        recommender = self._current_recommender()
+        recommender.features  # noqa: B018  (read once per build, on first use)
+        self.search_titles("a", limit=1)
+
+    def build_stamp(self) -> str:
+        """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
+        return str(self._current_recommender().snapshot.stamp)
+
     def score_distribution(self, title_id: str) -> np.ndarray:
         """Every other title's similarity to this one."""
         recommender = self._current_recommender()

@@ -170,3 +170,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("any_catalog") == "postgres":
             item.add_marker("postgres")
+
+
+@pytest.fixture
+def app_env(demo_settings, monkeypatch) -> Settings:
+    """The app's environment (as `streamlit run` would see it) pointing at the demo home."""
+    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
+    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
+    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
+    return demo_settings

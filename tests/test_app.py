@@ -19,15 +19,6 @@ CHARTS, EXPLORE, DATA = "pages/1_Similarity_charts.py", "pages/2_Explore_catalog
 BATMAN_1989, BATMAN_1966, BATMAN_RETURNS = "tmdb-movie-268", "tmdb-movie-2661", "tmdb-movie-364"
 
 
-@pytest.fixture
-def app_env(demo_settings, monkeypatch):
-    """The app's environment pointing at the demo home (AppTest runs the script in this process)."""
-    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
-    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
-    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
-    return demo_settings
-
-
 def new_app(**query: str | list[str]) -> AppTest:
     """The dashboard, with URL query parameters set before the first run."""
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)

@@ -21,15 +21,6 @@ pytestmark = pytest.mark.slow
 INTERSTELLAR, YOUR_NAME = "tmdb-movie-157336", "bgm-160209"
 
 
-@pytest.fixture
-def app_env(demo_settings, monkeypatch):
-    """The app's environment pointing at the demo home (as in test_app)."""
-    monkeypatch.setenv("FLIXREC_HOME", str(demo_settings.home))
-    monkeypatch.setenv("FLIXREC_DOWNLOADS", str(demo_settings.downloads_dir))
-    monkeypatch.setenv("FLIXREC_MODEL", demo_settings.model)
-    return demo_settings
-
-
 def card_links(at) -> list[str]:
     """The title ids the cards' name links lead to, in page order."""
     return re.findall(r'class="fx-title" href="\?[^"]*title=([\w-]+)', texts(at))

@@ -35,7 +35,7 @@ def test_similar_by_name_with_a_typo_and_filters(demo_settings):
     result = run(["flixrec", "similar", "Intersteller", "-k", "5", "--year-min", "2000", "--type", "movie"], demo_settings)
     assert result.returncode == 0, result.stderr
     assert "did you mean Interstellar (2014)" in result.stdout
-    ranks = re.findall(r"^\s+(\d)\. (0\.\d{3})  .*\[movie, (\d{4})", result.stdout, flags=re.M)
+    ranks = re.findall(r"^\s+(\d)\. (\d{1,3}%) .*\[movie, (\d{4})", result.stdout, flags=re.M)
     assert [r[0] for r in ranks[:5]] == ["1", "2", "3", "4", "5"]
     assert all(int(year) >= 2000 for _, _, year in ranks[:5])
 
@@ -72,7 +72,7 @@ def test_filters_use_the_shared_vocabulary_and_a_dropped_value_is_an_error(demo_
     result = run(["flixrec", "similar", "Interstellar", "-k", "5", "--year", "2000-", "--genre", "science fiction",
                   "--type", "movie"], demo_settings)
     assert result.returncode == 0, result.stderr
-    years = re.findall(r"^\s+\d\. 0\.\d{3}  .*\[movie, (\d{4})", result.stdout, flags=re.M)
+    years = re.findall(r"^\s+\d\. \d{1,3}% .*\[movie, (\d{4})", result.stdout, flags=re.M)
     assert len(years) == 5 and all(int(y) >= 2000 for y in years)
     bad = run(["flixrec", "similar", "Interstellar", "--lang", "zz"], demo_settings)
     assert bad.returncode == 2 and "lang=zz" in bad.stderr and "Traceback" not in bad.stderr

@@ -371,6 +371,10 @@ def test_an_interrupted_incremental_sync_resumes_its_own_window(fake_trakt, cata
     (["popular", "--rate", "lots"], "argument --rate: 'lots' is not a whole number of 0 or more"),
     (["updates", "--since", "yesterday"], "argument --since: 'yesterday' is not a UTC time like 2026-11-20T13"),
     (["people", "--timeout", "nan"], "argument --timeout: 'nan' is not a positive number"),
+    (["search", "--step", "-1"], "argument --step: '-1' is not a positive whole number"),  # wrote a last-sync time
+    (["people", "--batch-size", "0"], "argument --batch-size: '0' is not a positive whole number"),
+    (["people", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
+    (["search", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
 ])
 def test_bad_arguments_are_one_error_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))

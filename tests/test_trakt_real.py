@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from fake_trakt import FakeTrakt
+from test_trakt import KEY
+from test_trakt import client_for as shared_client_for
 
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
@@ -24,7 +26,6 @@ from ingest.trakt.crawl import popular_plan, run_crawl, search_plan, updates_pla
 from ingest.trakt.mapping import to_people, to_title
 from ingest.trakt.people import crawl_people
 
-KEY = "fake-client-id"
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def fake59():
 
 def client_for(fake: FakeTrakt, **kwargs) -> TraktClient:
     """A client with test-sized timeouts and backoffs (pacing off)."""
-    return TraktClient(kwargs.pop("client_id", KEY), fake.url, **{"timeout": 0.5, "backoff": 0.01, **kwargs})
+    return shared_client_for(fake, **{"timeout": 0.5, **kwargs})
 
 
 def stored_ids(catalog: Catalog, media: str) -> set[str]:
@@ -309,22 +310,6 @@ def test_9_a_redirect_on_the_same_host_keeps_the_key(fake59):
 # ---- 10: bad arguments are one error line, exit 2, nothing written ----------------------------------------
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["search", "--step", "-1"], "argument --step: '-1' is not a positive whole number"),
-    (["people", "--batch-size", "0"], "argument --batch-size: '0' is not a positive whole number"),
-    (["people", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
-    (["search", "--timeout", "0"], "argument --timeout: '0' is not a positive number"),
-])
-def test_10_bad_arguments_are_one_error_line_exit_2_and_nothing_written(tmp_path, monkeypatch, capsys, args, message):
-    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TRAKT_CLIENT_ID", KEY)
-    with pytest.raises(SystemExit) as exited:
-        ingest_main(["trakt", *args])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if ": error: " in line]
-    assert len(errors) == 1 and message in errors[0] and "Traceback" not in err
-    assert not (tmp_path / "home").exists()
 
 
 def test_10_the_functions_refuse_bad_values_too(fake59, catalog):
