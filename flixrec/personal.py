@@ -42,6 +42,9 @@ SUPPORT_BONUS = 0.15
 AVOID_PENALTY = 0.6
 """How much closeness (cosine above AVOID_FLOOR) to a 'less like these' title takes off a candidate's score."""
 AVOID_FLOOR = 0.3
+PER_SEED_STEP = 60
+"""Candidates per seed: twice k, rounded up to a multiple of this, so a longer list (the next page) starts with
+the same titles as a shorter one whenever both fit in the same pool."""
 BECAUSE_NAMED = 3
 """The most seeds a 'because you liked' line names."""
 
@@ -143,7 +146,7 @@ def recommend_for_seeds(recommender: Recommender, seeds: Sequence[Seed], k: int 
     excluded = frozenset(s.title_id for s in seeds) | frozenset(watched) | frozenset(avoid_ids)
     filters = filters or Filters()
     search_filters = dataclasses.replace(filters, exclude_ids=filters.exclude_ids | excluded)
-    per_seed = max(2 * k, 30)
+    per_seed = PER_SEED_STEP * -(-2 * k // PER_SEED_STEP)
 
     candidates: dict[str, dict[str, float]] = {}  # title id -> seed id -> weighted score
     found: dict[str, Recommendation] = {}  # title id -> the recommendation from its strongest seed

@@ -21,7 +21,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from flixrec.errors import InvalidRequest, TitleNotFound
-from flixrec.personal import Seed, check_rating, split_by_rating
+from flixrec.personal import Seed, check_rating, choose_seeds, split_by_rating
 from flixrec.search import fuzzy_key
 from flixrec.validation import check_title_id
 
@@ -111,6 +111,13 @@ class Profile:
     def watched_ids(self) -> frozenset[str]:
         """Titles to leave out of the list: everything rated, watched, on the watchlist or picked."""
         return frozenset(e.title_id for e in self.entries)
+
+    def recommend_body(self, max_seeds: int, max_watched: int) -> dict[str, Any]:
+        """{seeds, ratings, watched} for a multi-seed request: the best-rated and latest seeds, every title seen."""
+        seeds = choose_seeds(self.seeds(), max_seeds)
+        return {"seeds": [s.title_id for s in seeds],
+                "ratings": {s.title_id: s.rating for s in seeds if s.rating is not None},
+                "watched": sorted(self.watched_ids())[:max_watched]}
 
     def merged(self, other: Profile) -> Profile:
         """This profile and another (a second file, titles picked by hand) as one."""
