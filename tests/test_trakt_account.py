@@ -154,13 +154,12 @@ def test_push_list_respects_the_account_limits(fake):
             push_list(client, "Too long", titles(6), write_pacer=FAST_WRITES)
 
 
-def test_login_push_list_cli_and_the_token_never_leaks(fake, demo_settings, tmp_path, monkeypatch, caplog, capfd):
+def test_login_push_list_cli_and_the_token_never_leaks(fake, demo_app, demo_settings, tmp_path, monkeypatch, caplog,
+                                                       capfd):
     """The CLI end to end on the demo catalogue: login, push-list from the Trakt history (twice), logout."""
     import sqlite3
 
-    from flixrec.service import FlixRec
-
-    demo = FlixRec(demo_settings)
+    demo = demo_app
     picked = [demo.resolve_title(name).title for name in ("Alien", "Aliens", "Notting Hill", "Love Actually")]
     for n, title in enumerate(picked):
         fake.account.watch("movie", {"title": title.title, "year": title.year,
@@ -175,8 +174,8 @@ def test_login_push_list_cli_and_the_token_never_leaks(fake, demo_settings, tmp_
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("ingest.trakt.auth.time.sleep", lambda s: None)
     monkeypatch.setattr("ingest.trakt.lists.WRITES_PER_SECOND", 50)
-    shared: dict = {}  # one service for both runs: its title features take seconds to build on the demo catalogue
-    monkeypatch.setattr("flixrec.service.FlixRec", lambda settings: shared.setdefault("app", FlixRec(settings)))
+    # the session's service over the same catalogue and index: its title features take seconds to build
+    monkeypatch.setattr("flixrec.service.FlixRec", lambda settings: demo_app)
     caplog.set_level(logging.DEBUG)
     fake.account.device_answers = [400, 200]
     assert ingest_main(["trakt", "login", "--rate", "0"]) == 0
