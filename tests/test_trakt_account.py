@@ -88,6 +88,8 @@ def test_refresh_and_the_token_file(fake, tmp_path):
         assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
         with pytest.raises(TraktAuthError, match="sign in again"):
             refresh_token(client, token, SECRET)  # the old refresh token is spent
+    os.chmod(store.path, 0o644)
+    assert store.load() == fresh and stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert TokenStore(tmp_path).clear() and TokenStore(tmp_path).load() is None
 
 

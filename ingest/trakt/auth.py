@@ -168,6 +168,8 @@ class TokenStore:
     def load(self) -> Token | None:
         """The stored token, or None when not signed in (or the file is unreadable)."""
         try:
+            if os.stat(self.path).st_mode & 0o077:  # copied or restored with wider permissions: narrow them again
+                os.chmod(self.path, 0o600)
             data = json.loads(self.path.read_text(encoding="utf-8"))
             return Token(data["access_token"], data["refresh_token"], float(data["expires_at"]), data.get("scope", "public"))
         except (OSError, ValueError, KeyError, TypeError):
