@@ -2,6 +2,8 @@
 
     TraktClient.get(path, params)        -> Response          (JSON + headers; errors from ingest.errors)
     TraktClient.paginate(path, params)   -> Iterator[Page]    (paging state apart from the HTTP call)
+    TraktClient.send(method, path, body) -> (status, JSON)    (OAuth and list writes: paced, never retried)
+    TraktClient.authorize(access_token)                       (a signed-in user's calls; the token redacted)
 
 Retries are layered: urllib3's `Retry` on the HTTPAdapter retries timeouts, connection errors, 5xx
 (Cloudflare's 520-524 HTML pages included) and 429s that carry `Retry-After` (honouring it, up to
@@ -14,7 +16,8 @@ Pagination does not trust `X-Pagination-Page-Count` alone (Trakt's lags behind t
 endpoints send no pagination headers): a listing goes on while a page is full, while the page count says
 so, or while `X-Pagination-Item-Count` says rows lie beyond this page (see `TraktClient.paginate`).
 
-This is the ONE place requests/urllib3 exceptions become ingest errors.
+This is the ONE place requests/urllib3 exceptions become ingest errors, which is why the writes of a
+signed-in user live here too and the module runs a little over 400 lines.
 """
 
 from __future__ import annotations
