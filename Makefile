@@ -57,7 +57,7 @@ test: install-dev system-deps
 	$(PY) -m pytest
 
 # The fast tier (< 1 min on 2 cores): its tests need no network, apt or demo download (small catalogues they make).
-FAST_TIER = not demo and not postgres and not browser and not slow
+FAST_TIER = not demo and not postgres and not servers and not browser and not slow
 test-fast: install-dev
 	$(PY) -m pytest -m "$(FAST_TIER)"
 

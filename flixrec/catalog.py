@@ -32,6 +32,7 @@ from flixrec import title_sources as records
 from flixrec import works
 from flixrec.database import create_engine, one_line
 from flixrec.errors import CatalogUnavailable, TitleNotFound
+from flixrec import migrations
 from flixrec.models import EMBEDDING_RECIPE, Person, Title
 from flixrec.redact import redact_url
 
@@ -195,18 +196,17 @@ class Catalog:
         return catalog
 
     def create_tables(self) -> None:
-        """Create any missing table, add the nullable columns a table of an older version lacks, and give a
-        catalogue from before merging its records (idempotent); a new one's content hashes follow the
-        current embedding recipe."""
+        """Bring the schema to the newest revision (flixrec.migrations: missing tables, the nullable columns an
+        older version lacks), and give a catalogue from before merging its records (idempotent); a new
+        one's content hashes follow the current embedding recipe."""
         with self._translated("creating its tables"):
             new = not self.exists()
-            metadata.create_all(self.engine)
+            migrations.migrate(self.engine)
             if new:
                 self.set_state(RECIPE_STATE, EMBEDDING_RECIPE)
-            records.metadata.create_all(self.engine)
             inspector = sa.inspect(self.engine)
             with self.engine.begin() as conn:
-                for table in (titles_table, credits_table):
+                for table in (titles_table, credits_table):  # a nullable column lost since (restored from a backup)
                     present = {c["name"] for c in inspector.get_columns(table.name)}
                     for column in table.columns:
                         if column.name not in present and column.nullable:
@@ -216,6 +216,13 @@ class Catalog:
                 if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
                     self._adopt_titles(conn, utcnow())
             self._present = None
+
+    def migrate_schema(self) -> tuple[str | None, str]:
+        """Upgrade the schema to the newest revision (what `python -m ingest migrate` runs); (before, after)."""
+        with self._translated("migrating its schema"):
+            before, after = migrations.migrate(self.engine)
+        self.create_tables()  # a catalogue from before merging records gets them (idempotent)
+        return before, after
 
     _present: dict[str, list[sa.Column]] | None = None
 

@@ -58,7 +58,16 @@ SETTINGS: dict[str, Setting] = {
     "downloads_dir": Setting(
         "FLIXREC_DOWNLOADS", None, "cache of fetched registry packages (default: FLIXREC_HOME/downloads)"
     ),
-    "index_dir": Setting("FLIXREC_INDEX_DIR", None, "Chroma directory of the vector index (default: FLIXREC_HOME/chroma)"),
+    "index_dir": Setting("FLIXREC_INDEX_DIR", None, "Chroma directory of the vector index (default: FLIXREC_HOME/chroma); "
+                         "with FLIXREC_CHROMA_URL, the local cache of the build snapshots"),
+    "chroma_url": Setting("FLIXREC_CHROMA_URL", None, "URL of a Chroma server (`chroma run`), e.g. http://chroma:8000; "
+                          "unset: a local Chroma directory (FLIXREC_INDEX_DIR)"),
+    "chroma_token": Setting("FLIXREC_CHROMA_TOKEN", None, "token sent to the Chroma server (keep it in secrets; never logged)"),
+    "chroma_token_header": Setting("FLIXREC_CHROMA_TOKEN_HEADER", "Authorization",
+                                   "header carrying FLIXREC_CHROMA_TOKEN: 'Authorization' (sent as Bearer) or "
+                                   "'X-Chroma-Token'"),
+    "snapshot_dir": Setting("FLIXREC_SNAPSHOT_DIR", None, "folder of the build snapshots, shared by every replica when "
+                            "it is on shared storage (default: FLIXREC_INDEX_DIR/snapshots)"),
     "model": Setting(
         "FLIXREC_MODEL",
         DEFAULT_MODEL,
@@ -84,6 +93,9 @@ SETTINGS: dict[str, Setting] = {
     "trakt_requests_per_5min": Setting(
         "TRAKT_REQUESTS_PER_5MIN", 450, "GET requests per 5 minutes to pace Trakt calls at (Trakt allows 500)"
     ),
+    "show_paths": Setting(
+        "FLIXREC_SHOW_PATHS", False, "show server paths on the Data page and in the app's errors (for operators; off for visitors)"
+    ),
     "api_key": Setting(
         "FLIXREC_API_KEY", None, "when set, the REST API answers only requests carrying it in the X-API-Key header"
     ),
@@ -102,6 +114,16 @@ def _as_positive_int(key: str, raw: Any) -> int:
         env = SETTINGS[key].env
         raise ConfigError(f"{env}={raw!r} is not a positive whole number; set it like {env}={SETTINGS[key].default}")
     return value
+
+
+def _as_bool(key: str, raw: Any) -> bool:
+    text = str(raw).strip().casefold()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    env = SETTINGS[key].env
+    raise ConfigError(f"{env}={str(raw)[:40]!r} is not true or false; set it like {env}=true")
 
 
 def _ranking_weights(lookup: Any) -> RankingWeights:
@@ -139,6 +161,10 @@ class Settings:
     index_dir: Path
     downloads_dir: Path
     model: str = DEFAULT_MODEL
+    chroma_url: str | None = dataclasses.field(default=None, repr=False)  # may hold credentials
+    chroma_token: str | None = dataclasses.field(default=None, repr=False)
+    chroma_token_header: str = "Authorization"
+    snapshot_dir: Path | None = None
     trakt_client_id: str | None = dataclasses.field(default=None, repr=False)
     trakt_client_secret: str | None = dataclasses.field(default=None, repr=False)
     trakt_base_url: str = "https://api.trakt.tv"
@@ -146,6 +172,7 @@ class Settings:
     ranking: RankingWeights = RankingWeights()
     api_key: str | None = dataclasses.field(default=None, repr=False)
     api_cors_origins: tuple[str, ...] = ()
+    show_paths: bool = False
 
     @classmethod
     def from_mapping(cls, *mappings: Mapping[str, Any]) -> Settings:
@@ -175,6 +202,16 @@ class Settings:
             raise ConfigError(f"TRAKT_BASE_URL={base_url!r} must start with http:// or https://")
         client_id = lookup("trakt_client_id")
         client_secret = lookup("trakt_client_secret")
+        chroma_url = str(lookup("chroma_url") or "").strip().rstrip("/") or None
+        if chroma_url and not chroma_url.startswith(("http://", "https://")):
+            raise ConfigError(f"FLIXREC_CHROMA_URL={redact_url(chroma_url)!r} must start with http:// or https://, "
+                              "e.g. http://127.0.0.1:8000 (a server started with: chroma run --path DIR)")
+        token_header = str(lookup("chroma_token_header")).strip()
+        if not token_header or not all(c.isalnum() or c == "-" for c in token_header):
+            raise ConfigError(f"FLIXREC_CHROMA_TOKEN_HEADER={token_header!r} is not a header name; "
+                              "use Authorization or X-Chroma-Token")
+        token = lookup("chroma_token")
+        snapshot_dir = lookup("snapshot_dir")
         api_key = lookup("api_key")
         return cls(
             home=home,
@@ -182,6 +219,10 @@ class Settings:
             index_dir=index_dir,
             downloads_dir=Path(lookup("downloads_dir") or home / "downloads").expanduser(),
             model=model,
+            chroma_url=chroma_url,
+            chroma_token=str(token).strip() if token else None,
+            chroma_token_header=token_header,
+            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else None,
             trakt_client_id=str(client_id).strip() if client_id else None,
             trakt_client_secret=str(client_secret).strip() if client_secret else None,
             trakt_base_url=base_url,
@@ -189,6 +230,7 @@ class Settings:
             ranking=_ranking_weights(lookup),
             api_key=(str(api_key).strip() or None) if api_key else None,
             api_cors_origins=_origins(lookup("api_cors_origins")),
+            show_paths=_as_bool("show_paths", lookup("show_paths")),
         )
 
     @classmethod

@@ -18,6 +18,12 @@ from flixrec.redact import redact_text, redact_url
 DATABASE_URL_EXAMPLES = "sqlite:////path/to/flixrec.sqlite3 or postgresql+psycopg2://user:password@host:5432/flixrec"
 CONNECT_TIMEOUT_S = 10
 """How long a database server may take to answer a connection (an unreachable one fails, not hangs)."""
+SERVER_POOL = {"pool_size": 5, "max_overflow": 5, "pool_timeout": 30, "pool_recycle": 1800, "pool_pre_ping": True}
+"""Connection pool of a database server (Postgres), per engine: a process keeps up to 5 connections open and
+opens 5 more under load, waits 30 s for a free one, replaces connections older than 30 min (proxies and
+load balancers drop idle ones) and tests each before use (a restarted server costs no failed query).
+A replica has two engines (catalogue, index ledger) and a build one more (its writer lock): size
+Postgres' max_connections (default 100) for 20 per replica, or put PgBouncer in front."""
 
 
 def create_engine(database_url: str) -> Engine:
@@ -39,7 +45,7 @@ def create_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "postgresql" and driver in ("", "psycopg2", "psycopg") and "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args, **SERVER_POOL)
     except sa.exc.NoSuchModuleError as exc:
         raise ConfigError(f"FLIXREC_DATABASE_URL={shown!r} names no database SQLAlchemy knows "
                           f"({url.drivername!r}); use e.g. {DATABASE_URL_EXAMPLES}") from exc

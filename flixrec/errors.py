@@ -9,6 +9,7 @@
     ├── IndexUnavailable     the vector index exists but Chroma, its ledger or snapshot failed (names the
     │                        file and the repair: python -m ingest repair)
     ├── EmbedderUnavailable  the embedding model cannot be loaded
+    ├── WriterBusy           another process holds the database's writer lock (names the holder)
     └── IngestError          (ingest.errors: the demo loaders and Trakt crawls have their own tree below it)
 
 Edges (the CLI and the Streamlit pages) turn these into messages; anything else is a bug.
@@ -66,6 +67,10 @@ class IndexNotBuilt(FlixrecError):
 
 class IndexUnavailable(FlixrecError):
     """The vector index exists but could not be read or written; the message names the file and the repair."""
+
+
+class WriterBusy(FlixrecError):
+    """Another process is building the index (one writer at a time); the message names it."""
 
 
 class EmbedderUnavailable(FlixrecError):

@@ -3,13 +3,17 @@
 Its public methods are the core's boundary: k (1..MAX_K), ids, text and filters are checked once here
 (flixrec.validation), so a bad argument is an InvalidRequest or TitleNotFound, never a crash below.
 It opens the catalogue and the index lazily, loads the embedding model only when free text needs it,
-and reloads the index snapshot and name search when ingest completes a new build (build stamp).
+and reloads the index snapshot and name search when ingest completes a new build (build stamp). A
+replica of a server index (FLIXREC_CHROMA_URL) reads the stamp from the catalogue database at most once
+a second, and loads a new build in the background while it keeps serving the previous one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,9 +23,9 @@ import pandas as pd
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
-from flixrec.errors import IndexNotBuilt, InvalidRequest
+from flixrec.errors import FlixrecError, IndexNotBuilt, InvalidRequest
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
-from flixrec.index import VectorIndex, index_problems, load_snapshot
+from flixrec.index import IndexLocation, VectorIndex, has_snapshot, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
 from flixrec.personal import PersonalRecommendations, recommend_for_seeds
 from flixrec.profiles import MATCH_COLUMNS, Profile, ProfileMatcher, ProfileRow, personal_request, read_export_files
@@ -80,6 +84,9 @@ class Resolution:
         return self.title is None and not self.choices and not self.did_you_mean
 
 
+log = logging.getLogger(__name__)
+STAMP_POLL_S = 1.0
+"""How often a replica of a server index asks the catalogue database for the published stamp."""
 FRANCHISE_SHOWN = 50
 """The most franchise entries a page lists (James Bond has 24)."""
 
@@ -95,6 +102,8 @@ class FlixRec:
         self._index: VectorIndex | None = None
         self._recommender: Recommender | None = None
         self._search: TitleSearch | None = None
+        self._stamp_seen: tuple[float, str | None] | None = None
+        self._loading: str | None = None
 
     # ---- lazily opened parts --------------------------------------------------------------------
 
@@ -117,7 +126,7 @@ class FlixRec:
         """The vector index of the configured model; IndexNotBuilt when missing."""
         with self._lock:
             if self._index is None:
-                self._index = VectorIndex.open(self.settings.index_dir, self.settings.model)
+                self._index = VectorIndex.open(IndexLocation.from_settings(self.settings), self.settings.model)
             return self._index
 
     @property
@@ -132,14 +141,54 @@ class FlixRec:
         """The recommender over the latest completed build (reloads when the build stamp changed)."""
         with self._lock:
             index = self.index
-            stamp = index.stamp()
+            stamp = self._published_stamp(index)
             if stamp is None:
                 raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
-            if self._recommender is None or self._recommender.snapshot.stamp != stamp:
-                snapshot = load_snapshot(index)
-                self._recommender = Recommender(self.catalog, snapshot, self.encode_query, self.settings.ranking)
-                self._search = None
+            current = self._recommender
+            if current is not None and current.snapshot.stamp != stamp and index.remote and not has_snapshot(index, stamp):
+                self._load_in_background(index, stamp)  # reading Chroma takes a while: serve the previous build
+                return current
+            if current is None or current.snapshot.stamp != stamp:
+                self._install(load_snapshot(index))
+            assert self._recommender is not None
             return self._recommender
+
+    def _published_stamp(self, index: VectorIndex) -> str | None:
+        """The published build stamp (a server index's: asked at most every STAMP_POLL_S seconds)."""
+        if not index.remote:
+            return index.stamp()
+        now = time.monotonic()
+        if self._stamp_seen is None or now - self._stamp_seen[0] >= STAMP_POLL_S:
+            self._stamp_seen = (now, index.stamp())
+        return self._stamp_seen[1]
+
+    def _install(self, snapshot: Any) -> None:
+        """Serve this snapshot from now on (name search is rebuilt on next use)."""
+        self._recommender = Recommender(self.catalog, snapshot, self.encode_query, self.settings.ranking)
+        self._search = None
+
+    def _load_in_background(self, index: VectorIndex, stamp: str) -> None:
+        """Load the new build's snapshot in a thread and switch to it when ready (once per stamp)."""
+        if self._loading == stamp:
+            return
+        self._loading = stamp
+
+        def load() -> None:
+            try:
+                snapshot = load_snapshot(index)
+            except FlixrecError as exc:  # the next query tries again; meanwhile the previous build is served
+                log.warning("could not load build %s: %s", stamp, exc)
+                snapshot = None
+            with self._lock:
+                if snapshot is not None and (self._recommender is None or self._recommender.snapshot.stamp != snapshot.stamp):
+                    self._install(snapshot)
+                self._loading = None
+
+        threading.Thread(target=load, name=f"flixrec-load-{stamp[:8]}", daemon=True).start()
+
+    def ready(self) -> str:
+        """Load the catalogue and the published build now (a replica's start-up); returns the build's stamp."""
+        return str(self._current_recommender().snapshot.stamp)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One text's vector with the index's model."""
@@ -283,7 +332,7 @@ class FlixRec:
         has_catalog = catalog.exists()
         hashes = catalog.hashes() if has_catalog else {}
         try:
-            index = VectorIndex.open(self.settings.index_dir, self.settings.model)
+            index = VectorIndex.open(IndexLocation.from_settings(self.settings), self.settings.model)
             stored = index.stored_hashes()
             dimension = index.dimension
             problems = tuple(index_problems(index))

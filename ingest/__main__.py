@@ -1,4 +1,4 @@
-"""python -m ingest {demo,embed,check,repair,build-demo,trakt}: build and refresh the catalogue and the index.
+"""python -m ingest {demo,embed,check,repair,build-demo,migrate,trakt}: build and refresh the catalogue and the index.
 
 Errors a user can act on print `error: ...` and exit with code 2.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from flixrec.catalog import Catalog
 from flixrec.config import SECRETS_FILE, Settings
 from flixrec.errors import FlixrecError
 from flixrec.service import FlixRec
@@ -102,6 +103,14 @@ def cmd_build_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Upgrade the catalogue database's schema to this version's (Alembic; keeps every row, no rebuild)."""
+    catalog = Catalog.open(settings.database_url, create=False)
+    before, after = catalog.migrate_schema()
+    print(f"schema:    revision {after} (was {before or 'unversioned'}) in {catalog.describe()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (every command documented in README)."""
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__.splitlines()[0])
@@ -118,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
     repair.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                         help="embedding processes for the USE model (default: one per core)")
+    sub.add_parser("migrate", help=cmd_migrate.__doc__)
     build = sub.add_parser("build-demo", help=cmd_build_demo.__doc__)
     build.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     build.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
@@ -132,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"demo": cmd_demo, "embed": cmd_embed, "check": cmd_check, "repair": cmd_repair, "build-demo": cmd_build_demo}
+COMMANDS = {"demo": cmd_demo, "embed": cmd_embed, "check": cmd_check, "repair": cmd_repair, "build-demo": cmd_build_demo,
+            "migrate": cmd_migrate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,8 +21,9 @@ from collections.abc import Callable
 
 from flixrec.catalog import Catalog, UpsertCounts
 from flixrec.config import Settings
-from flixrec.embedding import load_embedder
-from flixrec.index import VectorIndex
+from flixrec.embedding import collection_name, load_embedder
+from flixrec.index import IndexLocation, VectorIndex
+from flixrec.writer_lock import writer_lock
 from ingest.embed import IndexBuildSummary, build_index, plan_build, repair_index
 from ingest.errors import IndexDimensionMismatch, IngestError
 
@@ -134,12 +135,21 @@ def embed_catalogue(settings: Settings, progress: Progress | None = None, note: 
     catalog = Catalog.open(settings.database_url)
     if catalog.count() == 0:
         raise IngestError("the catalogue is empty; load titles first: python -m ingest demo (or trakt)")
+    with writer_lock(catalog.engine, f"the index {collection_name(settings.model)}"):
+        return _embed_locked(settings, catalog, progress, batch_size=batch_size, workers=workers)
+
+
+def _embed_locked(settings: Settings, catalog: Catalog, progress: Progress, *, batch_size: int,
+                  workers: int) -> EmbedSummary:
+    """`embed_catalogue` once it holds the writer lock."""
     embedder = load_embedder(settings.model, workers=workers)
-    index = VectorIndex.open(settings.index_dir, settings.model, dimension=embedder.dimension, create=True)
+    location = IndexLocation.from_settings(settings)
+    index = VectorIndex.open(location, settings.model, dimension=embedder.dimension, create=True)
     if index.dimension and index.dimension != embedder.dimension:
+        where = f"the collection {index.collection.name} on {location.describe()}" if location.remote else settings.index_dir
         raise IndexDimensionMismatch(
             f"the index for {settings.model!r} holds {index.dimension}-dim vectors but the model gives "
-            f"{embedder.dimension}; delete {settings.index_dir} to rebuild it",
+            f"{embedder.dimension}; delete {where} to rebuild it",
             model=settings.model, index_dimension=index.dimension, model_dimension=embedder.dimension,
             path=settings.index_dir,
         )
@@ -187,7 +197,9 @@ def repair_catalogue_index(settings: Settings, progress: Progress | None = None,
         done += count
         progress(stage, done, max(done, catalog.count()))
 
-    report = repair_index(catalog, settings.index_dir, settings.model, embedder, batch_size=batch_size, progress=advance)
-    index = VectorIndex.open(settings.index_dir, settings.model)
+    location = IndexLocation.from_settings(settings)
+    with writer_lock(catalog.engine, f"the index {collection_name(settings.model)}"):
+        report = repair_index(catalog, location, settings.model, embedder, batch_size=batch_size, progress=advance)
+    index = VectorIndex.open(location, settings.model)
     embed = EmbedSummary(settings.model, index.collection.name, index.count(), report.summary)
     return RepairSummary(report.moved_aside, embed, report.problems)

@@ -26,6 +26,7 @@ from flixrec.embedding import Embedder, embed_titles
 from flixrec.errors import IndexUnavailable
 from flixrec.index import (
     Hashes,
+    IndexLocation,
     SnapshotBuilder,
     VectorIndex,
     index_problems,
@@ -203,9 +204,14 @@ def build_index(
 
 def needs_publishing(index: VectorIndex) -> bool:
     """Whether the published build is behind or unusable with no new writes: never published, an earlier
-    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged."""
+    build stopped before publishing (the ledger's `dirty`), or its snapshot is missing or damaged (a server
+    index: damaged, when this host has a copy)."""
     stamp = index.stamp()
-    return stamp is None or index.interrupted() or snapshot_problem(index, stamp, verify=True) is not None
+    if stamp is None or index.interrupted():
+        return True
+    if index.remote and not snapshot_dir(index, stamp).exists():
+        return False  # a host without a copy of a server index's build: replicas read it from Chroma
+    return snapshot_problem(index, stamp, verify=True) is not None
 
 
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
@@ -222,22 +228,30 @@ class RepairReport:
     problems: list[str]
 
 
-def repair_index(catalog: Catalog, index_dir: Path, model_name: str, embedder: Embedder, batch_size: int = 2048,
-                 progress: Progress | None = None) -> RepairReport:
+def repair_index(catalog: Catalog, index_dir: Path | IndexLocation, model_name: str, embedder: Embedder,
+                 batch_size: int = 2048, progress: Progress | None = None) -> RepairReport:
     """Make the model's index whole again from the catalogue (what `python -m ingest repair` runs).
 
     What cannot be read is moved aside with a `.damaged-<time>` suffix, never deleted: an unreadable
     Chroma directory (the collection is rebuilt, every title embedded again), an unreadable ledger (the
     stored vectors are re-embedded, as their hashes are lost), a damaged snapshot (rewritten). Then one
-    build brings the index in line with the catalogue and publishes a new snapshot and stamp.
+    build brings the index in line with the catalogue and publishes a new snapshot and stamp. A server
+    index (`IndexLocation` with a Chroma server) has no local Chroma files or ledger file to move: a
+    server or database that cannot be read is reported as it is.
     """
     moved: list[Path] = []
-    index_dir = Path(index_dir)
-    index = _open_or_move_aside(index_dir, model_name, embedder.dimension, moved)
+    location = index_dir if isinstance(index_dir, IndexLocation) else IndexLocation.local(Path(index_dir))
+    index_dir = location.index_dir
+    if location.remote:
+        index = VectorIndex.open(location, model_name, dimension=embedder.dimension, create=True)
+    else:
+        index = _open_or_move_aside(index_dir, model_name, embedder.dimension, moved)
     try:
         index.interrupted()
         index.stored_hashes()
     except IndexUnavailable as exc:
+        if location.remote:
+            raise
         log.warning("the index ledger is unreadable, moving it aside: %s", exc)
         index.ledger.close()
         moved.append(_move_aside(index.ledger.path))

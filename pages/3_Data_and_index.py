@@ -46,8 +46,8 @@ def status_panel(settings: Settings, status: Any) -> None:
         st.success("Catalogue and index agree: every title is indexed with its current text, and nothing else is.",
                    icon=":material/check_circle:")
     else:
-        st.warning(f"Catalogue and index disagree: {status.missing_from_index:,} titles to embed, "
-                   f"{status.stale_in_index:,} stale vectors. Refresh with `python -m ingest embed`.")
+        lines = "\n".join(f"- {layout.visitor_text(line)}" for line in status.problems())
+        st.warning(f"Catalogue and index disagree:\n{lines}")
     titles, movies, shows, vectors = st.columns(4)
     titles.metric("Catalogue titles", f"{status.catalog_titles:,}")
     movies.metric("Movies", f"{status.catalog_movies:,}")
@@ -71,11 +71,17 @@ def status_panel(settings: Settings, status: Any) -> None:
         st.caption("No ingest run recorded yet.")
 
     st.subheader("Where the data lives", anchor=False)
-    st.markdown(
-        f"- Home: `{settings.home}`\n- Catalogue database: `{redacted_url(settings.database_url)}`\n"
-        f"- Vector index: `{settings.index_dir}`\n"
-        f"- Trakt API key: {'configured (never shown)' if settings.trakt_client_id else 'not set (only needed to sync from Trakt)'}"
-    )
+    key = "configured (never shown)" if settings.trakt_client_id else "not set (only needed to sync from Trakt)"
+    if settings.show_paths:  # an operator's setting: paths tell visitors how the server is laid out
+        st.markdown(
+            f"- Home: `{settings.home}`\n- Catalogue database: `{redacted_url(settings.database_url)}`\n"
+            f"- Vector index: `{settings.index_dir}`\n- Trakt API key: {key}"
+        )
+    else:
+        backend = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+        st.markdown(f"- Catalogue: a {backend} database\n- Vector index: a Chroma collection and its snapshot\n"
+                    f"- Trakt API key: {key}")
+        st.caption("Operators can show the folders and the database URL (password hidden) with FLIXREC_SHOW_PATHS=true.")
     st.subheader("Refresh", anchor=False)
     st.code(
         "python -m ingest build-demo   # the demo catalogue and its index (what `make run` does)\n"

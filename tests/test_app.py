@@ -246,6 +246,41 @@ def test_data_page_reports_counts_and_never_shows_the_key(app_env, demo_app):
     page = texts(at)
     assert "use-multilingual" in page and "512" in page and "python -m ingest embed" in page
     assert "configured (never shown)" in page and "sekrit" not in page
+    assert str(app_env.home) not in page and "FLIXREC_SHOW_PATHS" in page  # no server path for visitors
+    operator = new_app()
+    operator.secrets["FLIXREC_SHOW_PATHS"] = "true"
+    operator.switch_page(DATA).run()
+    assert str(app_env.home) in texts(ok(operator))
+
+
+def test_a_malformed_database_url_never_shows_its_password_or_a_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FLIXREC_DATABASE_URL", "postgres:S3CRETPW@db.internal/flixrec")
+    for page in ("streamlit_app.py", DATA):
+        at = new_app()
+        if page != "streamlit_app.py":
+            at.switch_page(page)
+        at.run()
+        ok(at)
+        page_text = texts(at)
+        assert at.error and "S3CRETPW" not in page_text and str(tmp_path) not in page_text
+
+
+def test_an_invalid_secrets_file_is_an_error_in_the_app_too(tmp_path, monkeypatch):
+    """The CLI stops on an invalid .streamlit/secrets.toml; the app says so too instead of ignoring it."""
+    import shutil
+
+    app_dir = tmp_path / "app"
+    shutil.copytree(ROOT / "pages", app_dir / "pages")
+    shutil.copy(ROOT / "streamlit_app.py", app_dir)
+    (app_dir / ".streamlit").mkdir()
+    (app_dir / ".streamlit" / "secrets.toml").write_text('TRAKT_CLIENT_ID = "sekrit\n[broken')
+    monkeypatch.chdir(app_dir)
+    monkeypatch.syspath_prepend(str(ROOT))
+    at = AppTest.from_file(str(app_dir / "streamlit_app.py"), default_timeout=120).run()
+    ok(at)
+    assert at.error and "secrets.toml" in at.error[0].value and "not valid TOML" in at.error[0].value
+    assert "sekrit" not in texts(at)
 
 
 @pytest.mark.parametrize("query", ["", "   ", "x" * 500, "🎬🍿🎞️", "'; DROP TABLE titles; --", "%_%",

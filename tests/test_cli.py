@@ -78,6 +78,7 @@ def test_filters_use_the_shared_vocabulary_and_a_dropped_value_is_an_error(demo_
     assert bad.returncode == 2 and "lang=zz" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # three CLI processes and a build
 def test_repair_moves_a_garbage_ledger_aside_and_check_then_agrees(tmp_path, use_embedder):
     """A damaged ledger: `check` says so and names the fix, `repair` moves it aside and builds, `check` agrees."""
     from conftest import build_home

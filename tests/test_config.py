@@ -46,3 +46,38 @@ def test_trakt_key_is_never_in_repr_and_missing_key_says_where_to_put_it():
     assert settings.require_trakt_key() == "s3cr3t-key-value"
     with pytest.raises(ConfigError, match="TRAKT_CLIENT_ID"):
         Settings.from_mapping({}).require_trakt_key()
+
+
+def test_a_chroma_server_is_configured_by_url_and_its_token_is_never_shown(tmp_path):
+    from flixrec.index import IndexLocation
+
+    settings = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path), "FLIXREC_CHROMA_URL": "http://chroma:8000/",
+                                      "FLIXREC_CHROMA_TOKEN": "s3cret-token"})
+    location = IndexLocation.from_settings(settings)
+    assert location.remote and location.server.url == "http://chroma:8000"
+    assert location.server.headers() == {"Authorization": "Bearer s3cret-token"}
+    assert location.database_url == settings.database_url  # the ledger and stamp live with the catalogue
+    assert "s3cret" not in repr(settings) and "s3cret" not in repr(location) and "s3cret" not in location.describe()
+    header = Settings.from_mapping({"FLIXREC_CHROMA_URL": "https://u:pw@chroma", "FLIXREC_CHROMA_TOKEN": "t",
+                                    "FLIXREC_CHROMA_TOKEN_HEADER": "X-Chroma-Token"})
+    assert IndexLocation.from_settings(header).server.headers() == {"X-Chroma-Token": "t"}
+    assert "pw" not in IndexLocation.from_settings(header).describe()
+    assert not IndexLocation.from_settings(Settings.from_mapping({"FLIXREC_HOME": str(tmp_path)})).remote
+    with pytest.raises(ConfigError, match="FLIXREC_CHROMA_URL='chroma:8000' must start with http"):
+        Settings.from_mapping({"FLIXREC_CHROMA_URL": "chroma:8000"})
+    with pytest.raises(ConfigError, match="FLIXREC_CHROMA_TOKEN_HEADER"):
+        Settings.from_mapping({"FLIXREC_CHROMA_URL": "http://c", "FLIXREC_CHROMA_TOKEN_HEADER": "Bad Header:"})
+
+
+def test_an_unreachable_chroma_server_is_one_clear_error(tmp_path):
+    import socket
+
+    from flixrec.errors import IndexUnavailable
+    from flixrec.index import IndexLocation, VectorIndex
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path), "FLIXREC_CHROMA_URL": f"http://127.0.0.1:{port}"})
+    with pytest.raises(IndexUnavailable, match=rf"Chroma server http://127.0.0.1:{port}.*chroma run"):
+        VectorIndex.open(IndexLocation.from_settings(settings), settings.model)

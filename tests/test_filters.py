@@ -5,6 +5,7 @@ exactly on generated titles with unknown fields and on every kind of constraint.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,7 @@ def _stored_snapshot(snapshot: IndexSnapshot) -> IndexSnapshot:
     return IndexSnapshot.from_records(snapshot_records(snapshot, skip=set()))
 
 
+@pytest.mark.slow  # 300 generated catalogues; the fast tier keeps the hand-picked cases below
 @settings(max_examples=300, deadline=None)
 @given(titles=title_sets(), filters=FILTERS)
 def test_accepts_mask_and_filter_frame_agree_exactly(titles, filters):

@@ -20,6 +20,8 @@ from ingest.trakt.crawl import run_crawl, search_plan
 from ingest.trakt.mapping import to_title
 from ingest.trakt.people import crawl_people
 
+pytestmark = pytest.mark.slow  # a crawl, an embed and a service over them: ~30 s
+
 KEY = "fake-client-id"
 MODEL = "all-MiniLM-L6-v2"
 

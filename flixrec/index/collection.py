@@ -2,8 +2,10 @@
 
 Chroma stores the vectors and their filterable metadata, keyed by title id; queries do not go through
 it (see flixrec.index.snapshot). Ingest writes the collection and then a build stamp; readers compare
-the stamp to know when to reload. This module is the one place where Chroma and sqlite3 (ledger)
-exceptions become core errors, naming the file; chromadb is imported only when an index is opened.
+the stamp to know when to reload. The collection is in a local directory (ledger and stamp as files
+beside it) or on a Chroma server (ledger and stamp in the catalogue database: flixrec.index.location).
+This module is the one place where Chroma, HTTP, sqlite3 and SQLAlchemy (ledger) exceptions become core
+errors, naming the file or server; chromadb is imported only when an index is opened.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ import numpy as np
 from flixrec.embedding import collection_name
 from flixrec.errors import IndexNotBuilt, IndexUnavailable
 from flixrec.index.ledger import Hashes, IndexLedger, metadata_hash
+from flixrec.index.location import IndexLocation
+from flixrec.index.shared_ledger import SqlLedger
 from flixrec.models import NUMERIC_FIELDS, Title
+from flixrec.redact import redact_text
 
 # Chroma reads this when it is imported; the only place FlixRec sets it (the Makefile exports it too).
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -53,19 +58,36 @@ def title_metadata(title: Title) -> dict[str, Any]:
     return meta
 
 
+SERVER_HINT = "check that the Chroma server (chroma run) is running and reachable and that FLIXREC_CHROMA_URL is right"
+"""What a failure to reach the Chroma server ends with."""
+
+
 @contextlib.contextmanager
-def _translated_errors(action: str, chroma_dir: Path, ledger_path: Path | None = None) -> Iterator[None]:
-    """Chroma and ledger (sqlite3) failures as IndexUnavailable, naming the file and what was being done."""
+def _translated_errors(action: str, chroma_dir: Path, ledger_path: Path | None = None,
+                       location: IndexLocation | None = None) -> Iterator[None]:
+    """Chroma, HTTP and ledger (sqlite3, SQL) failures as IndexUnavailable, naming the file or server and
+    what was being done."""
+    import httpx
+    import sqlalchemy as sa
     from chromadb.errors import ChromaError
 
+    remote = location is not None and location.remote
+    where = location.describe() if remote else str(chroma_dir / "chroma.sqlite3")
     try:
         yield
     except ChromaError as exc:
-        raise IndexUnavailable(f"Chroma failed while {action} ({chroma_dir / 'chroma.sqlite3'}): {_one_line(exc)}; "
-                               f"{REPAIR_HINT}") from exc
+        hint = SERVER_HINT if remote and "connect" in str(exc).lower() else REPAIR_HINT
+        raise IndexUnavailable(f"Chroma failed while {action} ({where}): {_one_line(exc)}; {hint}") from exc
+    except httpx.HTTPError as exc:
+        raise IndexUnavailable(f"Chroma failed while {action} ({where}): {redact_text(_one_line(exc))}; "
+                               f"{SERVER_HINT}") from exc
     except sqlite3.Error as exc:
         raise IndexUnavailable(f"the index ledger failed while {action} ({ledger_path or chroma_dir}): "
                                f"{_one_line(exc)}; {REPAIR_HINT}") from exc
+    except sa.exc.DBAPIError as exc:
+        reason = redact_text(_one_line(getattr(exc, "orig", None) or exc))
+        raise IndexUnavailable(f"the index ledger in the catalogue database failed while {action}: {reason}; "
+                               "check that the database server is running and FLIXREC_DATABASE_URL is right") from exc
 
 
 def _one_line(exc: BaseException) -> str:
@@ -92,6 +114,28 @@ def chroma_client(index_dir: Path) -> Any:
         raise
 
 
+_LEDGER_ENGINES: dict[str, Any] = {}
+
+
+def _ledger_engine(database_url: str) -> Any:
+    """One engine (one connection pool) per catalogue URL for the ledgers of this process."""
+    from flixrec.database import create_engine
+
+    if database_url not in _LEDGER_ENGINES:
+        _LEDGER_ENGINES[database_url] = create_engine(database_url)
+    return _LEDGER_ENGINES[database_url]
+
+
+def server_client(location: IndexLocation) -> Any:
+    """A chromadb.HttpClient of the location's server; IndexUnavailable when it cannot be reached."""
+    assert location.server is not None
+    with _translated_errors("connecting", location.index_dir, location=location):
+        try:
+            return location.server.client()
+        except ValueError as exc:  # chromadb's "Could not connect to a Chroma server"
+            raise IndexUnavailable(f"cannot reach {location.describe()}: {_one_line(exc)}; {SERVER_HINT}") from exc
+
+
 def _forget_chroma_system(index_dir: Path) -> None:
     """Drop Chroma's per-process cached system of a directory that failed to open, so a later open (after
     a repair) starts afresh instead of reusing the broken one (Chroma caches it before starting it)."""
@@ -104,27 +148,44 @@ def _forget_chroma_system(index_dir: Path) -> None:
 class VectorIndex:
     """One model's Chroma collection of title vectors. Build it in one (ingest) process; others read."""
 
-    def __init__(self, index_dir: Path, model_name: str, collection: Any, client: Any):
-        self.index_dir = Path(index_dir)
+    def __init__(self, index_dir: Path | IndexLocation, model_name: str, collection: Any, client: Any):
+        self.location = index_dir if isinstance(index_dir, IndexLocation) else IndexLocation.local(Path(index_dir))
+        self.index_dir = self.location.index_dir
         self.model_name = model_name
         self.collection = collection
         self._client = client
-        self.ledger = IndexLedger(self.index_dir / f"{collection.name}.ledger.sqlite3", str(collection.id))
+        self._max_batch_size: int | None = None
+        self.ledger: IndexLedger | SqlLedger
+        if self.location.remote:
+            assert self.location.database_url, "a server index keeps its ledger in the catalogue database"
+            self.ledger = SqlLedger(_ledger_engine(self.location.database_url), collection.name, str(collection.id))
+        else:
+            self.ledger = IndexLedger(self.index_dir / f"{collection.name}.ledger.sqlite3", str(collection.id))
+
+    @property
+    def remote(self) -> bool:
+        """Whether the collection is on a Chroma server (ledger and stamp in the catalogue database)."""
+        return self.location.remote
 
     @classmethod
-    def open(cls, index_dir: Path, model_name: str, dimension: int | None = None, create: bool = False) -> VectorIndex:
-        """Open the model's collection; with `create`, make it (cosine space) when missing, else IndexNotBuilt."""
+    def open(cls, index_dir: Path | IndexLocation, model_name: str, dimension: int | None = None,
+             create: bool = False) -> VectorIndex:
+        """Open the model's collection; with `create`, make it (cosine space) when missing, else IndexNotBuilt.
+
+        `index_dir`: a local Chroma directory, or an IndexLocation (`IndexLocation.from_settings`: a server).
+        """
         from chromadb.errors import NotFoundError
 
-        index_dir = Path(index_dir)
+        location = index_dir if isinstance(index_dir, IndexLocation) else IndexLocation.local(Path(index_dir))
+        index_dir = location.index_dir
         name = collection_name(model_name)
-        if not create and not (index_dir / "chroma.sqlite3").exists():
+        if not create and not location.remote and not (index_dir / "chroma.sqlite3").exists():
             raise IndexNotBuilt(
                 f"no vector index at {index_dir}; build it with: python -m ingest embed "
                 "(the demo catalogue and its index: make run, or python -m ingest build-demo)"
             )
-        client = chroma_client(index_dir)
-        with _translated_errors(f"opening collection {name!r}", index_dir):
+        client = server_client(location) if location.remote else chroma_client(index_dir)
+        with _translated_errors(f"opening collection {name!r}", index_dir, location=location):
             if create:
                 collection = client.get_or_create_collection(
                     name,
@@ -140,11 +201,11 @@ class VectorIndex:
                         f"the vector index has no collection for model {model_name!r}; "
                         f"build it with: FLIXREC_MODEL={model_name} python -m ingest embed"
                     ) from exc
-        return cls(index_dir, model_name, collection, client)
+        return cls(location, model_name, collection, client)
 
     def _translating(self, action: str) -> contextlib.AbstractContextManager[None]:
         """Chroma and ledger failures inside as IndexUnavailable (see `_translated_errors`)."""
-        return _translated_errors(action, self.index_dir, self.ledger.path)
+        return _translated_errors(action, self.index_dir, self.ledger.path, self.location)
 
     @property
     def stamp_path(self) -> Path:
@@ -152,7 +213,10 @@ class VectorIndex:
         return self.index_dir / f"{self.collection.name}.stamp"
 
     def stamp(self) -> str | None:
-        """The current build stamp, or None when no build has completed."""
+        """The current build stamp, or None when no build has completed (a server index: from the database)."""
+        if isinstance(self.ledger, SqlLedger):
+            with self._translating("reading the build stamp"):
+                return self.ledger.stamp()
         try:
             return self.stamp_path.read_text().strip() or None
         except FileNotFoundError:
@@ -161,6 +225,10 @@ class VectorIndex:
     def mark_built(self, stamp: str | None = None) -> str:
         """Record that a build completed (readers reload on a new stamp); `stamp` when its snapshot is already written."""
         stamp = stamp or uuid.uuid4().hex
+        if isinstance(self.ledger, SqlLedger):
+            with self._translating("publishing a build"):
+                self.ledger.publish(stamp)
+            return stamp
         tmp = self.stamp_path.with_suffix(".tmp")
         tmp.write_text(stamp)
         tmp.replace(self.stamp_path)
@@ -185,8 +253,11 @@ class VectorIndex:
             return int(self.collection.count())
 
     def _max_batch(self) -> int:
-        """The largest write Chroma accepts in one call (also its fastest, see docs/performance.md)."""
-        return int(self._client.get_max_batch_size())
+        """The largest write Chroma accepts in one call (also its fastest, see docs/performance.md); a server
+        says its own limit (asked once)."""
+        if self._max_batch_size is None:
+            self._max_batch_size = int(self._client.get_max_batch_size())
+        return self._max_batch_size
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, metadatas: Sequence[dict[str, Any]],
             hashes: Sequence[tuple[str, str]]) -> None:

@@ -2,6 +2,7 @@
 
 `check` (via `FlixRec.status`) and `embed` (whether to publish again) ask `index_problems`; an empty
 list means the snapshot readers are served is sound and holds exactly what Chroma and the ledger hold.
+A host of a server index without a copy of the published snapshot checks the ledger against Chroma.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from flixrec.index.collection import VectorIndex
-from flixrec.index.store import read_snapshot, snapshot_problem
+from flixrec.index.store import read_snapshot, snapshot_dir, snapshot_problem
 
 REPUBLISH = "run: python -m ingest embed"
 
@@ -24,6 +25,14 @@ def index_problems(index: VectorIndex) -> list[str]:
     if index.interrupted():
         problems.append("the last build stopped before publishing: readers are served the build before it; "
                         + REPUBLISH)
+    if index.remote and not snapshot_dir(index, stamp).exists():
+        # this host holds no copy of the build (a replica reads it from Chroma on first use): ledger against Chroma
+        stored = index.stored_hashes()
+        pending = sum(1 for hashes in stored.values() if not hashes[0])
+        if pending or len(stored) != count:
+            problems.append(f"the index ledger holds {len(stored)} titles ({pending} half-written) but Chroma holds "
+                            f"{count} vectors; {REPUBLISH}")
+        return problems
     damage = snapshot_problem(index, stamp, verify=True)
     if damage is not None:
         return [*problems, f"{damage}; {REPUBLISH}"]

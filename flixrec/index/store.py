@@ -49,7 +49,7 @@ FORMAT = 2  # 2: two-stage projection (head.npy, tail.npy, projection.json)
 
 def snapshot_root(index: VectorIndex) -> Path:
     """The directory holding the snapshot directories of every build."""
-    return index.index_dir / "snapshots"
+    return index.location.snapshot_root
 
 
 def snapshot_dir(index: VectorIndex, stamp: str) -> Path:
@@ -274,12 +274,28 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
 
 
 def load_snapshot(index: VectorIndex) -> IndexSnapshot:
-    """The index's latest complete build: its snapshot files (memory-mapped) when ingest wrote them, else Chroma."""
+    """The index's latest complete build: its snapshot files (memory-mapped) when ingest wrote them, else Chroma.
+
+    A replica of a server index reads Chroma once per build and keeps the snapshot in its own folder
+    (FLIXREC_INDEX_DIR/snapshots), unless a build wrote to Chroma while it read (the read may mix two
+    builds: it is served, not kept, and the next stamp replaces it).
+    """
     stamp = index.stamp()
     snapshot = read_snapshot(index, stamp) if stamp else None
     if snapshot is not None:
         return snapshot
-    return snapshot_from_chroma(index, stamp)
+    quiet_before = stamp is not None and index.remote and not index.interrupted()
+    snapshot = snapshot_from_chroma(index, stamp)
+    if quiet_before and not index.interrupted() and index.stamp() == stamp:
+        try:
+            write_snapshot(index, stamp, snapshot)
+        except OSError as exc:
+            log.warning("could not keep the snapshot of build %s in %s: %s", stamp, snapshot_root(index), exc)
+        else:
+            if index.location.snapshot_dir is None:  # a shared folder also holds the snapshot a build is writing
+                remove_other_snapshots(index, stamp)
+            return read_snapshot(index, stamp) or snapshot
+    return snapshot
 
 
 def snapshot_from_chroma(index: VectorIndex, stamp: str | None = None) -> IndexSnapshot:

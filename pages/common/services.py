@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from flixrec.config import SETTINGS, Settings
+from flixrec.config import SECRETS_FILE, SETTINGS, Settings
+from flixrec.errors import ConfigError
 from flixrec.explore import SimilarView
 from flixrec.models import Filters, RankingWeights, Recommendation, Title
 from flixrec.service import FRANCHISE_SHOWN, FlixRec
@@ -22,7 +23,10 @@ def _secrets() -> dict[str, Any]:
     """Top-level values of .streamlit/secrets.toml (Community Cloud: the app's Secrets box); {} when none."""
     try:
         return {key: value for key, value in st.secrets.to_dict().items() if not isinstance(value, dict)}
-    except FileNotFoundError:  # StreamlitSecretNotFoundError: no secrets file at all, which is fine
+    except FileNotFoundError as exc:  # StreamlitSecretNotFoundError: no file (fine) or one that is not TOML
+        if "parsing" in str(exc).casefold():  # as `python -m ingest` says of the same file (never its content)
+            raise ConfigError(f"cannot read {SECRETS_FILE}: it is not valid TOML; fix the file or set the values "
+                              "in the environment") from None
         return {}
 
 
@@ -49,8 +53,9 @@ def load_settings() -> Settings:
     return _settings_for(configured_values())
 
 
-def _service_key(settings: Settings) -> tuple[str, str, str]:
-    return (settings.database_url, str(settings.index_dir), settings.model)
+def _service_key(settings: Settings) -> tuple[str, ...]:
+    return (settings.database_url, str(settings.index_dir), settings.model, str(settings.chroma_url),
+            str(settings.snapshot_dir), repr(settings.ranking))
 
 
 @st.cache_resource(show_spinner="Loading the catalogue and its index…", hash_funcs={Settings: _service_key})
