@@ -18,7 +18,13 @@ Printed:
   has no such duplicates), and duplicate_works: how many such pairs there are;
 - free_text_top1 / top5: German, Spanish, French, Chinese and Japanese descriptions finding their film;
 - ablation: related_top10/20 and genre_jaccard_at_10 with each signal's weight set to 0;
-- latency: similar_titles p50/p95 (ms) blended, and text-only, on this home.
+- latency: similar_titles p50/p95 (ms) blended, and text-only, on this home;
+- profiles (several liked titles, `FlixRec.recommend_for_profile`, watched titles excluded):
+  group_holdout_top20: a profile of two thirds of a franchise group (groups of 3+), the share of the held-out
+  third found in its top 20; single_seed_holdout_top20 the same from each profile title alone
+  (`similar_titles(k=20)` with the franchise kept in), averaged; pair_mix_top20: a profile of the first
+  titles of two related pairs, the share of the two other titles in its top 20, and pair_mix_both_top20
+  how often both are (each taste represented), next to related_top20 (one seed); recommend_p50_ms.
 
 Usage: python bench/quality.py [--home ~/.cache/flixrec] [--no-ablation]
 """
@@ -170,11 +176,44 @@ def latency_figures(app: FlixRec, seeds: list[str]) -> dict:
     return out
 
 
+def profile_figures(app: FlixRec, groups: list[list[str]], pairs: list[tuple[str, str]], k: int = 20) -> dict:
+    """Held-out checks for profiles of several liked titles (see the module docstring)."""
+    held_found, single_found, times = [], [], []
+    for group in (g for g in groups if len(g) >= 3):
+        held = group[1::3]
+        profile = [t for t in group if t not in held]
+        began = time.perf_counter()
+        found = app.recommend_for_profile(profile, k)
+        times.append((time.perf_counter() - began) * 1000)
+        shown = {r.title.title_id for r in found.recommendations}
+        assert not shown & set(profile), "a liked title came back"
+        held_found.append(len(shown & set(held)) / min(k, len(held)))
+        single = [len({r.title.title_id for r in app.similar_titles(seed, k, separate_franchise=False)} & set(held))
+                  / min(k, len(held)) for seed in profile]
+        single_found.append(float(np.mean(single)))
+    mix, both = [], []
+    for (a1, b1), (a2, b2) in zip(pairs[::2], pairs[1::2]):
+        if len({a1, b1, a2, b2}) < 4:
+            continue
+        began = time.perf_counter()
+        shown = {r.title.title_id for r in app.recommend_for_profile([a1, a2], k).recommendations}
+        times.append((time.perf_counter() - began) * 1000)
+        mix.append(((b1 in shown) + (b2 in shown)) / 2)
+        both.append(b1 in shown and b2 in shown)
+    return {"profiles": {
+        "group_holdout_top20": round(float(np.mean(held_found)), 4), "group_profiles": len(held_found),
+        "single_seed_holdout_top20": round(float(np.mean(single_found)), 4),
+        "pair_mix_top20": round(float(np.mean(mix)), 4), "pair_mix_both_top20": round(float(np.mean(both)), 4),
+        "pair_profiles": len(mix), "recommend_p50_ms": round(float(np.percentile(times, 50)), 1),
+    }}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=os.environ.get("FLIXREC_HOME") or str(Path.home() / ".cache" / "flixrec"))
     parser.add_argument("--seeds", type=int, default=300, help="random titles for the genre figure")
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--only-profiles", action="store_true", help="just the profile figures (and single-seed related)")
     args = parser.parse_args()
     began = time.perf_counter()
     app = FlixRec(Settings.from_mapping({"FLIXREC_HOME": args.home}))
@@ -188,11 +227,15 @@ def main() -> None:
     app.similar_titles(genre_seeds[0], 10)  # warm-up: snapshot, catalogue features, franchise index
     line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs),
                   "weights": dataclasses.asdict(app.settings.ranking)}
+    if args.only_profiles:
+        print(json.dumps(line | related_figures(app, pairs) | profile_figures(app, groups, pairs), ensure_ascii=False))
+        return
     line |= franchise_figures(app, groups)
     line |= related_figures(app, pairs)
     line |= genre_figures(app, titles, genre_seeds)
     line |= cross_catalogue_figures(app, titles)
     line |= free_text_figures(app, resolve)
+    line |= profile_figures(app, groups, pairs)
     if not args.no_ablation:
         line["ablation"] = {}
         for field in dataclasses.fields(RankingWeights):

@@ -86,6 +86,9 @@ SETTINGS: dict[str, Setting] = {
         )
     },
     "trakt_client_id": Setting("TRAKT_CLIENT_ID", None, "Trakt API key (client id) from https://trakt.tv/oauth/applications"),
+    "trakt_client_secret": Setting(
+        "TRAKT_CLIENT_SECRET", None, "Trakt app's client secret: only to sign in (device flow) and refresh the sign-in"
+    ),
     "trakt_base_url": Setting("TRAKT_BASE_URL", "https://api.trakt.tv", "Trakt API base URL"),
     "trakt_requests_per_5min": Setting(
         "TRAKT_REQUESTS_PER_5MIN", 450, "GET requests per 5 minutes to pace Trakt calls at (Trakt allows 500)"
@@ -163,6 +166,7 @@ class Settings:
     chroma_token_header: str = "Authorization"
     snapshot_dir: Path | None = None
     trakt_client_id: str | None = dataclasses.field(default=None, repr=False)
+    trakt_client_secret: str | None = dataclasses.field(default=None, repr=False)
     trakt_base_url: str = "https://api.trakt.tv"
     trakt_requests_per_5min: int = 450
     ranking: RankingWeights = RankingWeights()
@@ -197,6 +201,7 @@ class Settings:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"TRAKT_BASE_URL={base_url!r} must start with http:// or https://")
         client_id = lookup("trakt_client_id")
+        client_secret = lookup("trakt_client_secret")
         chroma_url = str(lookup("chroma_url") or "").strip().rstrip("/") or None
         if chroma_url and not chroma_url.startswith(("http://", "https://")):
             raise ConfigError(f"FLIXREC_CHROMA_URL={redact_url(chroma_url)!r} must start with http:// or https://, "
@@ -219,6 +224,7 @@ class Settings:
             chroma_token_header=token_header,
             snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else None,
             trakt_client_id=str(client_id).strip() if client_id else None,
+            trakt_client_secret=str(client_secret).strip() if client_secret else None,
             trakt_base_url=base_url,
             trakt_requests_per_5min=_as_positive_int("trakt_requests_per_5min", lookup("trakt_requests_per_5min")),
             ranking=_ranking_weights(lookup),

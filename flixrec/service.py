@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,12 @@ import pandas as pd
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
-from flixrec.errors import FlixrecError, IndexNotBuilt
+from flixrec.errors import FlixrecError, IndexNotBuilt, InvalidRequest
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import IndexLocation, VectorIndex, has_snapshot, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
+from flixrec.personal import PersonalRecommendations, recommend_for_seeds
+from flixrec.profiles import MATCH_COLUMNS, Profile, ProfileMatcher, ProfileRow, personal_request, read_export_files
 from flixrec.recommend import Recommender
 from flixrec.search import TitleSearch
 from flixrec.validation import check_filters, check_k, check_title_id, clean_text
@@ -229,6 +232,45 @@ class FlixRec:
         title_id, k, filters = check_title_id(title_id), check_k(k), check_filters(filters)
         recommender = self._current_recommender()
         return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
+
+    def recommend_for_profile(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
+                      avoid: Iterable[str] = (), watched: Iterable[str] = (),
+                      weights: RankingWeights | None = None) -> PersonalRecommendations:
+        """Titles for a person from several liked titles (a Profile, Seeds, ids or (id, rating) pairs), each with
+        "because you liked ..."; seeds, watched and "less like these" titles never come back (flixrec.personal)."""
+        k, filters = check_k(k), check_filters(filters)
+        seeds, avoid_ids, watched_ids = personal_request(profile_or_seeds, avoid, watched)
+        recommender = self._current_recommender()
+
+        def current(title_id: str) -> str:  # an old id of a merged record finds its title (one query only then)
+            indexed = recommender.snapshot.position(title_id) is not None
+            return title_id if indexed else self.catalog.current_title_id(title_id)
+
+        seeds = [dataclasses.replace(s, title_id=current(s.title_id)) for s in seeds]
+        return recommend_for_seeds(recommender, seeds, k, filters, [current(a) for a in avoid_ids],
+                             {current(w) for w in watched_ids} | set(watched_ids), weights)
+
+    def profile_matcher(self) -> ProfileMatcher:
+        """Matches profile rows (files, Trakt, picks) to this catalogue; rebuilt after a new build."""
+        stamp = self._current_recommender().snapshot.stamp
+        with self._lock:
+            cached = getattr(self, "_profile_matcher", None)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, ProfileMatcher(self.catalog.frame_rows(MATCH_COLUMNS)))
+                self._profile_matcher = cached
+        return cached[1]
+
+    def import_profile(self, files: dict[str, bytes | str]) -> Profile:
+        """A profile from IMDb / Letterboxd export files (name -> content), with the rows it could not match and why."""
+        if not files:
+            raise InvalidRequest("no file to import: give an IMDb ratings export or Letterboxd's ratings/watched/watchlist CSV")
+        rows = read_export_files(files)
+        sources = " + ".join(sorted({r.source for r in rows})) or "file"
+        return self.profile_matcher().match(rows, sources)
+
+    def profile_from_rows(self, rows: list[ProfileRow], source: str) -> Profile:
+        """A profile from rows a source gave (Trakt's history and ratings, titles picked by hand)."""
+        return self.profile_matcher().match(rows, source)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels and same-name titles of a title, kept apart from the similar ones."""

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import fake_trakt_records as records
+from fake_trakt_account import FakeAccount
 
 MAX_LIMIT = 250
 DEFAULT_LIMITS = {"search": 50, "popular": 100, "updates": 100}  # X-Pagination-Limit when no limit is sent
@@ -64,6 +65,7 @@ class FakeTrakt:
         self.redirect_to: str | None = None  # base URL the "redirect" fault sends the client to
         self.keys_seen: list[bool] = []  # per request: whether it carried a trakt-api-key header
         self.client_id = client_id
+        self.account = FakeAccount(client_id)  # OAuth, /sync and /users/me (tests/fake_trakt_account.py)
         self.null_every = null_every
         self.delay = delay
         self.retry_after = retry_after
@@ -92,6 +94,8 @@ class FakeTrakt:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 self.fake = fake
                 fake._handle(self)
+
+            do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815 (the account's routes read the method)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -215,6 +219,12 @@ class FakeTrakt:
             sent = self._fault(request, fault)
             if sent:
                 return sent
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length) if length else b""
+        status, data, headers = self.account.answer(request.command, path, query, json.loads(raw) if raw else None,
+                                                    request.headers)
+        if status:
+            return _send(request, status, b"" if data is None else json.dumps(data).encode(), headers=headers)
         routed = self._route(path, query)
         if routed is None:
             return _send(request, 404, b'{"error":"not found"}')

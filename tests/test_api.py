@@ -24,7 +24,7 @@ from small_catalogue import SMALL_TITLES
 BY_NAME = {t.title: t.title_id for t in SMALL_TITLES}
 INTERSTELLAR, TOY_STORY = BY_NAME["Interstellar"], BY_NAME["Toy Story"]
 ENDPOINTS = {"/healthz", "/readyz", "/v1/titles/search", "/v1/titles/{title_id}", "/v1/titles/{title_id}/similar",
-             "/v1/titles/{title_id}/franchise", "/v1/recommend", "/v1/facets", "/v1/status"}
+             "/v1/titles/{title_id}/franchise", "/v1/recommend", "/v1/profile/import", "/v1/facets", "/v1/status"}
 SECRET = "k3y-that-must-never-show-9f8e7d"
 
 pytestmark = pytest.mark.slow

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from flixrec.api import schemas
 from flixrec.api.deps import MAX_OFFSET, Cached, FilterQuery, PageRequest, Service, TitleId, body_filters
-from flixrec.api.problems import problem_responses
+from flixrec.api.problems import ProblemItem, invalid_parameters, problem_responses
 from flixrec.errors import IndexNotBuilt
 from flixrec.filters import DEFAULT_K, MAX_K
 from flixrec.search import MAX_QUERY_CHARS
@@ -22,6 +23,9 @@ health = APIRouter(tags=["health"])
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip (pagination)")]
 K = Annotated[int, Query(ge=1, le=MAX_K, description=f"how many titles per page (the app's k), 1 to {MAX_K}")]
+MAX_IMPORT_FILES = 5
+IMPORT_READ_BYTES = 20_000_001
+"""Read at most this much of an upload: the core refuses files over 20 MB (flixrec.profiles.MAX_FILE_BYTES)."""
 GET_ERRORS = problem_responses(304, 401, 422, 503)
 TITLE_ERRORS = problem_responses(304, 401, 404, 422, 503)
 
@@ -98,20 +102,56 @@ def recommend_text(
                               next_offset=next_offset, filters=filters.kept)
 
 
-@v1.post("/recommend", tags=["recommendations"], response_model=schemas.RankedPage,
-         responses=problem_responses(401, 404, 422, 503), summary="Titles like several seeds, away from others")
-def recommend_for(service: Service, request: Annotated[schemas.RecommendRequest, Body()]) -> schemas.RankedPage:
-    """Titles closest to the seeds together, steered away from `avoid`; never a seed or an avoided title.
+@v1.post("/recommend", tags=["recommendations"], response_model=schemas.PersonalPage,
+         responses=problem_responses(401, 404, 422, 503), summary="Titles for a person: several liked titles, rated")
+def recommend_for(service: Service, request: Annotated[schemas.RecommendRequest, Body()]) -> schemas.PersonalPage:
+    """Titles for someone who liked the seeds (rated 1-10 in `ratings` when known), never a seed, a watched or an
+    avoided title. Each taste among the seeds gets its share of the list; every item's first reason says
+    "Because you liked …" and `because` lists the seeds it came from. Ratings of 4 or less count as `avoid`.
 
     `filters` takes the query strings' names and values (a list for a repeated one), plus `hide`.
     """
+    for title_id in dict.fromkeys(request.seeds):
+        service.get_title(title_id)  # an unknown seed is a 404, as for /titles/{id}/similar
     parsed = body_filters(request.filters, service)
     page = PageRequest(request.offset, request.k)
-    recs = service.recommend_for(request.seeds, request.avoid, filters=parsed.filters, k=page.fetch,
-                                 weights=parsed.weights(service.settings.ranking))
-    items, next_offset = page.cut(recs)
-    return schemas.RankedPage(items=[schemas.recommendation(r) for r in items], offset=request.offset,
-                              limit=request.k, next_offset=next_offset, filters=parsed.kept)
+    seeds = [(title_id, request.ratings.get(title_id)) for title_id in request.seeds]
+    found = service.recommend_for_profile(seeds, k=page.fetch, filters=parsed.filters, avoid=request.avoid,
+                                          watched=request.watched, weights=parsed.weights(service.settings.ranking))
+    items, next_offset = page.cut(found.recommendations)
+    return schemas.PersonalPage(
+        items=[schemas.recommendation(r) for r in items], offset=request.offset, limit=request.k,
+        next_offset=next_offset, filters=parsed.kept,
+        because={r.title.title_id: list(found.because.get(r.title.title_id, ())) for r in items},
+        seeds_used=list(found.seeds_used), seeds_left_out=found.seeds_left_out,
+    )
+
+
+@v1.post("/profile/import", tags=["recommendations"], response_model=schemas.ProfileOut,
+         responses=problem_responses(401, 422, 503), summary="A profile from IMDb or Letterboxd export files")
+async def import_profile(
+    service: Service,
+    files: Annotated[list[UploadFile], File(description="IMDb's ratings export (ratings.csv) and/or Letterboxd's "
+                                                        "ratings.csv, watched.csv, watchlist.csv or its export zip")],
+) -> schemas.ProfileOut:
+    """Matches each row to the catalogue (IMDb id, then name and year); rows it cannot match come back with the
+    reason. `recommend` is a body for POST /v1/recommend: the best-rated and latest seeds, ratings, watched."""
+    if len(files) > MAX_IMPORT_FILES:
+        raise invalid_parameters([ProblemItem(parameter="files", location="body",
+                                              message=f"at most {MAX_IMPORT_FILES} files")])
+    contents = {}
+    for upload in files:
+        data = await upload.read(IMPORT_READ_BYTES)
+        contents[(upload.filename or "export.csv")[:200]] = data
+    profile = await run_in_threadpool(service.import_profile, contents)
+    return schemas.ProfileOut(
+        source=profile.source, counts=profile.counts(),
+        entries=[schemas.ProfileEntryOut(title_id=e.title_id, kind=e.kind, rating=e.rating, when=e.when)
+                 for e in profile.entries],
+        unmatched=[schemas.UnmatchedOut(where=u.row.where, name=u.row.name, year=u.row.year, imdb_id=u.row.imdb_id,
+                                        reason=u.reason) for u in profile.unmatched],
+        recommend=profile.recommend_body(schemas.MAX_SEEDS, schemas.MAX_WATCHED),
+    )
 
 
 @v1.get("/facets", tags=["catalogue"], response_model=schemas.FacetsOut, responses=GET_ERRORS,

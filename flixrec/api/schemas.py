@@ -16,6 +16,7 @@ from flixrec.models import MEDIA_TYPES, Match, Recommendation, Title
 ItemT = TypeVar("ItemT")
 MAX_SEEDS = 50
 MAX_AVOID = 200
+MAX_WATCHED = 5000
 MAX_TEXT_CHARS = 2000
 MAX_ID_CHARS = 200
 
@@ -188,12 +189,54 @@ class RecommendRequest(BaseModel):
     }]})
 
     seeds: list[TitleIdValue] = Field(min_length=1, max_length=MAX_SEEDS, description="title ids the results should resemble")
+    ratings: dict[TitleIdValue, float] = Field(
+        default={}, max_length=MAX_SEEDS, description="the person's rating (1-10) of some seeds: higher counts more; "
+        "4 or less means 'less like this'")
     avoid: list[TitleIdValue] = Field(default=[], max_length=MAX_AVOID, description="title ids the results should not resemble")
+    watched: list[TitleIdValue] = Field(default=[], max_length=MAX_WATCHED,
+                                        description="title ids to leave out (seen already); seeds are always left out")
     filters: dict[str, str | list[str]] = Field(
         default={}, description="filter parameters by name, as in the query strings: "
         + ", ".join(p.name for p in FILTER_PARAMS if p.name != "k") + " (and hide)")
     k: int = Field(default=20, ge=1, le=MAX_K, description="how many titles per page")
     offset: int = Field(default=0, ge=0, description="how many ranked titles to skip")
+
+
+class PersonalPage(RankedPage):
+    """Ranked titles for several seeds: each taste takes turns, every item says which seeds it came from."""
+
+    because: dict[str, list[str]] = Field(default={}, description="item title id -> the seed ids it came from, strongest first")
+    seeds_used: list[str] = Field(default=[], description="the seeds the list was made from (the highest rated first)")
+    seeds_left_out: int = Field(default=0, description="seeds beyond the most a list is made from (25)")
+
+
+class ProfileEntryOut(BaseModel):
+    """A row of an export matched to a catalogue title."""
+
+    title_id: str
+    kind: str = Field(description="rating, watched or watchlist")
+    rating: float | None = Field(default=None, description="1-10 (Letterboxd's stars times two)")
+    when: str | None = None
+
+
+class UnmatchedOut(BaseModel):
+    """A row no catalogue title was found for, and why."""
+
+    where: str = Field(description="file and line, e.g. ratings.csv line 12")
+    name: str | None = None
+    year: int | None = None
+    imdb_id: str | None = None
+    reason: str
+
+
+class ProfileOut(BaseModel):
+    """An imported profile: counts, matched entries, unmatched rows, and a body ready for POST /v1/recommend."""
+
+    source: str
+    counts: dict[str, int]
+    entries: list[ProfileEntryOut]
+    unmatched: list[UnmatchedOut]
+    recommend: dict[str, Any] = Field(description="seeds, ratings and watched to POST to /v1/recommend as they are")
 
 
 class RangeOut(BaseModel):

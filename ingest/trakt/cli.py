@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from flixrec.catalog import Catalog
 from flixrec.config import SECRETS_FILE, Settings
+from flixrec.errors import FlixrecError
 from ingest.arguments import non_negative_float, non_negative_int, positive_float, positive_int
 from ingest.trakt.client import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient
 from ingest.trakt.crawl import CrawlPlan, CrawlSummary, parse_since, popular_plan, run_crawl, search_plan, updates_plan
@@ -188,6 +189,71 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _account_client(settings: Settings, args: argparse.Namespace) -> TraktClient:
+    """A client for the user's account (reads paced like every Trakt call)."""
+    return make_client(settings, args)
+
+
+def cmd_login(settings: Settings, args: argparse.Namespace) -> int:
+    """Sign in to Trakt (OAuth device flow): shows a code to enter at trakt.tv/activate, then keeps the token."""
+    from ingest.trakt.auth import TokenStore, poll_device_token, start_device_login
+
+    with _account_client(settings, args) as client:
+        code = start_device_login(client)
+        print(f"Open {code.verification_url} and enter the code {code.user_code} "
+              f"(it expires in {int(code.expires_in // 60)} minutes). Waiting…", flush=True)
+        token = poll_device_token(client, code, settings.trakt_client_secret, on_wait=print)
+    store = TokenStore(settings.home)
+    store.save(token)
+    print(f"Signed in to Trakt; the sign-in is kept in {store.path} (readable by you only)")
+    return 0
+
+
+def cmd_logout(settings: Settings, args: argparse.Namespace) -> int:
+    """Forget the Trakt sign-in of this FlixRec home."""
+    from ingest.trakt.auth import TokenStore
+
+    print("Signed out of Trakt" if TokenStore(settings.home).clear() else "Not signed in to Trakt")
+    return 0
+
+
+def cmd_push_list(settings: Settings, args: argparse.Namespace) -> int:
+    """Create or update a private Trakt list with your recommendations (movies and shows) from your Trakt
+    history and ratings, or from IMDb / Letterboxd export files (--import)."""
+    from pathlib import Path
+
+    from flixrec.models import Filters
+    from flixrec.service import FlixRec
+    from ingest.trakt.auth import TokenStore, signed_in_client
+    from ingest.trakt.lists import push_list
+    from ingest.trakt.sync import read_profile_rows
+
+    app = FlixRec(settings)
+    with _account_client(settings, args) as client:
+        signed_in_client(client, TokenStore(settings.home), settings.trakt_client_secret)
+        if args.import_files:
+            profile = app.import_profile({Path(f).name: Path(f).read_bytes() for f in args.import_files})
+        else:
+            rows, synced = read_profile_rows(client)
+            print(f"read from Trakt: {synced.line()}")
+            profile = app.profile_from_rows(rows, "trakt")
+        counts = profile.counts()
+        print("profile: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        titles = []
+        for media in (["movie", "show"] if args.type == "both" else [args.type]):
+            try:
+                found = app.recommend_for_profile(profile, args.k, Filters(media_types=frozenset({media})))
+            except FlixrecError as exc:
+                print(f"no {media} recommendations: {exc}")
+                continue
+            titles += [r.title for r in found.recommendations]
+        description = (f"Recommended by FlixRec from {profile.source} ({counts['rating']} rated, "
+                       f"{counts['watched']} watched); watched titles left out.")
+        summary = push_list(client, args.name, titles, description)
+    print(summary.line())
+    return 0
+
+
 def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `trakt` and its subcommands on the ingest CLI."""
     common = argparse.ArgumentParser(add_help=False)
@@ -233,4 +299,15 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     people.set_defaults(handler=cmd_people)
     status = sub.add_parser("status", help=cmd_status.__doc__)
     status.set_defaults(handler=cmd_status)
+    login = sub.add_parser("login", parents=[common], help=cmd_login.__doc__)
+    login.set_defaults(handler=cmd_login)
+    logout = sub.add_parser("logout", help=cmd_logout.__doc__)
+    logout.set_defaults(handler=cmd_logout)
+    push = sub.add_parser("push-list", parents=[common], help=cmd_push_list.__doc__.split("\n")[0])
+    push.add_argument("--name", required=True, help="the Trakt list's name (created private when missing)")
+    push.add_argument("--k", type=positive_int, default=50, help="titles per media type (default 50)")
+    push.add_argument("--import", dest="import_files", nargs="+", default=None, metavar="CSV",
+                      help="IMDb ratings or Letterboxd export files to build the profile from (default: your Trakt "
+                           "history, ratings and watchlist)")
+    push.set_defaults(handler=cmd_push_list)
 

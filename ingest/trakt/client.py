@@ -2,6 +2,8 @@
 
     TraktClient.get(path, params)        -> Response          (JSON + headers; errors from ingest.errors)
     TraktClient.paginate(path, params)   -> Iterator[Page]    (paging state apart from the HTTP call)
+    TraktClient.send(method, path, body) -> (status, JSON)    (OAuth and list writes: paced, never retried)
+    TraktClient.authorize(access_token)                       (a signed-in user's calls; the token redacted)
 
 Retries are layered: urllib3's `Retry` on the HTTPAdapter retries timeouts, connection errors, 5xx
 (Cloudflare's 520-524 HTML pages included) and 429s that carry `Retry-After` (honouring it, up to
@@ -14,7 +16,8 @@ Pagination does not trust `X-Pagination-Page-Count` alone (Trakt's lags behind t
 endpoints send no pagination headers): a listing goes on while a page is full, while the page count says
 so, or while `X-Pagination-Item-Count` says rows lie beyond this page (see `TraktClient.paginate`).
 
-This is the ONE place requests/urllib3 exceptions become ingest errors.
+This is the ONE place requests/urllib3 exceptions become ingest errors, which is why the writes of a
+signed-in user live here too and the module runs a little over 400 lines.
 """
 
 from __future__ import annotations
@@ -207,6 +210,7 @@ class TraktClient:
         if retries < 0 or rate_limit_retries < 0:
             raise ValueError("retries must be 0 or more")
         self._client_id = client_id
+        self._secrets: list[str] = []  # OAuth tokens and the client secret, blanked out like the key
         self.base_url = base_url.rstrip("/")
         self.pacer = pacer
         self.timeout = (min(10.0, timeout), timeout)
@@ -252,8 +256,46 @@ class TraktClient:
         self.close()
 
     def redact(self, text: str) -> str:
-        """The text with the API key blanked out (for any message built from a third-party error)."""
-        return text.replace(self._client_id, "***") if self._client_id else text
+        """The text with the API key, tokens and secrets blanked out (for any message built from a third-party error)."""
+        for secret in (self._client_id, *self._secrets):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def add_secret(self, value: str) -> None:
+        """Redact this value (a token, the client secret) from every message like the API key."""
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def authorize(self, access_token: str | None) -> None:
+        """Send this OAuth access token with every request (None: stop sending one). It travels only in the
+        Authorization header, which requests drops when a redirect leaves the host."""
+        if access_token:
+            self.add_secret(access_token)
+            self.session.headers["Authorization"] = f"Bearer {access_token}"
+        else:
+            self.session.headers.pop("Authorization", None)
+
+    def send(self, method: str, path: str, body: Any = None, *, pacer: Pacer | None = None) -> tuple[int, Any]:
+        """One paced POST/PUT/DELETE (never retried: it may not be idempotent); (status, decoded JSON or None).
+
+        `pacer` overrides the client's (Trakt allows one write a second). Network failures become TraktError;
+        the caller reads the status (Trakt's OAuth and list endpoints answer with meaningful 4xx codes).
+        """
+        pacer = pacer or self.pacer
+        if pacer is not None:
+            pacer.wait()
+        self.requests_sent += 1
+        try:
+            response = self.session.request(method, f"{self.base_url}{path}", json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise TraktError(f"Trakt did not answer {method} {path} ({type(exc).__name__}: "
+                             f"{self.redact(str(exc))[:200]})", path=path, url=self.redact(f"{self.base_url}{path}")) from None
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        return response.status_code, data
 
     def _context(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """The context attributes of an error about this request (the URL redacted, without the query)."""

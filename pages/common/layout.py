@@ -30,6 +30,7 @@ PAGES = (
     ("pages/1_Similarity_charts.py", "Similarity charts", ":material/bar_chart:"),
     ("pages/2_Explore_catalogue.py", "Explore the catalogue", ":material/table_view:"),
     ("pages/3_Data_and_index.py", "Data & index", ":material/database:"),
+    ("pages/4_For_you.py", "For you", ":material/favorite:"),
 )
 """The sidebar's page links (config.toml hides Streamlit's own file-named navigation)."""
 LABELS = {p.name: p.label for p in FILTER_PARAMS}
