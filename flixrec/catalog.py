@@ -1,4 +1,4 @@
-"""The catalogue of titles: SQLAlchemy tables and the Catalog that reads and upserts them.
+"""The catalogue of titles: the Catalog that reads and upserts them (tables and row mapping: flixrec.catalog_schema).
 
 SQLite (a file, WAL mode so the app can read while ingest writes) by default; any SQLAlchemy URL,
 Postgres included, by setting. Upserts are idempotent: a row is written only when its record hash
@@ -7,8 +7,8 @@ changes, and a checkpoint (sync state) can be written in the same transaction as
 Ingest upserts source records (a TMDB movie, an anime entry, a Trakt record); records of one work merge
 into one title (rules in flixrec.works, records kept in flixrec.title_sources). A `titles` row is the
 merge of its records, so an update of one source replaces its contribution, and every record id ever
-issued still finds its title. One job, the store of titles, people and checkpoints, keeps this file
-past 400 lines.
+issued still finds its title. One job, the store of titles (reading, merging upserts, deletes, checkpoints),
+keeps this file past 400 lines.
 
 Opening the database (URL checks, engines) is flixrec.database; failures while using it become
 CatalogUnavailable in one place, `Catalog._translated`.
@@ -33,90 +33,22 @@ from flixrec import works
 from flixrec.database import create_engine, one_line
 from flixrec.errors import CatalogUnavailable, TitleNotFound
 from flixrec import migrations
+from flixrec.catalog_schema import (  # noqa: F401  (the tables, re-exported for callers and tests)
+    CODE_LIST_FIELDS,
+    TITLE_FIELDS,
+    TUPLE_FIELDS,
+    code_list,
+    credits_table,
+    metadata,
+    people_table,
+    row_to_title,
+    sync_state_table,
+    title_to_row,
+    titles_table,
+)
 from flixrec.models import EMBEDDING_RECIPE, Person, Title
 from flixrec.redact import redact_url
 
-metadata = sa.MetaData()
-
-titles_table = sa.Table(
-    "titles",
-    metadata,
-    sa.Column("title_id", sa.String(64), primary_key=True),
-    sa.Column("media_type", sa.String(8), nullable=False, index=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("source", sa.String(16), nullable=False),
-    sa.Column("original_title", sa.Text),
-    sa.Column("aliases", sa.JSON, nullable=False, default=list),
-    sa.Column("overview", sa.Text),
-    sa.Column("tagline", sa.Text),
-    sa.Column("genres", sa.JSON, nullable=False, default=list),
-    sa.Column("keywords", sa.JSON, nullable=False, default=list),
-    sa.Column("year", sa.Integer, index=True),
-    sa.Column("released", sa.String(32)),
-    sa.Column("runtime", sa.Integer),
-    sa.Column("country", sa.String(8)),
-    sa.Column("language", sa.String(8)),
-    sa.Column("rating", sa.Float),
-    sa.Column("votes", sa.Integer),
-    sa.Column("comment_count", sa.Integer),
-    sa.Column("trakt_id", sa.Integer),
-    sa.Column("tmdb_id", sa.Integer),
-    sa.Column("imdb_id", sa.String(16)),
-    sa.Column("slug", sa.Text),
-    sa.Column("network", sa.Text),
-    sa.Column("status", sa.String(32)),
-    sa.Column("aired_episodes", sa.Integer),
-    # Added with the Trakt fields; all nullable, added to older databases by `Catalog.create_tables`.
-    sa.Column("certification", sa.String(16), index=True),
-    sa.Column("subgenres", sa.Text),  # these three: comma-separated codes/slugs (cheaper to write than JSON)
-    sa.Column("languages", sa.Text),
-    sa.Column("available_translations", sa.Text),
-    sa.Column("trailer", sa.Text),
-    sa.Column("homepage", sa.Text),
-    sa.Column("poster_url", sa.Text),
-    sa.Column("tvdb_id", sa.Integer),
-    sa.Column("plex_guid", sa.String(64)),
-    sa.Column("source_updated_at", sa.String(32)),
-    sa.Column("airs", sa.String(96)),
-    sa.Column("after_credits", sa.Boolean),
-    sa.Column("during_credits", sa.Boolean),
-    sa.Column("overviews", sa.JSON),
-    sa.Column("content_hash", sa.String(32), nullable=False),
-    sa.Column("record_hash", sa.String(32), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-people_table = sa.Table(
-    "people",
-    metadata,
-    sa.Column("person_id", sa.String(64), primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-)
-
-credits_table = sa.Table(
-    "credits",
-    metadata,
-    sa.Column("title_id", sa.String(64), sa.ForeignKey("titles.title_id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("person_id", sa.String(64), sa.ForeignKey("people.person_id"), primary_key=True),
-    sa.Column("role", sa.String(16), primary_key=True),
-    sa.Column("position", sa.Integer, nullable=False, default=0),
-    sa.Column("character", sa.Text),
-    sa.Column("job", sa.Text),
-    sa.Column("episode_count", sa.Integer),
-)
-sa.Index("credits_person", credits_table.c.person_id)
-
-sync_state_table = sa.Table(
-    "sync_state",
-    metadata,
-    sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("value", sa.JSON, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-_TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
-_TUPLE_FIELDS = ("aliases", "genres", "keywords")  # stored as JSON lists, never null
-_CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,fr" or null
 _CHUNK = 500
 RECIPE_STATE = "index:embedding_recipe"
 
@@ -286,7 +218,7 @@ class Catalog:
     def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool) -> dict[str, Title]:
         rows = conn.execute(sa.select(*self._columns(titles_table)).where(titles_table.c.title_id.in_(title_ids))).mappings()
         people = self._people_of(conn, title_ids) if with_people and title_ids else {}
-        return {row["title_id"]: _row_to_title(row, people.get(row["title_id"], ())) for row in rows}
+        return {row["title_id"]: row_to_title(row, people.get(row["title_id"], ())) for row in rows}
 
     def _current_ids(self, conn: Connection, record_ids: list[str]) -> dict[str, str]:
         """record id -> title id of these records (none in a catalogue from before merging)."""
@@ -322,7 +254,7 @@ class Catalog:
             if not rows:
                 return
             for row in rows:
-                yield _row_to_title(row, people.get(row["title_id"], ()))
+                yield row_to_title(row, people.get(row["title_id"], ()))
             last = rows[-1]["title_id"]
 
     def iter_names(self) -> Iterator[tuple[str, str, str | None, list[str]]]:
@@ -364,12 +296,12 @@ class Catalog:
         present = {c.name for c in self._columns(titles_table)}
         cols = [titles_table.c[name] for name in names if name in present]
         missing = dict.fromkeys(name for name in names if name not in present)  # an older database: None
-        codes = [name for name in names if name in _CODE_LIST_FIELDS and name in present]
+        codes = [name for name in names if name in CODE_LIST_FIELDS and name in present]
         with self._connect() as conn:
             rows = [{**missing, **r} for r in conn.execute(sa.select(*cols)).mappings()]
         for row in rows:
             for name in codes:
-                row[name] = _code_list(row[name])
+                row[name] = code_list(row[name])
         return rows
 
     def last_updated(self) -> dt.datetime | None:
@@ -443,7 +375,7 @@ class Catalog:
         c = titles_table.c
         ids = [t.title_id for t in chunk]
         existing = dict(conn.execute(sa.select(c.title_id, c.record_hash).where(c.title_id.in_(ids))).tuples().all())
-        rows = {t.title_id: _title_to_row(t, now) for t in chunk}
+        rows = {t.title_id: title_to_row(t, now) for t in chunk}
         new = [rows[t.title_id] for t in chunk if t.title_id not in existing]
         changed = [rows[t.title_id] for t in chunk if t.title_id in existing and existing[t.title_id] != rows[t.title_id]["record_hash"]]
         if new:
@@ -463,7 +395,7 @@ class Catalog:
         while rows := list(conn.execute(sa.select(titles_table).where(c.title_id > last).order_by(c.title_id)
                                         .limit(2000)).mappings()):
             people = self._people_of(conn, [r["title_id"] for r in rows])
-            titles = [_row_to_title(r, people.get(r["title_id"], ())) for r in rows]
+            titles = [row_to_title(r, people.get(r["title_id"], ())) for r in rows]
             records.write_records(conn, titles, [], now)
             conn.execute(titles_table.update().where(c.title_id == sa.bindparam("b_title_id"))
                          .values(record_hash=sa.bindparam("record_hash")),
@@ -559,36 +491,6 @@ class Catalog:
             json.dumps(value)  # fail before writing anything that is not JSON
             if conn.execute(t.update().where(t.c.key == key).values(value=value, updated_at=now)).rowcount == 0:
                 conn.execute(t.insert().values(key=key, value=value, updated_at=now))
-
-
-def _title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
-    row = {name: getattr(title, name) for name in _TITLE_FIELDS}
-    for name in _TUPLE_FIELDS:
-        row[name] = list(row[name])
-    if row["overviews"] is not None:
-        row["overviews"] = [list(pair) for pair in row["overviews"]]
-    for name in _CODE_LIST_FIELDS:
-        row[name] = None if row[name] is None else ",".join(row[name])
-    row["content_hash"] = title.content_hash
-    row["record_hash"] = title.record_hash
-    row["updated_at"] = now
-    return row
-
-
-def _code_list(stored: str | None) -> tuple[str, ...] | None:
-    """A comma-separated column ("en,es") as a tuple; None stays None."""
-    return None if stored is None else tuple(filter(None, stored.split(",")))
-
-
-def _row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
-    values = {name: row.get(name) for name in _TITLE_FIELDS}
-    for name in _TUPLE_FIELDS:
-        values[name] = tuple(values[name] or ())
-    for name in _CODE_LIST_FIELDS:
-        values[name] = _code_list(values[name])
-    if values["overviews"] is not None:
-        values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
-    return Title(**values, people=tuple(people))
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

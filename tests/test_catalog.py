@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from flixrec.catalog import (
     Catalog,
-    _title_to_row,
+    title_to_row,
     credits_table,
     people_table,
     sync_state_table,
@@ -203,7 +203,7 @@ def test_a_catalogue_written_before_merging_is_adopted_and_merged(tmp_path):
         table.to_metadata(old)
     old.create_all(engine)
     with engine.begin() as conn:
-        rows = [_title_to_row(t, utcnow()) for t in (film, entry, other)]
+        rows = [title_to_row(t, utcnow()) for t in (film, entry, other)]
         conn.execute(old.tables["titles"].insert(), [{k: v for k, v in r.items() if k != "overviews"} for r in rows])
         Catalog._write_people(conn, [film, entry, other])
     engine.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fake_trakt import FakeTrakt
 
-from flixrec.catalog import Catalog, _title_to_row, utcnow
+from flixrec.catalog import Catalog, title_to_row, utcnow
 from flixrec.config import Settings
 from flixrec.errors import ConfigError, FlixrecError
 from ingest.__main__ import main as ingest_main
@@ -104,7 +104,7 @@ def test_catalogue_row_hash_equals_the_models_hash(fake_trakt):
     for media in ("movie", "show"):
         for trakt_id in (1, 2, 7):
             title = to_title(fake_trakt.record(media, trakt_id), media, to_people(fake_trakt.people(media, trakt_id)))
-            assert _title_to_row(title, utcnow())["record_hash"] == title.record_hash
+            assert title_to_row(title, utcnow())["record_hash"] == title.record_hash
 
 
 # ---- the client: pagination, retries, errors -------------------------------------------------------------

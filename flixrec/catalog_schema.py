@@ -1,0 +1,127 @@
+"""The catalogue's tables (titles, people, credits, sync state) and how a Title maps to a row and back.
+
+flixrec.catalog reads and writes them; the Alembic migrations (flixrec.migrations) keep databases in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from flixrec.models import Person, Title
+
+metadata = sa.MetaData()
+
+titles_table = sa.Table(
+    "titles",
+    metadata,
+    sa.Column("title_id", sa.String(64), primary_key=True),
+    sa.Column("media_type", sa.String(8), nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("original_title", sa.Text),
+    sa.Column("aliases", sa.JSON, nullable=False, default=list),
+    sa.Column("overview", sa.Text),
+    sa.Column("tagline", sa.Text),
+    sa.Column("genres", sa.JSON, nullable=False, default=list),
+    sa.Column("keywords", sa.JSON, nullable=False, default=list),
+    sa.Column("year", sa.Integer, index=True),
+    sa.Column("released", sa.String(32)),
+    sa.Column("runtime", sa.Integer),
+    sa.Column("country", sa.String(8)),
+    sa.Column("language", sa.String(8)),
+    sa.Column("rating", sa.Float),
+    sa.Column("votes", sa.Integer),
+    sa.Column("comment_count", sa.Integer),
+    sa.Column("trakt_id", sa.Integer),
+    sa.Column("tmdb_id", sa.Integer),
+    sa.Column("imdb_id", sa.String(16)),
+    sa.Column("slug", sa.Text),
+    sa.Column("network", sa.Text),
+    sa.Column("status", sa.String(32)),
+    sa.Column("aired_episodes", sa.Integer),
+    # Added with the Trakt fields; all nullable, added to older databases by `Catalog.create_tables`.
+    sa.Column("certification", sa.String(16), index=True),
+    sa.Column("subgenres", sa.Text),  # these three: comma-separated codes/slugs (cheaper to write than JSON)
+    sa.Column("languages", sa.Text),
+    sa.Column("available_translations", sa.Text),
+    sa.Column("trailer", sa.Text),
+    sa.Column("homepage", sa.Text),
+    sa.Column("poster_url", sa.Text),
+    sa.Column("tvdb_id", sa.Integer),
+    sa.Column("plex_guid", sa.String(64)),
+    sa.Column("source_updated_at", sa.String(32)),
+    sa.Column("airs", sa.String(96)),
+    sa.Column("after_credits", sa.Boolean),
+    sa.Column("during_credits", sa.Boolean),
+    sa.Column("overviews", sa.JSON),
+    sa.Column("content_hash", sa.String(32), nullable=False),
+    sa.Column("record_hash", sa.String(32), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+people_table = sa.Table(
+    "people",
+    metadata,
+    sa.Column("person_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+)
+
+credits_table = sa.Table(
+    "credits",
+    metadata,
+    sa.Column("title_id", sa.String(64), sa.ForeignKey("titles.title_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("people.person_id"), primary_key=True),
+    sa.Column("role", sa.String(16), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+    sa.Column("character", sa.Text),
+    sa.Column("job", sa.Text),
+    sa.Column("episode_count", sa.Integer),
+)
+sa.Index("credits_person", credits_table.c.person_id)
+
+sync_state_table = sa.Table(
+    "sync_state",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+TITLE_FIELDS = [f.name for f in dataclasses.fields(Title) if f.name != "people"]
+TUPLE_FIELDS = ("aliases", "genres", "keywords")  # stored as JSON lists, never null
+CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,fr" or null
+
+
+def title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
+    row = {name: getattr(title, name) for name in TITLE_FIELDS}
+    for name in TUPLE_FIELDS:
+        row[name] = list(row[name])
+    if row["overviews"] is not None:
+        row["overviews"] = [list(pair) for pair in row["overviews"]]
+    for name in CODE_LIST_FIELDS:
+        row[name] = None if row[name] is None else ",".join(row[name])
+    row["content_hash"] = title.content_hash
+    row["record_hash"] = title.record_hash
+    row["updated_at"] = now
+    return row
+
+
+def code_list(stored: str | None) -> tuple[str, ...] | None:
+    """A comma-separated column ("en,es") as a tuple; None stays None."""
+    return None if stored is None else tuple(filter(None, stored.split(",")))
+
+
+def row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
+    values = {name: row.get(name) for name in TITLE_FIELDS}
+    for name in TUPLE_FIELDS:
+        values[name] = tuple(values[name] or ())
+    for name in CODE_LIST_FIELDS:
+        values[name] = code_list(values[name])
+    if values["overviews"] is not None:
+        values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
+    return Title(**values, people=tuple(people))
