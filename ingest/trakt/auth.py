@@ -90,23 +90,30 @@ def start_device_login(client: TraktClient) -> DeviceCode:
                       float(data.get("expires_in", 600)), float(data.get("interval", 5)))
 
 
-def check_device_token(client: TraktClient, code: DeviceCode, client_secret: str | None) -> Token | None:
-    """One poll (the app's "I entered the code" button): a Token, None while pending or asked to slow down,
-    TraktAuthError when the code expired, was denied or is unknown."""
-    secret = _secret(client_secret)
-    client.add_secret(secret)
+def _token_attempt(client: TraktClient, code: DeviceCode, secret: str) -> tuple[int, Token | None]:
+    """One POST /oauth/device/token: (status, the Token on 200). 400 (pending) and 429 (slow down) come
+    back as they are; denied, expired or unknown codes raise TraktAuthError, anything else TraktError."""
     status, data = client.send("POST", "/oauth/device/token",
                                {"code": code.device_code, "client_id": client._client_id, "client_secret": secret})
     if status == 200:
         token = Token.from_answer(data)
         client.add_secret(token.access_token)
         client.add_secret(token.refresh_token)
-        return token
+        return status, token
     if status in DEVICE_ERRORS:
         raise TraktAuthError(DEVICE_ERRORS[status], status=status, path="/oauth/device/token")
-    if status in (400, 429):
-        return None
-    raise TraktError(f"Trakt answered HTTP {status} while waiting for the code", status=status, path="/oauth/device/token")
+    if status not in (400, 429):
+        raise TraktError(f"Trakt answered HTTP {status} while waiting for the code", status=status,
+                         path="/oauth/device/token")
+    return status, None
+
+
+def check_device_token(client: TraktClient, code: DeviceCode, client_secret: str | None) -> Token | None:
+    """One poll (the app's "I entered the code" button): a Token, None while pending or asked to slow down,
+    TraktAuthError when the code expired, was denied or is unknown."""
+    secret = _secret(client_secret)
+    client.add_secret(secret)
+    return _token_attempt(client, code, secret)[1]
 
 
 def poll_device_token(client: TraktClient, code: DeviceCode, client_secret: str | None, *,
@@ -116,23 +123,14 @@ def poll_device_token(client: TraktClient, code: DeviceCode, client_secret: str 
     secret = _secret(client_secret)
     client.add_secret(secret)
     interval, deadline = code.interval, clock() + code.expires_in
-    body = {"code": code.device_code, "client_id": client._client_id, "client_secret": secret}
     while True:
-        status, data = client.send("POST", "/oauth/device/token", body)
-        if status == 200:
-            token = Token.from_answer(data)
-            client.add_secret(token.access_token)
-            client.add_secret(token.refresh_token)
+        status, token = _token_attempt(client, code, secret)
+        if token is not None:
             return token
-        if status in DEVICE_ERRORS:
-            raise TraktAuthError(DEVICE_ERRORS[status], status=status, path="/oauth/device/token")
         if status == 429:
             interval += SLOW_DOWN_STEP
             if on_wait:
                 on_wait(f"Trakt asked to poll more slowly; now every {interval:g} s")
-        elif status != 400:
-            raise TraktError(f"Trakt answered HTTP {status} while waiting for the code", status=status,
-                             path="/oauth/device/token")
         if clock() + interval > deadline:
             raise TraktAuthError(DEVICE_ERRORS[410], status=410, path="/oauth/device/token")
         sleep(interval)
