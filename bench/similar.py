@@ -149,6 +149,8 @@ def synthetic_titles(real: list[Title], n_extra: int, meta: dict, rng: np.random
         title_id = base.title_id if i < len(real) else f"syn-{i}"
         name = base.title if i < len(real) else f"{base.title} ({i})"
         runtime, votes = meta["runtime"][i], meta["votes"][i]
+        if i >= len(real):  # a copy is another work: none of its parent's external ids
+            base = dataclasses.replace(base, trakt_id=None, tmdb_id=None, imdb_id=None, tvdb_id=None, slug=None)
         out.append(dataclasses.replace(
             base, title_id=title_id, title=name, original_title=None, aliases=(), year=int(meta["year"][i]),
             runtime=None if np.isnan(runtime) else int(runtime), votes=None if np.isnan(votes) else int(votes),

@@ -81,18 +81,41 @@ def write_records(conn: Connection, new: list[Title], changed: list[Title], now:
     if new:
         conn.execute(title_sources_table.insert(), [_row(t, now) for t in new])
     if changed:
-        values = {name: sa.bindparam(name) for name in ("source", "record", "record_hash", "updated_at")}
-        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id")).values(values),
-                     [{**_row(t, now), "b_record_id": t.title_id} for t in changed])
+        names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
+        params = [{name: row[name] for name in names} | {"b_record_id": row["record_id"]}
+                  for row in (_row(t, now) for t in changed)]
+        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id"))
+                     .values({name: sa.bindparam(name) for name in names}), params)
     rows = [{"key": key, "record_id": t.title_id} for t in (*new, *changed) for key in works.match_keys(t)]
     if rows:
         conn.execute(title_keys_table.insert(), rows)
     return keys | {row["key"] for row in rows}
 
 
+def records_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """The records holding any of these keys that another source's record also holds.
+
+    Records of one source never merge (flixrec.works), so a key only one source has links nothing: a
+    catalogue that reuses a name or an id within one source stays cheap to regroup.
+    """
+    keys = sorted(keys)
+    out: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        query = (sa.select(_K.key, _K.record_id, _S.source).join(title_sources_table, _S.record_id == _K.record_id)
+                 .where(_K.key.in_(keys[start : start + CHUNK])))
+        holders: dict[str, list[tuple[str, str]]] = {}
+        for key, record_id, source in conn.execute(query):
+            holders.setdefault(key, []).append((record_id, source))
+        for rows in holders.values():
+            if len({source for _, source in rows}) > 1:
+                out.update(record_id for record_id, _ in rows)
+    return out
+
+
 def reach(conn: Connection, record_ids: Iterable[str], keys: Iterable[str]) -> dict[str, str]:
-    """record id -> current title id of every record these records or keys reach, through shared keys and
-    shared titles: a set closed under both, so grouping it alone gives what grouping everything would."""
+    """record id -> current title id of every record these records or keys reach, through keys two sources
+    share and through shared titles: a set closed under both, so grouping it alone gives what grouping
+    everything would."""
     members: dict[str, str] = {}
     todo_ids, todo_keys = set(record_ids), set(keys)
     seen_keys: set[str] = set()
@@ -100,7 +123,7 @@ def reach(conn: Connection, record_ids: Iterable[str], keys: Iterable[str]) -> d
     while todo_ids or todo_keys:
         todo_keys -= seen_keys
         seen_keys |= todo_keys
-        fresh = (todo_ids | select_values(conn, _K.record_id, _K.key, todo_keys)) - members.keys()
+        fresh = (todo_ids | records_across_sources(conn, todo_keys)) - members.keys()
         found = current_ids(conn, sorted(fresh))
         members.update(found)
         titles = set(found.values()) - seen_titles
@@ -153,5 +176,7 @@ def is_empty(conn: Connection) -> bool:
 
 
 def shared_keys(conn: Connection) -> set[str]:
-    """Every key more than one record has: where records may merge."""
-    return set(conn.execute(sa.select(_K.key).group_by(_K.key).having(sa.func.count() > 1)).scalars())
+    """Every key records of more than one source have: where records may merge."""
+    query = (sa.select(_K.key).join(title_sources_table, _S.record_id == _K.record_id).group_by(_K.key)
+             .having(sa.func.count(sa.distinct(_S.source)) > 1))
+    return set(conn.execute(query).scalars())

@@ -176,6 +176,22 @@ def test_an_update_of_one_source_replaces_its_contribution(any_catalog: Catalog)
     assert catalog.get_title("tmdb-movie-129").aliases == ()
 
 
+def test_regrouping_follows_only_keys_two_sources_share(any_catalog: Catalog):
+    """Many records of one source under one name and year (they never merge) cost a new one nothing to join."""
+    from flixrec import title_sources
+    from test_works import anime, tmdb_film
+
+    catalog = any_catalog
+    namesakes = [tmdb_film(1000 + i, "Hamlet", 2000) for i in range(40)]
+    catalog.upsert_titles(namesakes)
+    assert catalog.count() == 40  # one source: namesakes stay apart
+    with catalog._connect() as conn:
+        assert title_sources.reach(conn, ["tmdb-movie-1000"], ["name:movie:2000:hamlet"]) == {
+            "tmdb-movie-1000": "tmdb-movie-1000"}
+    catalog.upsert_titles([anime(77, "Hamlet", 2000, 1003)])  # another source: it joins the one it names
+    assert catalog.count() == 40 and catalog.current_title_id("bgm-77") == "tmdb-movie-1003"
+
+
 def test_a_trakt_record_merges_into_the_demo_title_and_takes_the_lead(any_catalog: Catalog):
     catalog = any_catalog
     film, entry, *_, from_trakt = _work_records()
