@@ -155,7 +155,7 @@ def synthetic_titles(real: list[Title], n_extra: int, meta: dict, rng: np.random
             base, title_id=title_id, title=name, original_title=None, aliases=(), year=int(meta["year"][i]),
             runtime=None if np.isnan(runtime) else int(runtime), votes=None if np.isnan(votes) else int(votes),
             rating=float(meta["rating"][i]), media_type=str(meta["media"][i]), language=str(meta["language"][i]),
-            genres=meta["genres"][i], people=(), keywords=()))
+            genres=meta["genres"][i], people=(), keywords=(), overviews=None))  # one text -> its vector
     return out
 
 
