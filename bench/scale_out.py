@@ -19,7 +19,6 @@ Usage: python bench/scale_out.py [--n 50000] [--queries 200] [--seed 7]   (needs
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -36,9 +35,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 import numpy as np  # noqa: E402
 from similar import (  # noqa: E402
     K,
-    PrecomputedEmbedder,
     load_real,
     pct,
+    precomputed_embedder,
     synthesise_metadata,
     synthesise_vectors,
     synthetic_titles,
@@ -46,23 +45,8 @@ from similar import (  # noqa: E402
 
 from flixrec.catalog import Catalog  # noqa: E402
 from flixrec.config import Settings  # noqa: E402
-from flixrec.embedding import embedding_texts, keyword_text  # noqa: E402
 from flixrec.index import IndexLocation, VectorIndex  # noqa: E402
 from flixrec.service import FlixRec  # noqa: E402
-
-
-def precomputed_embedder(catalog: Catalog, titles, matrix: np.ndarray) -> PrecomputedEmbedder:
-    """An embedder answering every text the build will ask for with the generated vector of its title
-    (a work merged from several records gets its first record's vector)."""
-    by_id = {t.title_id: matrix[i] for i, t in enumerate(titles)}
-    embedder = PrecomputedEmbedder({}, matrix.shape[1])
-    for title in catalog.iter_titles():
-        variants = [title] + [dataclasses.replace(title, overview=text) for _, text in title.overview_versions()[1:]]
-        vector = by_id.get(title.title_id, matrix[0])
-        embedder._vectors.update(dict.fromkeys(embedding_texts(variants, embedder), vector))
-        if title.keywords:
-            embedder._vectors[keyword_text(title)] = vector
-    return embedder
 
 
 def build_and_serve(env: dict[str, str], work: Path, titles, matrix: np.ndarray, query_ids: list[str]) -> dict:
@@ -117,9 +101,6 @@ def main(argv: list[str] | None = None) -> int:
     n_extra = max(0, args.n - len(real))
     matrix = np.concatenate([real_matrix, synthesise_vectors(real_matrix, n_extra, rng)])[: args.n]
     titles = synthetic_titles(real, n_extra, synthesise_metadata(len(matrix), rng), rng)[: args.n]
-    # synthetic copies keep no ids of their parent, so the catalogue does not merge them into it as one work
-    titles = [t if not t.title_id.startswith("syn-") else dataclasses.replace(t, tmdb_id=None, imdb_id=None, trakt_id=None)
-              for t in titles]
     query_ids = [titles[int(r)].title_id for r in rng.choice(len(titles), size=args.queries, replace=False)]
     line: dict = {"bench": "scale_out", "n": len(titles), "queries": len(query_ids), "cpus": os.cpu_count()}
     work = Path(tempfile.mkdtemp(prefix="flixrec-scale-"))

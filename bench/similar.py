@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 
 from flixrec.catalog import Catalog  # noqa: E402
 from flixrec.config import Settings  # noqa: E402
+from flixrec.embedding import embedding_texts, keyword_text  # noqa: E402
 from flixrec.engine import VectorSearch  # noqa: E402
 from flixrec.index import IndexSnapshot, VectorIndex, load_snapshot, title_metadata  # noqa: E402
 from flixrec.models import Filters, Title  # noqa: E402
@@ -232,6 +233,20 @@ class PrecomputedEmbedder:
         return [len(t.split()) for t in texts]
 
 
+def precomputed_embedder(catalog: Catalog, titles: list[Title], matrix: np.ndarray) -> PrecomputedEmbedder:
+    """An embedder answering every text the build will ask for with the generated vector of its title
+    (a work merged from several records gets its first record's vector)."""
+    by_id = {t.title_id: matrix[i] for i, t in enumerate(titles)}
+    embedder = PrecomputedEmbedder({}, matrix.shape[1])
+    for title in catalog.iter_titles():
+        variants = [title] + [dataclasses.replace(title, overview=text) for _, text in title.overview_versions()[1:]]
+        vector = by_id.get(title.title_id, matrix[0])
+        embedder._vectors.update(dict.fromkeys(embedding_texts(variants, embedder), vector))
+        if title.keywords:
+            embedder._vectors[keyword_text(title)] = vector
+    return embedder
+
+
 COLD_START = r"""
 import os, sys, time, json, resource
 began = time.perf_counter()
@@ -262,9 +277,7 @@ def build_suite(workdir: Path, titles: list[Title], matrix: np.ndarray, filters,
     catalog = Catalog.open(settings.database_url)
     catalog.upsert_titles(titles)
     out["catalog_load_s"] = round(time.perf_counter() - began, 1)
-    from flixrec.embedding import embedding_text
-
-    embedder = PrecomputedEmbedder({embedding_text(t): matrix[i] for i, t in enumerate(titles)}, matrix.shape[1])
+    embedder = precomputed_embedder(catalog, titles, matrix)
     index = VectorIndex.open(settings.index_dir, "use-multilingual", dimension=matrix.shape[1], create=True)
     began = time.perf_counter()
     summary = build_index(catalog, index, embedder)
@@ -294,7 +307,7 @@ def build_suite(workdir: Path, titles: list[Title], matrix: np.ndarray, filters,
 def embedding_figures(settings: Settings, real: list[Title], snapshot: IndexSnapshot, n_texts: int) -> dict:
     """Default model: titles/s on real demo texts as ingest embeds them (one worker process per core),
     and free-text (embed in-process + search) latency. bench/embedding.py has the whole-demo figures."""
-    from flixrec.embedding import embedding_texts, load_embedder
+    from flixrec.embedding import load_embedder
 
     embedder = load_embedder(settings.model, workers=os.cpu_count() or 1)
     texts = embedding_texts(real[:: max(1, len(real) // n_texts)][:n_texts], embedder)  # movies and anime
