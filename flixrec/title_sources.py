@@ -8,13 +8,15 @@ records; these functions are its SQL over the two tables, each run inside the ca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flixrec import works
+from flixrec.catalog_schema import insert_rows, update_rows
 from flixrec.models import Title
 
 metadata = sa.MetaData()
@@ -39,7 +41,7 @@ title_keys_table = sa.Table(
 )
 sa.Index("title_keys_record", title_keys_table.c.record_id)
 
-CHUNK = 500
+CHUNK = 2000  # ids per IN list: one query for a crawl page's records or keys (SQLite allows 32,766)
 _S, _K = title_sources_table.c, title_keys_table.c
 
 
@@ -52,44 +54,74 @@ def select_values(conn: Connection, wanted: sa.Column, column: sa.Column, values
     return out
 
 
-def stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
-    """record id -> record hash of these records that are stored."""
-    query = sa.select(_S.record_id, _S.record_hash).where(_S.record_id.in_(record_ids))
-    return dict(conn.execute(query).tuples().all())
+def stored(conn: Connection, record_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """record id -> (record hash, id of the title it belongs to) of these records that are stored."""
+    out: dict[str, tuple[str, str]] = {}
+    for start in range(0, len(record_ids), CHUNK):
+        query = (sa.select(_S.record_id, _S.record_hash, _S.title_id)
+                 .where(_S.record_id.in_(record_ids[start : start + CHUNK])))
+        out.update((record_id, (record_hash, title_id)) for record_id, record_hash, title_id in conn.execute(query))
+    return out
 
 
 def current_ids(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     """record id -> id of the title it belongs to, for these records that are stored."""
-    if not record_ids:
-        return {}
-    query = sa.select(_S.record_id, _S.title_id).where(_S.record_id.in_(record_ids))
-    return dict(conn.execute(query).tuples().all())
+    out: dict[str, str] = {}
+    for start in range(0, len(record_ids), CHUNK):
+        query = sa.select(_S.record_id, _S.title_id).where(_S.record_id.in_(record_ids[start : start + CHUNK]))
+        out.update(conn.execute(query).tuples().all())
+    return out
 
 
 def _row(title: Title, now: dt.datetime) -> dict[str, Any]:
     """A new row: the record, in a title of its own until it is grouped."""
     return {"record_id": title.title_id, "title_id": title.title_id, "source": title.source,
-            "record": works.record_to_json(title), "record_hash": title.record_hash, "updated_at": now}
+            "record": orjson.Fragment(works.record_json(title)), "record_hash": title.record_hash, "updated_at": now}
 
 
-def write_records(conn: Connection, new: list[Title], changed: list[Title], now: dt.datetime) -> set[str]:
-    """Insert new records and replace changed ones with their keys; returns their keys before and after."""
+def write_records(conn: Connection, new: list[Title], changed: list[Title], keys_of: Mapping[str, set[str]],
+                  now: dt.datetime) -> dict[str, set[str]]:
+    """Insert new records and replace changed ones, with their keys (`keys_of`: record id -> match keys);
+    returns the keys each changed record had before."""
     changed_ids = [t.title_id for t in changed]
-    keys = select_values(conn, _K.key, _K.record_id, changed_ids)
+    before: dict[str, set[str]] = {record_id: set() for record_id in changed_ids}
     for start in range(0, len(changed_ids), CHUNK):
-        conn.execute(title_keys_table.delete().where(_K.record_id.in_(changed_ids[start : start + CHUNK])))
-    if new:
-        conn.execute(title_sources_table.insert(), [_row(t, now) for t in new])
-    if changed:
-        names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
-        params = [{name: row[name] for name in names} | {"b_record_id": row["record_id"]}
-                  for row in (_row(t, now) for t in changed)]
-        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id"))
-                     .values({name: sa.bindparam(name) for name in names}), params)
-    rows = [{"key": key, "record_id": t.title_id} for t in (*new, *changed) for key in works.match_keys(t)]
-    if rows:
-        conn.execute(title_keys_table.insert(), rows)
-    return keys | {row["key"] for row in rows}
+        chunk = changed_ids[start : start + CHUNK]
+        for key, record_id in conn.execute(sa.select(_K.key, _K.record_id).where(_K.record_id.in_(chunk))):
+            before[record_id].add(key)
+        conn.execute(title_keys_table.delete().where(_K.record_id.in_(chunk)))
+    insert_rows(conn, title_sources_table, [_row(t, now) for t in new])
+    names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
+    update_rows(conn, title_sources_table, "record_id",
+                [{name: row[name] for name in (*names, "record_id")} for row in (_row(t, now) for t in changed)])
+    insert_rows(conn, title_keys_table, [{"key": key, "record_id": t.title_id}
+                                         for t in (*new, *changed) for key in keys_of[t.title_id]])
+    return before
+
+
+def keys_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """The keys among these that records of more than one source hold (the only keys that link records)."""
+    keys = sorted(keys)
+    out: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        query = (sa.select(_K.key).join(title_sources_table, _S.record_id == _K.record_id)
+                 .where(_K.key.in_(keys[start : start + CHUNK])).group_by(_K.key)
+                 .having(sa.func.count(sa.distinct(_S.source)) > 1))
+        out.update(conn.execute(query).scalars())
+    return out
+
+
+def alone(conn: Connection, keys_of: Mapping[str, set[str]], title_of: Mapping[str, str]) -> set[str]:
+    """The records among those just written (`keys_of`: record id -> its keys before and after; `title_of`: its
+    title before) that `reach` would find alone: no key another source's record holds, in a title of their own
+    that no other record belongs to. Such a record is its own title, as merging would make it."""
+    own = [record_id for record_id in keys_of if title_of[record_id] == record_id]
+    crowded = set()
+    for start in range(0, len(own), CHUNK):
+        crowded.update(conn.execute(sa.select(_S.title_id).where(_S.title_id.in_(own[start : start + CHUNK]),
+                                                                _S.record_id != _S.title_id)).scalars())
+    linked = keys_across_sources(conn, {key for record_id in own for key in keys_of[record_id]})
+    return {record_id for record_id in own if record_id not in crowded and not keys_of[record_id] & linked}
 
 
 def records_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:

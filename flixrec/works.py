@@ -22,6 +22,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from flixrec.models import Person, Title
 
 SOURCE_PRIORITY = ("trakt", "tmdb5000", "bgmd")
@@ -216,6 +218,12 @@ def record_to_json(title: Title) -> dict[str, Any]:
         out["overviews"] = [list(pair) for pair in out["overviews"]]
     out["people"] = [dataclasses.asdict(p) for p in title.people]
     return out
+
+
+def record_json(title: Title) -> bytes:
+    """The same JSON as `record_to_json`, serialised (orjson; its fields in order, tuples as arrays): what is stored."""
+    fields = title.__dict__  # the fields in order, plus any cached property (Title.record_hash): left out below
+    return orjson.dumps(fields if len(fields) == len(_FIELDS) else {name: fields[name] for name in _FIELDS})
 
 
 def record_from_json(data: dict[str, Any]) -> Title:

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -349,7 +350,7 @@ class TraktClient:
                 raise TraktPageError(f"Trakt answered HTTP {status} on {where}{retried}", status=status, **context)
             started, started_cpu = time.perf_counter(), time.thread_time()
             try:
-                return Response(response.json(), response.headers)
+                return Response(orjson.loads(response.content), response.headers)
             except ValueError:
                 pass  # a truncated or HTML body: retried below
             finally:
