@@ -390,7 +390,7 @@ class Catalog:
             return
         c = titles_table.c
         ids = [t.title_id for t in chunk]
-        existing = dict(conn.execute(sa.select(c.title_id, c.record_hash).where(c.title_id.in_(ids))).tuples().all())
+        existing = dict(records.rows_among(conn, sa.select(c.title_id, c.record_hash), c.title_id, ids))
         new = [t for t in chunk if t.title_id not in existing]
         changed = [t for t in chunk if t.title_id in existing and existing[t.title_id] != t.record_hash]
         insert_rows(conn, titles_table, [title_to_row(t, now) for t in new])
@@ -431,10 +431,7 @@ class Catalog:
         if not people:
             return
         ids = list(people)
-        known: set[str] = set()
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            known.update(conn.execute(sa.select(people_table.c.person_id).where(people_table.c.person_id.in_(chunk))).scalars())
+        known = records.select_values(conn, people_table.c.person_id, people_table.c.person_id, ids)
         insert_rows(conn, people_table, [{"person_id": pid, "name": people[pid]} for pid in ids if pid not in known])
         insert_rows(conn, credits_table, list(credits.values()))
 

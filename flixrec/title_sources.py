@@ -8,7 +8,7 @@ records; these functions are its SQL over the two tables, each run inside the ca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -45,32 +45,39 @@ CHUNK = 2000  # ids per IN list: one query for a crawl page's records or keys (S
 _S, _K = title_sources_table.c, title_keys_table.c
 
 
+def rows_among(conn: Connection, query: Any, column: sa.Column, values: Iterable[Any]) -> Iterator[Any]:
+    """The rows of `query` whose `column` is among `values`, one query per CHUNK values.
+
+    The values travel as one parameter: on SQLite a JSON array read by json_each, elsewhere an expanding
+    parameter. Binding each value apart cost more than the lookup itself on a crawl page's thousand keys.
+    """
+    values = list(values)
+    if conn.dialect.name == "sqlite":
+        listed = sa.select(sa.literal_column("value")).select_from(sa.func.json_each(sa.bindparam("among", type_=sa.Text)))
+        statement = query.where(column.in_(listed))
+        chunks = (orjson.dumps(values[start : start + CHUNK]).decode() for start in range(0, len(values), CHUNK))
+    else:
+        statement = query.where(column.in_(sa.bindparam("among", expanding=True)))
+        chunks = (values[start : start + CHUNK] for start in range(0, len(values), CHUNK))
+    for chunk in chunks:
+        yield from conn.execute(statement, {"among": chunk})
+
+
 def select_values(conn: Connection, wanted: sa.Column, column: sa.Column, values: Iterable[str]) -> set[str]:
     """The `wanted` values of the rows whose `column` is among `values` (queried in chunks)."""
-    values = sorted(values)
-    out: set[str] = set()
-    for start in range(0, len(values), CHUNK):
-        out.update(conn.execute(sa.select(wanted).where(column.in_(values[start : start + CHUNK]))).scalars())
-    return out
+    return {value for value, in rows_among(conn, sa.select(wanted), column, sorted(values))}
 
 
 def stored(conn: Connection, record_ids: list[str]) -> dict[str, tuple[str, str]]:
     """record id -> (record hash, id of the title it belongs to) of these records that are stored."""
-    out: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(record_ids), CHUNK):
-        query = (sa.select(_S.record_id, _S.record_hash, _S.title_id)
-                 .where(_S.record_id.in_(record_ids[start : start + CHUNK])))
-        out.update((record_id, (record_hash, title_id)) for record_id, record_hash, title_id in conn.execute(query))
-    return out
+    query = sa.select(_S.record_id, _S.record_hash, _S.title_id)
+    return {record_id: (record_hash, title_id)
+            for record_id, record_hash, title_id in rows_among(conn, query, _S.record_id, record_ids)}
 
 
 def current_ids(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     """record id -> id of the title it belongs to, for these records that are stored."""
-    out: dict[str, str] = {}
-    for start in range(0, len(record_ids), CHUNK):
-        query = sa.select(_S.record_id, _S.title_id).where(_S.record_id.in_(record_ids[start : start + CHUNK]))
-        out.update(conn.execute(query).tuples().all())
-    return out
+    return dict(rows_among(conn, sa.select(_S.record_id, _S.title_id), _S.record_id, record_ids))
 
 
 def _row(title: Title, now: dt.datetime) -> dict[str, Any]:
@@ -85,11 +92,10 @@ def write_records(conn: Connection, new: list[Title], changed: list[Title], keys
     returns the keys each changed record had before."""
     changed_ids = [t.title_id for t in changed]
     before: dict[str, set[str]] = {record_id: set() for record_id in changed_ids}
+    for key, record_id in rows_among(conn, sa.select(_K.key, _K.record_id), _K.record_id, changed_ids):
+        before[record_id].add(key)
     for start in range(0, len(changed_ids), CHUNK):
-        chunk = changed_ids[start : start + CHUNK]
-        for key, record_id in conn.execute(sa.select(_K.key, _K.record_id).where(_K.record_id.in_(chunk))):
-            before[record_id].add(key)
-        conn.execute(title_keys_table.delete().where(_K.record_id.in_(chunk)))
+        conn.execute(title_keys_table.delete().where(_K.record_id.in_(changed_ids[start : start + CHUNK])))
     insert_rows(conn, title_sources_table, [_row(t, now) for t in new])
     names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
     update_rows(conn, title_sources_table, "record_id",
@@ -100,15 +106,15 @@ def write_records(conn: Connection, new: list[Title], changed: list[Title], keys
 
 
 def keys_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:
-    """The keys among these that records of more than one source hold (the only keys that link records)."""
-    keys = sorted(keys)
-    out: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
-        query = (sa.select(_K.key).join(title_sources_table, _S.record_id == _K.record_id)
-                 .where(_K.key.in_(keys[start : start + CHUNK])).group_by(_K.key)
-                 .having(sa.func.count(sa.distinct(_S.source)) > 1))
-        out.update(conn.execute(query).scalars())
-    return out
+    """The keys among these that records of more than one source hold (the only keys that link records).
+
+    Most keys have one holder (a crawl's new ids and names): only keys with several are joined to their sources.
+    """
+    several = sa.select(_K.key).group_by(_K.key).having(sa.func.count() > 1)
+    shared = [key for key, in rows_among(conn, several, _K.key, sorted(keys))]
+    across = (sa.select(_K.key).join(title_sources_table, _S.record_id == _K.record_id).group_by(_K.key)
+              .having(sa.func.count(sa.distinct(_S.source)) > 1))
+    return {key for key, in rows_among(conn, across, _K.key, shared)}
 
 
 def alone(conn: Connection, keys_of: Mapping[str, set[str]], title_of: Mapping[str, str]) -> set[str]:
@@ -116,10 +122,8 @@ def alone(conn: Connection, keys_of: Mapping[str, set[str]], title_of: Mapping[s
     title before) that `reach` would find alone: no key another source's record holds, in a title of their own
     that no other record belongs to. Such a record is its own title, as merging would make it."""
     own = [record_id for record_id in keys_of if title_of[record_id] == record_id]
-    crowded = set()
-    for start in range(0, len(own), CHUNK):
-        crowded.update(conn.execute(sa.select(_S.title_id).where(_S.title_id.in_(own[start : start + CHUNK]),
-                                                                _S.record_id != _S.title_id)).scalars())
+    others = sa.select(_S.title_id).where(_S.record_id != _S.title_id)
+    crowded = {title_id for title_id, in rows_among(conn, others, _S.title_id, own)}
     linked = keys_across_sources(conn, {key for record_id in own for key in keys_of[record_id]})
     return {record_id for record_id in own if record_id not in crowded and not keys_of[record_id] & linked}
 
@@ -167,12 +171,9 @@ def reach(conn: Connection, record_ids: Iterable[str], keys: Iterable[str]) -> d
 
 def read_records(conn: Connection, record_ids: Iterable[str]) -> dict[str, Title]:
     """record id -> the record as ingest gave it, for these records that are stored."""
-    ids = sorted(set(record_ids))
-    out: dict[str, Title] = {}
-    for start in range(0, len(ids), CHUNK):
-        query = sa.select(_S.record_id, _S.record).where(_S.record_id.in_(ids[start : start + CHUNK]))
-        out.update((record_id, works.record_from_json(record)) for record_id, record in conn.execute(query))
-    return out
+    query = sa.select(_S.record_id, _S.record)
+    return {record_id: works.record_from_json(record)
+            for record_id, record in rows_among(conn, query, _S.record_id, sorted(set(record_ids)))}
 
 
 def page_of_records(conn: Connection, after: str, source: str | None, limit: int) -> list[Title]:
