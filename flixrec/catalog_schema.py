@@ -103,7 +103,9 @@ CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,f
 
 
 def title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
-    row = {name: getattr(title, name) for name in TITLE_FIELDS}
+    """A Title as a `titles` row (people apart: they are credits)."""
+    row = dict(title.__dict__)  # its fields in order, and the cached record_hash when computed (a column too)
+    del row["people"]
     for name in TUPLE_FIELDS:
         row[name] = list(row[name])
     if row["overviews"] is not None:
