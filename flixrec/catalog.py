@@ -39,12 +39,14 @@ from flixrec.catalog_schema import (  # noqa: F401  (the tables, re-exported for
     TUPLE_FIELDS,
     code_list,
     credits_table,
+    insert_rows,
     metadata,
     people_table,
     row_to_title,
     sync_state_table,
     title_to_row,
     titles_table,
+    update_rows,
 )
 from flixrec.models import EMBEDDING_RECIPE, Person, Title
 from flixrec.redact import redact_url
@@ -75,6 +77,10 @@ def utcnow() -> dt.datetime:
 
 class Catalog:
     """The titles, their people and the ingest checkpoints, in one SQL database."""
+
+    skip_lone_records = True
+    """Write a record that shares no key with another source's record straight as its title (what grouping would
+    give, see `title_sources.alone`) instead of regrouping it; tests turn it off to compare both."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -347,12 +353,20 @@ class Catalog:
         return counts
 
     def _upsert_chunk(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> UpsertCounts:
-        stored = records.stored_hashes(conn, [t.title_id for t in chunk])
+        stored = records.stored(conn, [t.title_id for t in chunk])
         new = [t for t in chunk if t.title_id not in stored]
-        changed = [t for t in chunk if t.title_id in stored and stored[t.title_id] != t.record_hash]
+        changed = [t for t in chunk if t.title_id in stored and stored[t.title_id][0] != t.record_hash]
         if new or changed:
-            keys = records.write_records(conn, new, changed, now)
-            self._regroup(conn, {t.title_id: t for t in (*new, *changed)}, keys, now)
+            written = {t.title_id: t for t in (*new, *changed)}
+            keys_of = {record_id: works.match_keys(t) for record_id, t in written.items()}
+            for record_id, keys in records.write_records(conn, new, changed, keys_of, now).items():
+                keys_of[record_id] = keys_of[record_id] | keys
+            title_of = {t.title_id: stored[t.title_id][1] if t.title_id in stored else t.title_id for t in written.values()}
+            alone = records.alone(conn, keys_of, title_of) if self.skip_lone_records else set()
+            self._write_titles(conn, [written[record_id] for record_id in written if record_id in alone], now)
+            rest = {record_id: t for record_id, t in written.items() if record_id not in alone}
+            if rest:
+                self._regroup(conn, rest, {key for record_id in rest for key in keys_of[record_id]}, now)
         return UpsertCounts(new=len(new), updated=len(changed), unchanged=len(chunk) - len(new) - len(changed))
 
     def _regroup(self, conn: Connection, written: Mapping[str, Title], keys: set[str], now: dt.datetime) -> None:
@@ -372,21 +386,18 @@ class Catalog:
 
     def _write_titles(self, conn: Connection, chunk: list[Title], now: dt.datetime) -> None:
         """Insert or update these merged titles' rows (and credits) where their record hash changed."""
+        if not chunk:
+            return
         c = titles_table.c
         ids = [t.title_id for t in chunk]
-        existing = dict(conn.execute(sa.select(c.title_id, c.record_hash).where(c.title_id.in_(ids))).tuples().all())
-        rows = {t.title_id: title_to_row(t, now) for t in chunk}
-        new = [rows[t.title_id] for t in chunk if t.title_id not in existing]
-        changed = [rows[t.title_id] for t in chunk if t.title_id in existing and existing[t.title_id] != rows[t.title_id]["record_hash"]]
-        if new:
-            conn.execute(titles_table.insert(), new)
+        existing = dict(records.rows_among(conn, sa.select(c.title_id, c.record_hash), c.title_id, ids))
+        new = [t for t in chunk if t.title_id not in existing]
+        changed = [t for t in chunk if t.title_id in existing and existing[t.title_id] != t.record_hash]
+        insert_rows(conn, titles_table, [title_to_row(t, now) for t in new])
         if changed:
-            params = [{**row, "b_title_id": row["title_id"]} for row in changed]
-            values = {name: sa.bindparam(name) for name in changed[0] if name != "title_id"}
-            conn.execute(titles_table.update().where(c.title_id == sa.bindparam("b_title_id")).values(values), params)
-            conn.execute(credits_table.delete().where(credits_table.c.title_id.in_([r["title_id"] for r in changed])))
-        written = {r["title_id"] for r in new} | {r["title_id"] for r in changed}
-        self._write_people(conn, [t for t in chunk if t.title_id in written])
+            update_rows(conn, titles_table, "title_id", [title_to_row(t, now) for t in changed])
+            conn.execute(credits_table.delete().where(credits_table.c.title_id.in_([t.title_id for t in changed])))
+        self._write_people(conn, [*new, *changed])
 
     def _adopt_titles(self, conn: Connection, now: dt.datetime) -> None:
         """Make each title of a catalogue written before merging its own source record, then merge them."""
@@ -396,7 +407,7 @@ class Catalog:
                                         .limit(2000)).mappings()):
             people = self._people_of(conn, [r["title_id"] for r in rows])
             titles = [row_to_title(r, people.get(r["title_id"], ())) for r in rows]
-            records.write_records(conn, titles, [], now)
+            records.write_records(conn, titles, [], {t.title_id: works.match_keys(t) for t in titles}, now)
             conn.execute(titles_table.update().where(c.title_id == sa.bindparam("b_title_id"))
                          .values(record_hash=sa.bindparam("record_hash")),
                          [{"b_title_id": t.title_id, "record_hash": t.record_hash} for t in titles])
@@ -420,14 +431,9 @@ class Catalog:
         if not people:
             return
         ids = list(people)
-        known: set[str] = set()
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            known.update(conn.execute(sa.select(people_table.c.person_id).where(people_table.c.person_id.in_(chunk))).scalars())
-        fresh = [{"person_id": pid, "name": people[pid]} for pid in ids if pid not in known]
-        if fresh:
-            conn.execute(people_table.insert(), fresh)
-        conn.execute(credits_table.insert(), list(credits.values()))
+        known = records.select_values(conn, people_table.c.person_id, people_table.c.person_id, ids)
+        insert_rows(conn, people_table, [{"person_id": pid, "name": people[pid]} for pid in ids if pid not in known])
+        insert_rows(conn, credits_table, list(credits.values()))
 
     def delete_titles(self, title_ids: Iterable[str]) -> int:
         """Remove these titles with every record merged into them (and their credits); returns how many existed."""

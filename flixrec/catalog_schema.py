@@ -1,4 +1,5 @@
-"""The catalogue's tables (titles, people, credits, sync state) and how a Title maps to a row and back.
+"""The catalogue's tables (titles, people, credits, sync state), how a Title maps to a row and back, and
+the bulk writes (`insert_rows`, `update_rows`) an upsert uses.
 
 flixrec.catalog reads and writes them; the Alembic migrations (flixrec.migrations) keep databases in step.
 """
@@ -7,10 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import functools
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
 
 from flixrec.models import Person, Title
 
@@ -98,7 +103,9 @@ CODE_LIST_FIELDS = ("subgenres", "languages", "available_translations")  # "en,f
 
 
 def title_to_row(title: Title, now: dt.datetime) -> dict[str, Any]:
-    row = {name: getattr(title, name) for name in TITLE_FIELDS}
+    """A Title as a `titles` row (people apart: they are credits)."""
+    row = dict(title.__dict__)  # its fields in order, and the cached record_hash when computed (a column too)
+    del row["people"]
     for name in TUPLE_FIELDS:
         row[name] = list(row[name])
     if row["overviews"] is not None:
@@ -125,3 +132,95 @@ def row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
     if values["overviews"] is not None:
         values["overviews"] = tuple((str(lang), str(text)) for lang, text in values["overviews"])
     return Title(**values, people=tuple(people))
+
+
+# ---- bulk writes ------------------------------------------------------------------------------------
+
+
+def _json_text(value: Any) -> str:
+    """A JSON column's value as the text SQLAlchemy's JSON type would store (None is JSON null), via orjson; an
+    orjson.Fragment is JSON already serialised."""
+    return orjson.dumps(value).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _converters(dialect: Dialect, table: sa.Table, names: tuple[str, ...],
+                all_types: bool) -> tuple[Callable[[Any], Any] | None, ...]:
+    """Per column: what turns a value into what the driver takes (None: pass it as it is).
+
+    JSON columns become text (orjson); with `all_types` every other type's own bind processor applies too,
+    a repeated value (the upsert's timestamp) converted once.
+    """
+    out: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.JSON):
+            out.append(_json_text)
+        elif all_types and (processor := column_type.dialect_impl(dialect).bind_processor(dialect)) is not None:
+            out.append(functools.lru_cache(maxsize=4)(processor) if isinstance(column_type, sa.DateTime) else processor)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _driver_values(converters: Sequence[Callable[[Any], Any] | None], names: tuple[str, ...],
+                   rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
+    """Each row's values in `names` order, converted where a converter is given."""
+    get = operator.itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    converted = [(position, convert) for position, convert in enumerate(converters) if convert is not None]
+    if not converted:
+        return [get(row) for row in rows]
+    out = []
+    for row in rows:
+        values = list(get(row))
+        for position, convert in converted:
+            values[position] = convert(values[position])
+        out.append(tuple(values))
+    return out
+
+
+def _plain_statement(statement: Any, table: sa.Table, names: Iterable[str]) -> Any:
+    """The statement with a bound parameter per column, JSON ones as text (their values arrive serialised)."""
+    return statement.values({name: sa.bindparam(name, type_=sa.Text() if isinstance(table.c[name].type, sa.JSON)
+                                                else table.c[name].type) for name in names})
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """INSERT these rows (same keys each) in one executemany, stored exactly as `conn.execute(table.insert(), rows)`
+    stores them.
+
+    SQLAlchemy's per-row parameter processing (and the standard json module for JSON columns) was most of an
+    upsert's cost; on SQLite the rows go to the driver directly, values converted once per column type. Other
+    databases keep SQLAlchemy's statement (psycopg2 batches it into multi-row VALUES), JSON serialised by orjson.
+    """
+    if not rows:
+        return
+    names = tuple(rows[0])
+    sqlite = conn.dialect.name == "sqlite"
+    convert = _converters(conn.dialect, table, names, sqlite)
+    if sqlite:
+        quote = conn.dialect.identifier_preparer.quote
+        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        conn.exec_driver_sql(sql, _driver_values(convert, names, rows))
+        return
+    params = [dict(zip(names, values)) for values in _driver_values(convert, names, rows)]
+    conn.execute(_plain_statement(table.insert(), table, names), params)
+
+
+def update_rows(conn: Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """UPDATE the rows whose `key` column equals each row's `key` value with its other values (like `insert_rows`)."""
+    if not rows:
+        return
+    names = tuple(name for name in rows[0] if name != key)
+    sqlite = conn.dialect.name == "sqlite"
+    convert = _converters(conn.dialect, table, (*names, key), sqlite)
+    values = _driver_values(convert, (*names, key), rows)
+    if sqlite:
+        quote = conn.dialect.identifier_preparer.quote
+        sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(name)} = ?' for name in names)} "
+               f"WHERE {quote(key)} = ?")
+        conn.exec_driver_sql(sql, values)
+        return
+    statement = _plain_statement(table.update().where(table.c[key] == sa.bindparam(f"b_{key}")), table, names)
+    conn.execute(statement, [dict(zip((*names, f"b_{key}"), v)) for v in values])

@@ -8,13 +8,15 @@ records; these functions are its SQL over the two tables, each run inside the ca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flixrec import works
+from flixrec.catalog_schema import insert_rows, update_rows
 from flixrec.models import Title
 
 metadata = sa.MetaData()
@@ -39,57 +41,91 @@ title_keys_table = sa.Table(
 )
 sa.Index("title_keys_record", title_keys_table.c.record_id)
 
-CHUNK = 500
+CHUNK = 2000  # ids per IN list: one query for a crawl page's records or keys (SQLite allows 32,766)
 _S, _K = title_sources_table.c, title_keys_table.c
+
+
+def rows_among(conn: Connection, query: Any, column: sa.Column, values: Iterable[Any]) -> Iterator[Any]:
+    """The rows of `query` whose `column` is among `values`, one query per CHUNK values.
+
+    The values travel as one parameter: on SQLite a JSON array read by json_each, elsewhere an expanding
+    parameter. Binding each value apart cost more than the lookup itself on a crawl page's thousand keys.
+    """
+    values = list(values)
+    if conn.dialect.name == "sqlite":
+        listed = sa.select(sa.literal_column("value")).select_from(sa.func.json_each(sa.bindparam("among", type_=sa.Text)))
+        statement = query.where(column.in_(listed))
+        chunks = (orjson.dumps(values[start : start + CHUNK]).decode() for start in range(0, len(values), CHUNK))
+    else:
+        statement = query.where(column.in_(sa.bindparam("among", expanding=True)))
+        chunks = (values[start : start + CHUNK] for start in range(0, len(values), CHUNK))
+    for chunk in chunks:
+        yield from conn.execute(statement, {"among": chunk})
 
 
 def select_values(conn: Connection, wanted: sa.Column, column: sa.Column, values: Iterable[str]) -> set[str]:
     """The `wanted` values of the rows whose `column` is among `values` (queried in chunks)."""
-    values = sorted(values)
-    out: set[str] = set()
-    for start in range(0, len(values), CHUNK):
-        out.update(conn.execute(sa.select(wanted).where(column.in_(values[start : start + CHUNK]))).scalars())
-    return out
+    return {value for value, in rows_among(conn, sa.select(wanted), column, sorted(values))}
 
 
-def stored_hashes(conn: Connection, record_ids: list[str]) -> dict[str, str]:
-    """record id -> record hash of these records that are stored."""
-    query = sa.select(_S.record_id, _S.record_hash).where(_S.record_id.in_(record_ids))
-    return dict(conn.execute(query).tuples().all())
+def stored(conn: Connection, record_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """record id -> (record hash, id of the title it belongs to) of these records that are stored."""
+    query = sa.select(_S.record_id, _S.record_hash, _S.title_id)
+    return {record_id: (record_hash, title_id)
+            for record_id, record_hash, title_id in rows_among(conn, query, _S.record_id, record_ids)}
 
 
 def current_ids(conn: Connection, record_ids: list[str]) -> dict[str, str]:
     """record id -> id of the title it belongs to, for these records that are stored."""
-    if not record_ids:
-        return {}
-    query = sa.select(_S.record_id, _S.title_id).where(_S.record_id.in_(record_ids))
-    return dict(conn.execute(query).tuples().all())
+    return dict(rows_among(conn, sa.select(_S.record_id, _S.title_id), _S.record_id, record_ids))
 
 
 def _row(title: Title, now: dt.datetime) -> dict[str, Any]:
     """A new row: the record, in a title of its own until it is grouped."""
     return {"record_id": title.title_id, "title_id": title.title_id, "source": title.source,
-            "record": works.record_to_json(title), "record_hash": title.record_hash, "updated_at": now}
+            "record": orjson.Fragment(works.record_json(title)), "record_hash": title.record_hash, "updated_at": now}
 
 
-def write_records(conn: Connection, new: list[Title], changed: list[Title], now: dt.datetime) -> set[str]:
-    """Insert new records and replace changed ones with their keys; returns their keys before and after."""
+def write_records(conn: Connection, new: list[Title], changed: list[Title], keys_of: Mapping[str, set[str]],
+                  now: dt.datetime) -> dict[str, set[str]]:
+    """Insert new records and replace changed ones, with their keys (`keys_of`: record id -> match keys);
+    returns the keys each changed record had before."""
     changed_ids = [t.title_id for t in changed]
-    keys = select_values(conn, _K.key, _K.record_id, changed_ids)
+    before: dict[str, set[str]] = {record_id: set() for record_id in changed_ids}
+    for key, record_id in rows_among(conn, sa.select(_K.key, _K.record_id), _K.record_id, changed_ids):
+        before[record_id].add(key)
     for start in range(0, len(changed_ids), CHUNK):
         conn.execute(title_keys_table.delete().where(_K.record_id.in_(changed_ids[start : start + CHUNK])))
-    if new:
-        conn.execute(title_sources_table.insert(), [_row(t, now) for t in new])
-    if changed:
-        names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
-        params = [{name: row[name] for name in names} | {"b_record_id": row["record_id"]}
-                  for row in (_row(t, now) for t in changed)]
-        conn.execute(title_sources_table.update().where(_S.record_id == sa.bindparam("b_record_id"))
-                     .values({name: sa.bindparam(name) for name in names}), params)
-    rows = [{"key": key, "record_id": t.title_id} for t in (*new, *changed) for key in works.match_keys(t)]
-    if rows:
-        conn.execute(title_keys_table.insert(), rows)
-    return keys | {row["key"] for row in rows}
+    insert_rows(conn, title_sources_table, [_row(t, now) for t in new])
+    names = ("source", "record", "record_hash", "updated_at")  # its title stays until it is regrouped
+    update_rows(conn, title_sources_table, "record_id",
+                [{name: row[name] for name in (*names, "record_id")} for row in (_row(t, now) for t in changed)])
+    insert_rows(conn, title_keys_table, [{"key": key, "record_id": t.title_id}
+                                         for t in (*new, *changed) for key in keys_of[t.title_id]])
+    return before
+
+
+def keys_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:
+    """The keys among these that records of more than one source hold (the only keys that link records).
+
+    Most keys have one holder (a crawl's new ids and names): only keys with several are joined to their sources.
+    """
+    several = sa.select(_K.key).group_by(_K.key).having(sa.func.count() > 1)
+    shared = [key for key, in rows_among(conn, several, _K.key, sorted(keys))]
+    across = (sa.select(_K.key).join(title_sources_table, _S.record_id == _K.record_id).group_by(_K.key)
+              .having(sa.func.count(sa.distinct(_S.source)) > 1))
+    return {key for key, in rows_among(conn, across, _K.key, shared)}
+
+
+def alone(conn: Connection, keys_of: Mapping[str, set[str]], title_of: Mapping[str, str]) -> set[str]:
+    """The records among those just written (`keys_of`: record id -> its keys before and after; `title_of`: its
+    title before) that `reach` would find alone: no key another source's record holds, in a title of their own
+    that no other record belongs to. Such a record is its own title, as merging would make it."""
+    own = [record_id for record_id in keys_of if title_of[record_id] == record_id]
+    others = sa.select(_S.title_id).where(_S.record_id != _S.title_id)
+    crowded = {title_id for title_id, in rows_among(conn, others, _S.title_id, own)}
+    linked = keys_across_sources(conn, {key for record_id in own for key in keys_of[record_id]})
+    return {record_id for record_id in own if record_id not in crowded and not keys_of[record_id] & linked}
 
 
 def records_across_sources(conn: Connection, keys: Iterable[str]) -> set[str]:
@@ -135,12 +171,9 @@ def reach(conn: Connection, record_ids: Iterable[str], keys: Iterable[str]) -> d
 
 def read_records(conn: Connection, record_ids: Iterable[str]) -> dict[str, Title]:
     """record id -> the record as ingest gave it, for these records that are stored."""
-    ids = sorted(set(record_ids))
-    out: dict[str, Title] = {}
-    for start in range(0, len(ids), CHUNK):
-        query = sa.select(_S.record_id, _S.record).where(_S.record_id.in_(ids[start : start + CHUNK]))
-        out.update((record_id, works.record_from_json(record)) for record_id, record in conn.execute(query))
-    return out
+    query = sa.select(_S.record_id, _S.record)
+    return {record_id: works.record_from_json(record)
+            for record_id, record in rows_among(conn, query, _S.record_id, sorted(set(record_ids)))}
 
 
 def page_of_records(conn: Connection, after: str, source: str | None, limit: int) -> list[Title]:

@@ -6,7 +6,8 @@ trailer, homepage, available_translations, ids.tvdb/plex, updated_at, airs, afte
 records lack keys altogether, unrated ones say `rating: 0, votes: 0`), `images` only with
 extended=images (scheme-less URLs), search results as {type, score, movie}, updates as {updated_at, movie},
 people as {cast (character + characters), crew: {directing, writing, "created by", ...}} where a show's
-crew carries `episode_count` and its directing group lists episode directors (or only a script supervisor).
+crew carries `episode_count` and its directing group lists episode directors (or only a script supervisor),
+translations as a list of {title, overview, tagline, language, country} (one per country, fields nullable).
 
 And Trakt's behaviour: X-Pagination-* headers, `limit` clamped at 250 with the real defaults (search 50,
 popular/updates 100), 401 for a wrong key, and what the real API does when it misbehaves, switched on per
@@ -159,6 +160,10 @@ class FakeTrakt:
         """Cast and crew of one title, as Trakt sends them (see fake_trakt_records.people)."""
         return records.people(media, trakt_id)
 
+    def translations(self, media: str, trakt_id: int, language: str | None = None) -> list[dict[str, Any]]:
+        """Translations of one title (all, or one language), as Trakt sends them (see fake_trakt_records.translations)."""
+        return records.translations(media, trakt_id, language, self.record(media, trakt_id))
+
     def _generate(self, media: str, i: int) -> dict[str, Any]:
         return records.record(media, i, self.null_every, self.overview_words)
 
@@ -289,6 +294,11 @@ class FakeTrakt:
             if trakt_id not in self.ids(kinds[parts[0]]):
                 return None
             return self.people(kinds[parts[0]], trakt_id), False  # type: ignore[return-value]
+        if 3 <= len(parts) <= 4 and parts[0] in ("movies", "shows") and parts[2] == "translations" and parts[1].isdigit():
+            trakt_id = int(parts[1])
+            if trakt_id not in self.ids(kinds[parts[0]]):
+                return None
+            return self.translations(kinds[parts[0]], trakt_id, parts[3] if len(parts) == 4 else None), False
         return None
 
     def _listing(self, kind: str, media: str, query: dict[str, str]) -> list[Any]:

@@ -145,3 +145,32 @@ def record(media: str, i: int, null_every: int = 7, overview_words: int = 40) ->
             record.pop(key, None)
         ids.pop("plex", None)
     return record
+
+
+TRANSLATED_COUNTRIES = {"en": ("us",), "fr": ("fr",), "de": ("de",), "es": ("es", "mx"), "ja": ("jp",),
+                        "ko": ("kr",), "it": ("it",), "zh": ("cn", "tw")}
+TRANSLATED_NAMES = {"de": "Der {} (Deutsch)", "es": "El {} (España)", "fr": "Le {} (Français)", "it": "Il {} (Italiano)",
+                    "ja": "{}の物語", "ko": "{} 이야기", "zh": "{}的故事", "en": "{}"}
+
+
+def translations(media: str, i: int, language: str | None, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """`/movies|shows/{id}/translations[/{language}]`, shaped as Trakt sends it: a list of {title, overview,
+    tagline, language, country}, one per country the language is translated for (es: Spain and Mexico), any
+    field null (one translation in five has no overview, one in nine no title). A language the record does not
+    list in `available_translations` has no entry (an empty list)."""
+    out = []
+    for code in base.get("available_translations") or ():
+        if language is not None and code != language:
+            continue
+        for k, country in enumerate(TRANSLATED_COUNTRIES.get(code, (code,))):
+            name = TRANSLATED_NAMES.get(code, "{} (" + code + ")").format(base["title"])
+            entry = {"title": name if k == 0 else f"{name} [{country.upper()}]",
+                     "overview": f"[{code}-{country}] " + (base.get("overview") or "")[:80],
+                     "tagline": f"[{code}] {base['tagline']}" if base.get("tagline") else None,
+                     "language": code, "country": country}
+            if (i + ord(code[0])) % 5 == 0:
+                entry["overview"] = None
+            if (i + k) % 9 == 0:
+                entry["title"] = None
+            out.append(entry)
+    return out

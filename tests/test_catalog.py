@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
+from hypothesis import strategies as st
 
 from flixrec.catalog import (
     Catalog,
@@ -281,3 +283,74 @@ def test_an_older_catalogue_is_read_without_the_new_columns_and_upgraded_when_op
     writer = Catalog.open(f"sqlite:///{path}")
     writer.upsert_titles([title])
     assert writer.get_title(title.title_id) == title
+
+
+# ---- the lone-record fast path -------------------------------------------------------------------------------
+
+
+def _mixed_record(source: str, n: int, shape: tuple) -> Title:
+    """A record of `source` whose ids, name and year come from `shape` (few values: records collide often)."""
+    media, name, year, tmdb_id, imdb, with_people = shape
+    return Title(f"{source}-{n}", media, name, source, year=year, tmdb_id=tmdb_id,
+                 imdb_id=imdb if source == "trakt" else None, overview=f"{source} {n} {name}",
+                 people=(Person(f"p-{source}-{n}", "Someone", "director"),) if with_people else ())
+
+
+def _state(catalog: Catalog) -> tuple[dict[str, Title], dict[str, str], dict[str, Title]]:
+    """Everything an upsert decides: the titles (with people), each record's title and the records."""
+    from flixrec.title_sources import title_sources_table as sources
+
+    with catalog.engine.connect() as conn:
+        owners = dict(conn.execute(sa.select(sources.c.record_id, sources.c.title_id)).tuples().all())
+    return _snapshot(catalog), owners, {r.title_id: r for r in catalog.iter_records()}
+
+
+def _both_ways(tmp_path, batches: list[list[Title]]) -> None:
+    """Upsert the batches into a catalogue with the lone-record fast path and one without: after every batch both
+    hold the same."""
+    fast, slow = (Catalog.open(f"sqlite:///{tmp_path / f'{name}.sqlite3'}") for name in ("fast", "slow"))
+    slow.skip_lone_records = False
+    for batch in batches:
+        assert fast.upsert_titles(batch) == slow.upsert_titles(batch)
+        assert _state(fast) == _state(slow)
+    fast.engine.dispose()
+    slow.engine.dispose()
+
+
+def test_lone_records_are_written_as_regrouping_would_write_them(tmp_path, monkeypatch):
+    """Table cases: a lone record, one a later source joins, one a change makes lone again, one that lost its
+    rival, a record merged away that changes; each gives what the slow path (regroup everything reached) gives."""
+    from flixrec import title_sources
+    from test_works import anime, tmdb_film, trakt
+
+    lone = trakt(1, "Only Here", 1999)
+    film = tmdb_film(7, "Shared", 2005)
+    joined = trakt(2, "Shared", 2005, tmdb_id=7)
+    batches = [
+        [lone, film],
+        [joined, anime(9, "Elsewhere", 2010, None)],
+        [dataclasses.replace(joined, tmdb_id=None, title="Parted", year=2007, imdb_id=None)],  # leaves the work
+        [dataclasses.replace(lone, votes=1)],
+        [dataclasses.replace(film, title="Parted", year=2007), dataclasses.replace(lone, tmdb_id=7, year=2005)],
+    ]
+    taken = []
+    original = title_sources.alone
+    monkeypatch.setattr(title_sources, "alone", lambda *a: taken.append(original(*a)) or taken[-1])
+    _both_ways(tmp_path, batches)
+    assert "trakt-movie-1" in taken[0] and "tmdb-movie-7" in taken[0]  # the fast path was taken...
+    assert "trakt-movie-2" not in taken[1]  # ...and not for a record sharing an id with another source
+
+
+@hypothesis.given(st.lists(st.lists(st.tuples(
+    st.sampled_from(["trakt", "tmdb5000", "bgmd"]), st.integers(0, 5),
+    st.tuples(st.sampled_from(["movie", "show"]), st.sampled_from(["Alpha", "Beta", "Gamma Solo"]),
+              st.sampled_from([None, 2000, 2001, 2003]), st.sampled_from([None, 1, 2]),
+              st.sampled_from([None, "tt1", "tt2"]), st.booleans())), min_size=1, max_size=6), min_size=1, max_size=5))
+@hypothesis.settings(max_examples=25, deadline=None)
+def test_the_lone_record_fast_path_gives_what_regrouping_gives(batches):
+    """Mixed-source batches (new records, updates, ids and names colliding or not): same titles, same owners."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _both_ways(Path(tmp), [[_mixed_record(source, n, shape) for source, n, shape in batch] for batch in batches])

@@ -122,3 +122,17 @@ def test_a_stored_record_reads_back_equal():
     for record in records:
         again = record_from_json(json.loads(json.dumps(record_to_json(record))))
         assert again == record and again.record_hash == record.record_hash
+
+
+def test_the_stored_json_is_the_record_as_json_whether_its_hash_was_computed_or_not():
+    import orjson
+
+    from flixrec.works import record_from_json, record_json, record_to_json
+
+    records = [anime(311, "千と千尋の神隠し", 2001, 129, overviews=(("zh", "简介"), ("en", "An overview."))),
+               tmdb_film(129, "Spirited Away", 2001), Title("x-1", "movie", "Bare", "test")]
+    for record in records:
+        expected = json.loads(json.dumps(record_to_json(record)))
+        assert orjson.loads(record_json(record)) == expected
+        assert record.record_hash and orjson.loads(record_json(record)) == expected  # the cached hash left out
+        assert record_from_json(orjson.loads(record_json(record))) == record

@@ -1,4 +1,4 @@
-"""`python -m ingest trakt {search,popular,updates,people,status}`: crawl Trakt into the catalogue.
+"""`python -m ingest trakt {search,popular,updates,people,translations,status}`: crawl Trakt into the catalogue.
 
 Every crawl is paced (TRAKT_REQUESTS_PER_5MIN, below Trakt's 500 per 5 minutes), checkpointed with each
 page, and resumable: run the same command again after Ctrl-C, a kill or a crash and it picks up where it
@@ -23,6 +23,7 @@ from ingest.arguments import non_negative_float, non_negative_int, positive_floa
 from ingest.trakt.client import MAX_LIMIT, PACING_PERIOD, Pacer, TraktClient
 from ingest.trakt.crawl import CrawlPlan, CrawlSummary, parse_since, popular_plan, run_crawl, search_plan, updates_plan
 from ingest.trakt.people import count_pending_people, crawl_people
+from ingest.trakt.translations import count_pending_translations, crawl_translations
 
 
 def _media(args: argparse.Namespace) -> list[str]:
@@ -49,6 +50,15 @@ def page_size(text: str) -> int:
     if value > MAX_LIMIT:
         raise argparse.ArgumentTypeError(f"{text!r} is above {MAX_LIMIT}, the most rows Trakt serves per page")
     return value
+
+
+def language_codes(text: str) -> list[str]:
+    """--languages of `translations`: comma-separated two-letter codes like de,es,ja (argparse type)."""
+    codes = [code.strip().lower() for code in text.split(",") if code.strip()]
+    if not codes or not all(len(code) == 2 and code.isascii() and code.isalpha() for code in codes):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of two-letter language codes "
+                                         "like de,es,ja")
+    return sorted(set(codes))
 
 
 def utc_time(text: str) -> dt.datetime:
@@ -153,6 +163,23 @@ def cmd_people(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translations(settings: Settings, args: argparse.Namespace) -> int:
+    """Fetch translated titles (kept as aliases) and overviews for Trakt titles available in these languages."""
+    catalog = Catalog.open(settings.database_url)
+    with make_client(settings, args) as client:
+        for media in _media(args):
+            pending = count_pending_translations(catalog, media, args.languages)
+            if args.max_titles is not None:
+                pending = min(pending, args.max_titles)
+            with tqdm(total=pending, desc=f"{media} translations", unit="title", disable=args.quiet) as bar:
+                summary = crawl_translations(client, catalog, media, args.languages, max_titles=args.max_titles,
+                                             restart=args.restart, dry_run=args.dry_run, progress=bar.update,
+                                             batch_size=args.batch_size)
+            print(("dry run, nothing written: " if args.dry_run else "") + summary.line())
+        print(f"{client.requests_sent} requests to Trakt")
+    return 0
+
+
 def listing_lines(state: dict[str, Any]) -> list[str]:
     """Per listing of a crawl checkpoint: rows seen vs Trakt's item count, and whether it is complete."""
     lines = []
@@ -179,9 +206,10 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         if not isinstance(value, dict):
             print(f"{key}: {value}")
             continue
-        shown = {k: v for k, v in value.items() if k not in ("listings", "without_people")}
-        if "without_people" in value:
-            shown["without_people"] = len(value["without_people"])
+        shown = {k: v for k, v in value.items() if k not in ("listings", "without_people", "without_overview")}
+        for name in ("without_people", "without_overview"):  # long lists of title ids: their count
+            if name in value:
+                shown[name] = len(value[name])
         print(f"{key}: {shown}")
         for line in listing_lines(value):
             print(line)
@@ -297,6 +325,14 @@ def add_trakt_parser(subparsers: argparse._SubParsersAction) -> None:
     people.add_argument("--batch-size", type=positive_int, default=25,
                         help="titles written (with the checkpoint) per transaction (default 25)")
     people.set_defaults(handler=cmd_people)
+    translations = sub.add_parser("translations", parents=[common], help=cmd_translations.__doc__)
+    translations.add_argument("--languages", type=language_codes, required=True,
+                              help="comma-separated two-letter language codes, e.g. de,es,ja")
+    translations.add_argument("--max-titles", type=positive_int, default=None,
+                              help="stop after this many titles (resume later)")
+    translations.add_argument("--batch-size", type=positive_int, default=25,
+                              help="titles written (with the checkpoint) per transaction (default 25)")
+    translations.set_defaults(handler=cmd_translations)
     status = sub.add_parser("status", help=cmd_status.__doc__)
     status.set_defaults(handler=cmd_status)
     login = sub.add_parser("login", parents=[common], help=cmd_login.__doc__)

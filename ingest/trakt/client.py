@@ -2,6 +2,7 @@
 
     TraktClient.get(path, params)        -> Response          (JSON + headers; errors from ingest.errors)
     TraktClient.paginate(path, params)   -> Iterator[Page]    (paging state apart from the HTTP call)
+    TraktClient.people / translations    -> one title's credits / translated titles and overviews
     TraktClient.send(method, path, body) -> (status, JSON)    (OAuth and list writes: paced, never retried)
     TraktClient.authorize(access_token)                       (a signed-in user's calls; the token redacted)
 
@@ -31,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -349,7 +351,7 @@ class TraktClient:
                 raise TraktPageError(f"Trakt answered HTTP {status} on {where}{retried}", status=status, **context)
             started, started_cpu = time.perf_counter(), time.thread_time()
             try:
-                return Response(response.json(), response.headers)
+                return Response(orjson.loads(response.content), response.headers)
             except ValueError:
                 pass  # a truncated or HTML body: retried below
             finally:
@@ -416,6 +418,13 @@ class TraktClient:
     def people(self, media: str, trakt_id: int) -> dict[str, Any] | None:
         """The `{cast, crew}` of one title, or None when Trakt does not know it."""
         return self.get(f"/{MEDIA_PATHS[media]}/{trakt_id}/people").data
+
+    def translations(self, media: str, trakt_id: int, language: str | None = None) -> list[Any] | None:
+        """The translations of one title (`[{title, overview, tagline, language, country}]`), of one language or
+        all; None when Trakt does not know the title."""
+        path = f"/{MEDIA_PATHS[media]}/{trakt_id}/translations" + (f"/{language}" if language else "")
+        data = self.get(path).data
+        return None if data is None else data if isinstance(data, list) else []
 
 
 def _retried(response: requests.Response) -> int:

@@ -24,6 +24,7 @@ from flixrec.models import Title
 from ingest.errors import TraktError, TraktPageError
 from ingest.trakt.client import MAX_LIMIT, MEDIA_PATHS, Page, TraktClient
 from ingest.trakt.mapping import to_title, unwrap
+from ingest.trakt.translations import keep_translations
 
 log = logging.getLogger("ingest.trakt")
 
@@ -237,7 +238,7 @@ def run_crawl(client: TraktClient, catalog: Catalog, plan: CrawlPlan, *, limit: 
             else:
                 kept.append(title)
         summary.titles += len(kept)
-        commit(_keep_known_people(catalog, kept), new_state)
+        commit(_keep_fetched(catalog, kept), new_state)
         summary.parse_upsert_seconds += time.perf_counter() - started
         summary.parse_upsert_cpu_seconds += time.thread_time() - started_cpu
 
@@ -334,15 +335,20 @@ def short_listings(state: Mapping[str, Any]) -> list[str]:
             if entry.get("short")]
 
 
-def _keep_known_people(catalog: Catalog, titles: list[Title]) -> list[Title]:
-    """Listings carry no people: keep the cast and directors already stored with the records we know."""
+def _keep_fetched(catalog: Catalog, titles: list[Title]) -> list[Title]:
+    """Listings carry no people and no translations: keep the cast, crew and translations already stored with
+    the records we know (fetched by `trakt people` and `trakt translations`)."""
     if not titles:
         return titles
     known = catalog.find_records(t.title_id for t in titles)
     out = []
     for title in titles:
         stored = known.get(title.title_id)
-        out.append(dataclasses.replace(title, people=stored.people) if stored is not None and stored.people else title)
+        if stored is not None:
+            if stored.people:
+                title = dataclasses.replace(title, people=stored.people)
+            title = keep_translations(title, stored)
+        out.append(title)
     return out
 
 

@@ -4,12 +4,13 @@ Every field may be null, missing or mistyped; the value parsers of `ingest.value
 into None. Trakt's quirks handled here: `rating: 0` with `votes: 0` means "not rated yet" (None, not 0);
 image URLs come without a scheme ("walter-r2.trakt.tv/images/...") and are kept, never downloaded;
 a show's `/people` lists directors per episode (with `episode_count`) and its creators under
-`crew["created by"]`; a cast entry may carry only `characters` (a list).
+`crew["created by"]`; a cast entry may carry only `characters` (a list); `/translations` gives one entry per
+country a language is translated for (es: Spain and Mexico), any of its fields null.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flixrec.models import Person, Title
@@ -208,3 +209,23 @@ def to_people(data: Mapping[str, Any] | None, max_cast: int = 20, media: str = "
             break
         add(entry, "writer", job=", ".join(_jobs(entry)) or None)
     return tuple(out)
+
+
+def to_translations(data: Any, languages: Iterable[str]) -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """language -> (translated titles, the first translated overview) from a `/translations` answer, for these
+    languages only; a language with neither is left out. Taglines are not kept (a title has one)."""
+    wanted = set(languages)
+    titles: dict[str, list[str]] = {}
+    overviews: dict[str, str] = {}
+    for entry in data if isinstance(data, list) else ():
+        language = text(entry.get("language")) if isinstance(entry, dict) else None
+        if language not in wanted:
+            continue
+        name, overview = text(entry.get("title")), text(entry.get("overview"))
+        names = titles.setdefault(language, [])
+        if name and name not in names:
+            names.append(name)
+        if overview:
+            overviews.setdefault(language, overview)
+    return {language: (tuple(names), overviews.get(language)) for language, names in titles.items()
+            if names or language in overviews}
