@@ -15,6 +15,7 @@ chosen on the development sets in bench/data/ by bench/quality.py; every weight 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -212,7 +213,7 @@ def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
 
 def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
     """The sentence of `title`'s overview that shares the most telling words with the seed's story."""
-    wanted = _story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
+    wanted = _seed_story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
     if not wanted or not title.overview:
         return None
     best, best_hits = None, 0
@@ -223,6 +224,12 @@ def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
     if best is None or best_hits < 2:
         return None
     return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+@functools.lru_cache(maxsize=256)
+def _seed_story_words(text: str) -> frozenset[str]:
+    """A seed's story words, computed once for all of its candidates (the same text for each)."""
+    return frozenset(_story_words(text))
 
 
 def _story_words(text: str) -> set[str]:

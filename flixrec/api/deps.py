@@ -61,11 +61,12 @@ class NotModified(Exception):
 def cache_headers(request: Request, response: Response, service: Service) -> str:
     """ETag and Cache-Control of a GET tied to the served build; NotModified when the client's copy is current.
 
-    The ETag hashes the API version, the build stamp and the URL: a response is a function of those.
+    The ETag hashes the API version, the build stamp, the path and the normalised query: a response is a
+    function of those (flixrec.api.cache keeps responses under the same key).
     It is weak (W/) because gzip gives the same content other bytes.
     """
     stamp = service.build_stamp()
-    key = f"{API_VERSION}|{stamp}|{request.url.path}|{request.url.query}"
+    key = f"{API_VERSION}|{stamp}|{request.url.path}|{normalised_query(request.url.query)}"
     etag = f'W/"{hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=12).hexdigest()}"'
     private = "private" if request.app.state.settings.api_key else "public"
     headers = {"ETag": etag, "Cache-Control": f"{private}, max-age={CACHE_SECONDS}"}
@@ -77,6 +78,14 @@ def cache_headers(request: Request, response: Response, service: Service) -> str
 
 
 Cached = Depends(cache_headers)
+
+
+def normalised_query(query: str) -> str:
+    """The query string with its parameters sorted by name (values of one name keep their order: a range's two
+    `year` values are min then max), so the same request spelt in another order has the same ETag and cache entry."""
+    if "&" not in query:
+        return query
+    return "&".join(sorted(query.split("&"), key=lambda pair: pair.split("=", 1)[0]))
 
 
 def title_id_path(title_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="a title's id",
