@@ -118,27 +118,26 @@ class ResponseCacheMiddleware:
 
     async def _answer_and_keep(self, scope: Scope, receive: Receive, send: Send, stamp: str, key: tuple[str, ...]) -> None:
         """Run the routes; keep a complete 200 with an ETag when the build did not change meanwhile."""
-        start: Message | None = None
+        status, headers = 0, []  # copied before sending: outer middleware (CORS) adds request-specific headers in place
         chunks: list[bytes] = []
 
         async def capture(message: Message) -> None:
-            nonlocal start
+            nonlocal status, headers
             if message["type"] == "http.response.start":
-                start = message
+                status, headers = message["status"], list(message["headers"])
                 MutableHeaders(scope=message).append(CACHE_HEADER, "miss")
-            elif message["type"] == "http.response.body" and start is not None:
+            elif message["type"] == "http.response.body" and status:
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and _storable(start) and self.settled_stamp() == stamp:
-                    headers = [(k, v) for k, v in start["headers"] if k != CACHE_HEADER.encode()]
+                if not message.get("more_body", False) and _storable(status, headers) and self.settled_stamp() == stamp:
                     self.cache.put(stamp, key, headers, b"".join(chunks))
             await send(message)
 
         await self.app(scope, receive, capture)
 
 
-def _storable(start: Message) -> bool:
+def _storable(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
     """A 200 with an ETag whose Cache-Control allows storing it."""
-    if start["status"] != 200:
+    if status != 200:
         return False
-    headers = dict(start["headers"])
-    return b"etag" in headers and b"no-store" not in headers.get(b"cache-control", b"")
+    found = dict(headers)
+    return b"etag" in found and b"no-store" not in found.get(b"cache-control", b"")
