@@ -18,8 +18,10 @@ of the two cores). A Lua script sends each connection's next path and counts non
 (similar 70%, search 10%, title 10%, facets 5%, POST recommend with 3 seeds 5%; free text too with
 --with-text) for per-endpoint latencies (that client shares the cores).
 
-The line: per workers count, per mode and level, requests/s, errors, p50/p90/p99/max ms and the cache hit
-rate; RSS, PSS and private (USS) memory of the supervisor and of each worker after the load; the load
+The line: per workers count, per mode and level, requests/s, errors, p50/p90/p99/max ms, the cache hit
+rate, the server's CPU milliseconds per request (its processes' user + system time during the level over
+the requests answered: the steady figure on a shared machine), the share of a core wrk used, and how long
+the server took to finish the requests still queued when the level ended (drained before the next); RSS, PSS and private (USS) memory of the supervisor and of each worker after the load; the load
 average before and after; then the Streamlit figures: a rerun of the landing page showing a title's
 similar titles (AppTest, in this process) and the page's one service call (FlixRec.similar_view).
 
@@ -34,6 +36,7 @@ import asyncio
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -173,17 +176,18 @@ class SeedPaths:
 
     def __init__(self, ids: list[str], votes: list[int], warm_set: int, rng: random.Random):
         self.rng = rng
-        self.cold = rng.sample(ids, len(ids))
+        self.warm = rng.sample(ids, min(warm_set, len(ids)))
+        warm = set(self.warm)
+        self.cold = [title_id for title_id in rng.sample(ids, len(ids)) if title_id not in warm]
         self.used = 0
         self.ids, self.weights = ids, [max(v, 1) for v in votes]
-        self.warm = rng.sample(ids, min(warm_set, len(ids)))
 
     @staticmethod
     def path(title_id: str) -> str:
         return f"/v1/titles/{title_id}/similar?k=20"
 
     def consumed(self, mode: str, count: int) -> None:
-        """`count` requests of a mode were sent (cold: those seeds are cached now)."""
+        """`count` paths of a mode were sent (cold: those seeds are cached now)."""
         if mode == "cold":
             self.used += count
 
@@ -203,8 +207,28 @@ class SeedPaths:
         return [self.path(s) for s in seeds]
 
 
-def _wrk(url: str, paths: list[str], clients: int, duration: float) -> dict:
-    """wrk with `clients` connections for `duration` seconds over `paths` (each request takes the next one)."""
+def _children_cpu_s() -> float:
+    """CPU seconds the finished child processes of this one (wrk) have used."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) these processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk(url: str, paths: list[str], clients: int, duration: float, server_pids: list[int]) -> dict:
+    """wrk with `clients` connections for `duration` seconds over `paths` (each request takes the next one);
+    with the server's CPU time per request and the share of a core wrk itself used."""
+    server_cpu, wrk_cpu = _cpu_s(server_pids), _children_cpu_s()
     with tempfile.TemporaryDirectory(prefix="flixrec-wrk-") as tmp:
         script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
         script.write_text(WRK_SCRIPT)
@@ -216,12 +240,32 @@ def _wrk(url: str, paths: list[str], clients: int, duration: float) -> dict:
         raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr[-500:]} {out.stdout[-500:]}")
     raw = json.loads(found[0])
     done = raw["requests"]
+    server_cpu, wrk_cpu = _cpu_s(server_pids) - server_cpu, _children_cpu_s() - wrk_cpu
     return {
         "requests": done, "requests_per_s": round(done / raw["seconds"], 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / max(done, 1), 2),
+        "wrk_cpu_share": round(wrk_cpu / raw["seconds"], 3),
         "errors": raw["non200"] + raw["socket_errors"] + raw["timeouts"],
         "hit_rate": round(raw["hits"] / done, 3) if done else 0.0,
         **{key: raw[key] for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
     }
+
+
+def _drain(url: str, workers: int, timeout: float = 120.0) -> float:
+    """Wait until the server has finished the requests still queued from a level (the next level must not wait
+    behind them): until /healthz, which queues behind them in each worker's thread pool, answers within 250 ms
+    on a few new connections. Returns the seconds waited."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        times = []
+        for _ in range(2 * workers):
+            sent = time.perf_counter()
+            httpx.get(f"{url}/healthz", timeout=timeout)
+            times.append(time.perf_counter() - sent)
+        if max(times) < 0.25:
+            break
+        time.sleep(0.2)
+    return round(time.perf_counter() - start, 1)
 
 
 async def _prime(url: str, paths: list[str], workers: int) -> None:
@@ -372,15 +416,16 @@ def main(argv: list[str] | None = None) -> int:
         seeds.new_server()
         try:
             ready_s = server.wait_ready()
-            _wrk(server.url, seeds.take("zipf", 200), 4, 2)  # every worker's first requests (lazy parts, connections)
             asyncio.run(_prime(server.url, seeds.take("warm", args.warm_set), workers))  # the warm set, in every worker
             run: dict = {"ready_s": round(ready_s, 2), "load_before": _load()}
+            pids = _server_processes(server.process.pid)
             for mode in args.modes:
                 run[mode] = {}
                 for clients in args.clients:
                     paths = seeds.take(mode, 40_000)
-                    figures = _wrk(server.url, paths, clients, args.duration)
-                    seeds.consumed(mode, figures["requests"])
+                    figures = _wrk(server.url, paths, clients, args.duration, pids)
+                    seeds.consumed(mode, figures["requests"] + clients)  # and those still in flight at the end
+                    figures["drain_s"] = _drain(server.url, workers)
                     run[mode][str(clients)] = figures
                     print(f"workers={workers} {mode} clients={clients}: {figures}", file=sys.stderr)
             if args.mix:

@@ -105,6 +105,7 @@ class FlixRec:
         self._search: TitleSearch | None = None
         self._stamp_seen: tuple[float, str | None] | None = None
         self._loading: str | None = None
+        self._facets: tuple[str | None, dict[str, Any]] | None = None
 
     # ---- lazily opened parts --------------------------------------------------------------------
 
@@ -350,19 +351,24 @@ class FlixRec:
 
     def facets(self) -> dict[str, Any]:
         """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages, spoken
-        languages and certifications (both empty for a catalogue without them, e.g. the demo)."""
+        languages and certifications (both empty for a catalogue without them, e.g. the demo); once per build."""
         snapshot = self._current_recommender().snapshot
+        cached = self._facets
+        if cached is not None and cached[0] == snapshot.stamp:
+            return dict(cached[1])
 
         def bounds(name: str) -> tuple[float, float]:
             values = snapshot.numeric[name]
             values = values[~np.isnan(values)]
             return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
 
-        return {
+        facets = {
             "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
             "genres": list(snapshot.genres), "languages": list(snapshot.languages),
             "spoken_languages": list(snapshot.spoken_languages or ()), "certifications": list(snapshot.certifications),
         }
+        self._facets = (snapshot.stamp, facets)
+        return dict(facets)
 
     def status(self) -> Status:
         """Counts and agreement of catalogue and index (never reads a key)."""
