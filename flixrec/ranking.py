@@ -101,6 +101,7 @@ class TitleFeatures:
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
+        self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
         self._genres = snapshot.genre_matrix.astype(np.float32)
         self._genre_counts = self._genres.sum(axis=1)
         self._years = snapshot.numeric["year"]
@@ -116,7 +117,7 @@ class TitleFeatures:
         cached = self._franchise_cache.get(title_id)
         if cached is not None:
             return cached
-        similarity = cosine_between(self.snapshot.matrix, self.snapshot.position)
+        similarity = cosine_between(self._vectors, self.snapshot.position)
         found = self.franchises.related(title_id, similarity)
         for linked in list(found):
             for other, reason in self.franchises.related(linked, similarity).items():
@@ -142,7 +143,7 @@ class TitleFeatures:
 
     def components(self, row: int, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Each signal's similarity of `rows` to `row`, in [0, 1]."""
-        matrix = self.snapshot.matrix
+        matrix = self._vectors
         text = np.clip(np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32), 0, 1)
         out = {"text": text}
         for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
@@ -192,7 +193,7 @@ class TitleFeatures:
         if line:
             reasons.append(Reason("story", f"Story: “{line}”"))
         if not reasons:
-            cosine = float(self.snapshot.matrix[row] @ self.snapshot.matrix[other])
+            cosine = float(self._vectors[row] @ self._vectors[other])
             reasons.append(Reason("text", f"Told alike: {max(cosine, 0.0):.0%} similar overview and tone"))
         return tuple(reasons)
 
