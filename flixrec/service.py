@@ -241,6 +241,14 @@ class FlixRec:
         recommender = self._current_recommender()
         return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
 
+    def similar_to_seed(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                        weights: RankingWeights | None = None) -> tuple[Title, list[Recommendation]]:
+        """The seed's summary (no people) and its similar titles, as `similar_titles`, with one catalogue read
+        for the seed: reading it resolves a merged-away record's id to its title's already."""
+        seed = self.get_title(title_id, with_people=False)
+        k, filters = check_k(k), check_filters(filters)
+        return seed, self._current_recommender().similar_titles(seed.title_id, k, filters, True, weights)
+
     def recommend_for_profile(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
                       avoid: Iterable[str] = (), watched: Iterable[str] = (),
                       weights: RankingWeights | None = None) -> PersonalRecommendations:

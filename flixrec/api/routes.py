@@ -64,10 +64,10 @@ def similar_titles(service: Service, title_id: TitleId, filters: FilterQuery, k:
     genre=Drama (repeatable), no_genre=Horror, lang=ja, spoken=de, no_cert=R, type=movie, hide=<title id>;
     favour=director / favour=cast rank titles sharing the seed's people higher.
     """
-    seed = service.get_title(title_id, with_people=False)  # a list shows the seed's summary only
     page = PageRequest(offset, k)
     weights = filters.weights(service.settings.ranking)
-    items, next_offset = page.cut(service.similar_titles(title_id, k=page.fetch, filters=filters.filters, weights=weights))
+    seed, found = service.similar_to_seed(title_id, k=page.fetch, filters=filters.filters, weights=weights)
+    items, next_offset = page.cut(found)
     return schemas.SimilarPage(seed=schemas.title_summary(seed), items=[schemas.recommendation(r) for r in items],
                                offset=offset, limit=k, next_offset=next_offset, filters=filters.kept)
 
