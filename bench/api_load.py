@@ -25,6 +25,9 @@ the server took to finish the requests still queued when the level ended (draine
 average before and after; then the Streamlit figures: a rerun of the landing page showing a title's
 similar titles (AppTest, in this process) and the page's one service call (FlixRec.similar_view).
 
+One file over 400 lines: one benchmark (server, load generators, memory, Streamlit) whose parts share its
+start-up and its line.
+
 Usage: python bench/api_load.py [--demo | --home PATH] [--workers 1 2] [--clients 10 50 200]
        [--modes cold zipf warm] [--duration 10] [--mix] [--with-text] [--skip-streamlit]
 """

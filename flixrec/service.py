@@ -6,6 +6,8 @@ It opens the catalogue and the index lazily, loads the embedding model only when
 and reloads the index snapshot and name search when ingest completes a new build (build stamp). A
 replica of a server index (FLIXREC_CHROMA_URL) reads the stamp from the catalogue database at most once
 a second, and loads a new build in the background while it keeps serving the previous one.
+The API's server forks its workers after loading one (release_connections, after_fork). Over 400 lines:
+it is the core's whole boundary, one method per thing an edge asks for.
 """
 
 from __future__ import annotations
