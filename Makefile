@@ -9,7 +9,7 @@ export ANONYMIZED_TELEMETRY := False
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install install-dev run api demo test test-fast system-deps bench bench-1m clean-venv
+.PHONY: install install-dev run api demo test test-fast system-deps bench-deps bench bench-1m clean-venv
 
 # Each install reruns only when its requirements file changes (a second run is quick).
 # requirements.txt: what the app needs (Community Cloud installs it); requirements-dev.txt adds the
@@ -61,8 +61,12 @@ FAST_TIER = not demo and not postgres and not servers and not browser and not sl
 test-fast: install-dev
 	$(PY) -m pytest -m "$(FAST_TIER)"
 
+# The benches' load generator for the REST API (bench/api_load.py drives the server with wrk, from Debian).
+bench-deps:
+	@$(if $(wildcard /usr/bin/wrk),true,apt-get update && apt-get install -y --no-install-recommends wrk)
+
 # 300k suite (bench/similar.py, ~15 min: builds a 300k catalogue + Chroma index in /tmp/flixrec-bench) + quality.
-bench: install-dev demo
+bench: install-dev demo bench-deps
 	$(PY) bench/similar.py --n 300000 --random
 	$(PY) bench/quality.py
 	$(PY) bench/embedding.py

@@ -15,6 +15,7 @@ chosen on the development sets in bench/data/ by bench/quality.py; every weight 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -100,6 +101,7 @@ class TitleFeatures:
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
+        self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
         self._genres = snapshot.genre_matrix.astype(np.float32)
         self._genre_counts = self._genres.sum(axis=1)
         self._years = snapshot.numeric["year"]
@@ -115,7 +117,7 @@ class TitleFeatures:
         cached = self._franchise_cache.get(title_id)
         if cached is not None:
             return cached
-        similarity = cosine_between(self.snapshot.matrix, self.snapshot.position)
+        similarity = cosine_between(self._vectors, self.snapshot.position)
         found = self.franchises.related(title_id, similarity)
         for linked in list(found):
             for other, reason in self.franchises.related(linked, similarity).items():
@@ -141,7 +143,7 @@ class TitleFeatures:
 
     def components(self, row: int, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Each signal's similarity of `rows` to `row`, in [0, 1]."""
-        matrix = self.snapshot.matrix
+        matrix = self._vectors
         text = np.clip(np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32), 0, 1)
         out = {"text": text}
         for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
@@ -191,7 +193,7 @@ class TitleFeatures:
         if line:
             reasons.append(Reason("story", f"Story: “{line}”"))
         if not reasons:
-            cosine = float(self.snapshot.matrix[row] @ self.snapshot.matrix[other])
+            cosine = float(self._vectors[row] @ self._vectors[other])
             reasons.append(Reason("text", f"Told alike: {max(cosine, 0.0):.0%} similar overview and tone"))
         return tuple(reasons)
 
@@ -212,7 +214,7 @@ def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
 
 def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
     """The sentence of `title`'s overview that shares the most telling words with the seed's story."""
-    wanted = _story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
+    wanted = _seed_story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
     if not wanted or not title.overview:
         return None
     best, best_hits = None, 0
@@ -223,6 +225,12 @@ def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
     if best is None or best_hits < 2:
         return None
     return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+@functools.lru_cache(maxsize=256)
+def _seed_story_words(text: str) -> frozenset[str]:
+    """A seed's story words, computed once for all of its candidates (the same text for each)."""
+    return frozenset(_story_words(text))
 
 
 def _story_words(text: str) -> set[str]:

@@ -6,12 +6,15 @@ It opens the catalogue and the index lazily, loads the embedding model only when
 and reloads the index snapshot and name search when ingest completes a new build (build stamp). A
 replica of a server index (FLIXREC_CHROMA_URL) reads the stamp from the catalogue database at most once
 a second, and loads a new build in the background while it keeps serving the previous one.
+The API's server forks its workers after loading one (release_connections, after_fork). Over 400 lines:
+it is the core's whole boundary, one method per thing an edge asks for.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -23,7 +26,7 @@ import pandas as pd
 from flixrec.catalog import Catalog
 from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
-from flixrec.errors import FlixrecError, IndexNotBuilt, InvalidRequest
+from flixrec.errors import FlixrecError, IndexNotBuilt, InvalidRequest, TitleNotFound
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
 from flixrec.index import IndexLocation, VectorIndex, has_snapshot, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
@@ -104,6 +107,7 @@ class FlixRec:
         self._search: TitleSearch | None = None
         self._stamp_seen: tuple[float, str | None] | None = None
         self._loading: str | None = None
+        self._facets: tuple[str | None, dict[str, Any]] | None = None
 
     # ---- lazily opened parts --------------------------------------------------------------------
 
@@ -221,10 +225,16 @@ class FlixRec:
             return Resolution(choices=tuple(exact))
         return Resolution(did_you_mean=tuple(matches))
 
-    def get_title(self, title_id: str) -> Title:
-        """A title with its people; TitleNotFound for an unknown id (the id of a record merged into another
-        title finds that title, so old links keep working)."""
-        return self.catalog.get_title(check_title_id(title_id))
+    def get_title(self, title_id: str, with_people: bool = True) -> Title:
+        """A title (with its people unless `with_people` is False: lists show none); TitleNotFound for an unknown
+        id (the id of a record merged into another title finds that title, so old links keep working)."""
+        title_id = check_title_id(title_id)
+        if with_people:
+            return self.catalog.get_title(title_id)
+        found = self.catalog.find_titles([title_id], with_people=False).get(title_id)
+        if found is None:
+            raise TitleNotFound(title_id)
+        return found
 
     def similar_titles(self, title_id: str, k: int = 20, filters: Filters | None = None, separate_franchise: bool = True,
                        weights: RankingWeights | None = None) -> list[Recommendation]:
@@ -232,6 +242,14 @@ class FlixRec:
         title_id, k, filters = check_title_id(title_id), check_k(k), check_filters(filters)
         recommender = self._current_recommender()
         return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
+
+    def similar_to_seed(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                        weights: RankingWeights | None = None) -> tuple[Title, list[Recommendation]]:
+        """The seed's summary (no people) and its similar titles, as `similar_titles`, with one catalogue read
+        for the seed: reading it resolves a merged-away record's id to its title's already."""
+        seed = self.get_title(title_id, with_people=False)
+        k, filters = check_k(k), check_filters(filters)
+        return seed, self._current_recommender().similar_titles(seed.title_id, k, filters, True, weights)
 
     def recommend_for_profile(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
                       avoid: Iterable[str] = (), watched: Iterable[str] = (),
@@ -289,11 +307,42 @@ class FlixRec:
         current = self.catalog.current_title_id
         return recommender.recommend_for([current(t) for t in seeds], [current(t) for t in avoid], k, filters, weights)
 
+    def release_connections(self) -> None:
+        """Close pooled database connections (before forking workers: each opens its own, none shares a socket)."""
+        with self._lock:
+            if self._catalog is not None:
+                self._catalog.engine.dispose()
+            ledger_engine = getattr(getattr(self._index, "ledger", None), "engine", None)
+            if ledger_engine is not None:
+                ledger_engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked worker: a fresh lock, and Chroma clients opened from now on are this process's own (the
+        inherited ones' threads stayed in the parent). The loaded snapshot and features are kept: shared pages."""
+        self._lock = threading.RLock()
+        self._loading = None
+        chromadb = sys.modules.get("chromadb.api.shared_system_client")
+        if chromadb is not None:
+            chromadb.SharedSystemClient.clear_system_cache()
+
     def warm_up(self) -> None:
         """Load the index, its ranking features and the name search now, so no request pays for them."""
         recommender = self._current_recommender()
         recommender.features  # noqa: B018  (read once per build, on first use)
         self.search_titles("a", limit=1)
+
+    def settled_stamp(self) -> str | None:
+        """The served build's stamp when it is also the latest published one; None before the first load or while a
+        newer build waits to be loaded. Never loads anything: cheap enough to key a response cache by on every
+        request (a file read; a server index's database at most every STAMP_POLL_S)."""
+        recommender = self._recommender
+        if recommender is None or self._index is None:
+            return None
+        try:
+            published = self._published_stamp(self._index)
+        except FlixrecError:
+            return None
+        return published if published == recommender.snapshot.stamp else None
 
     def build_stamp(self) -> str:
         """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
@@ -312,19 +361,24 @@ class FlixRec:
 
     def facets(self) -> dict[str, Any]:
         """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages, spoken
-        languages and certifications (both empty for a catalogue without them, e.g. the demo)."""
+        languages and certifications (both empty for a catalogue without them, e.g. the demo); once per build."""
         snapshot = self._current_recommender().snapshot
+        cached = self._facets
+        if cached is not None and cached[0] == snapshot.stamp:
+            return dict(cached[1])
 
         def bounds(name: str) -> tuple[float, float]:
             values = snapshot.numeric[name]
             values = values[~np.isnan(values)]
             return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
 
-        return {
+        facets = {
             "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
             "genres": list(snapshot.genres), "languages": list(snapshot.languages),
             "spoken_languages": list(snapshot.spoken_languages or ()), "certifications": list(snapshot.certifications),
         }
+        self._facets = (snapshot.stamp, facets)
+        return dict(facets)
 
     def status(self) -> Status:
         """Counts and agreement of catalogue and index (never reads a key)."""

@@ -202,14 +202,17 @@ def test_the_key_is_required_and_never_appears_in_responses_or_logs(tmp_path, sm
     assert SECRET not in log.read_text() and "GET /v1/facets" in log.read_text()
 
 
-def test_the_api_keeps_answering_while_ingest_publishes_a_new_build(tmp_path, small_home):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "forked-workers"])
+def test_the_api_keeps_answering_while_ingest_publishes_a_new_build(tmp_path, small_home, workers):
+    """One process, or workers forked after loading: each serves the new build once it is published, cache and all."""
     home = tmp_path / "home"
     shutil.copytree(small_home.home, home)
     settings = type(small_home).from_mapping({"FLIXREC_HOME": str(home), "FLIXREC_DOWNLOADS": str(small_home.downloads_dir)})
     new = Title(title_id="small-movie-99", media_type="movie", title="Moon Harvest", source="small", year=2021,
                 overview="Astronauts farm potatoes in a dome on the Moon to survive a long winter.",
                 genres=("Science Fiction", "Drama"), language="en", runtime=100, votes=100, rating=6.5)
-    with running_api(home_env(settings), tmp_path / "server.log") as url, httpx.Client(base_url=url, timeout=60) as client:
+    with (running_api(home_env(settings), tmp_path / "server.log", workers=workers) as url,
+          httpx.Client(base_url=url, timeout=60) as client):
         before = client.get("/readyz").json()["build"]
         etag = client.get(f"/v1/titles/{INTERSTELLAR}/similar").headers["etag"]
         catalog = Catalog.open(settings.database_url)
@@ -238,6 +241,9 @@ def test_the_api_keeps_answering_while_ingest_publishes_a_new_build(tmp_path, sm
         similar = client.get(f"/v1/titles/{new.title_id}/similar", params={"k": 5})
         assert similar.status_code == 200 and len(similar.json()["items"]) == 5
         assert client.get("/v1/status").json()["index_vectors"] == len(SMALL_TITLES) + 1
+        for _ in range(4 * workers):  # new connections: each worker (the kernel picks one per connection)
+            fresh = httpx.get(f"{url}/v1/titles/{INTERSTELLAR}/similar", timeout=60)
+            assert fresh.status_code == 200 and fresh.headers["etag"] != etag
 
 
 def test_serve_rejects_bad_options_like_every_cli(tmp_path):

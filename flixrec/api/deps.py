@@ -1,5 +1,9 @@
 """The API's dependencies: the shared service, the optional key, ETags tied to the build, ids, filters and pages.
 
+The dependencies are coroutines: each runs on the event loop in microseconds (a sync one would cost a
+hand-off to the thread pool and back, per request, for each). Only the endpoints, which call the core,
+run in the thread pool.
+
 Filter query parameters are declared from flixrec.filters.FILTER_PARAMS (one vocabulary: the same names
 as the app's URLs and the CLI's options) and parsed by its `parse_filter_params`; a value the parser
 drops is a 422 naming the parameter, never a silently wider search.
@@ -12,11 +16,12 @@ import hashlib
 import hmac
 import inspect
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader
+from starlette.concurrency import run_in_threadpool
 
 from flixrec.api.problems import ApiProblem, ProblemItem, invalid_parameters
 from flixrec.api.schemas import MAX_AVOID, MAX_ID_CHARS, printable
@@ -31,7 +36,7 @@ VIEW_PARAMS = ("hide",)
 """Parameters of the app's URLs besides the filters that the API reads too: hidden (excluded) title ids."""
 
 
-def get_service(request: Request) -> FlixRec:
+async def get_service(request: Request) -> FlixRec:
     """The one FlixRec of this process (built by create_app; thread-safe reads, reloads after a new build)."""
     return request.app.state.service
 
@@ -42,7 +47,7 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="the key the server was given in FLIXREC_API_KEY")
 
 
-def require_api_key(request: Request, given: Annotated[str | None, Security(api_key_header)] = None) -> None:
+async def require_api_key(request: Request, given: Annotated[str | None, Security(api_key_header)] = None) -> None:
     """When the server has a key, the request must carry it in X-API-Key (compared in constant time, never logged)."""
     expected = request.app.state.settings.api_key
     if expected and not (given and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))):
@@ -58,14 +63,15 @@ class NotModified(Exception):
         self.headers = headers
 
 
-def cache_headers(request: Request, response: Response, service: Service) -> str:
+async def cache_headers(request: Request, response: Response, service: Service) -> str:
     """ETag and Cache-Control of a GET tied to the served build; NotModified when the client's copy is current.
 
-    The ETag hashes the API version, the build stamp and the URL: a response is a function of those.
+    The ETag hashes the API version, the build stamp, the path and the normalised query: a response is a
+    function of those (flixrec.api.cache keeps responses under the same key).
     It is weak (W/) because gzip gives the same content other bytes.
     """
-    stamp = service.build_stamp()
-    key = f"{API_VERSION}|{stamp}|{request.url.path}|{request.url.query}"
+    stamp = service.settled_stamp() or await run_in_threadpool(service.build_stamp)  # loading a build: in a thread
+    key = f"{API_VERSION}|{stamp}|{request.url.path}|{normalised_query(request.url.query)}"
     etag = f'W/"{hashlib.blake2b(key.encode("utf-8", "replace"), digest_size=12).hexdigest()}"'
     private = "private" if request.app.state.settings.api_key else "public"
     headers = {"ETag": etag, "Cache-Control": f"{private}, max-age={CACHE_SECONDS}"}
@@ -79,7 +85,15 @@ def cache_headers(request: Request, response: Response, service: Service) -> str
 Cached = Depends(cache_headers)
 
 
-def title_id_path(title_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="a title's id",
+def normalised_query(query: str) -> str:
+    """The query string with its parameters sorted by name (values of one name keep their order: a range's two
+    `year` values are min then max), so the same request spelt in another order has the same ETag and cache entry."""
+    if "&" not in query:
+        return query
+    return "&".join(sorted(query.split("&"), key=lambda pair: pair.split("=", 1)[0]))
+
+
+async def title_id_path(title_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="a title's id",
                                                   examples=["tmdb-movie-157336"])]) -> str:
     """A title id from the path, checked to be text an id can be."""
     try:
@@ -133,7 +147,7 @@ def parse_filters(raw: Mapping[str, Sequence[str]], service: FlixRec, hidden: Se
     return dataclasses.replace(parsed, filters=filters, kept=kept)
 
 
-def _filter_query_dependency() -> Callable[..., ParsedFilters]:
+def _filter_query_dependency() -> Callable[..., Awaitable[ParsedFilters]]:
     """A dependency whose query parameters are the shared filter vocabulary (so OpenAPI documents each one)."""
     parameters = [
         inspect.Parameter("service", inspect.Parameter.KEYWORD_ONLY, annotation=Service),
@@ -153,9 +167,11 @@ def _filter_query_dependency() -> Callable[..., ParsedFilters]:
         annotation=Annotated[list[str] | None, Query(description="title ids to leave out (repeatable): hide=tmdb-movie-27205",
                                                      max_length=MAX_AVOID)]))
 
-    def filter_query(service: FlixRec, **values: Any) -> ParsedFilters:
+    async def filter_query(service: FlixRec, **values: Any) -> ParsedFilters:
         hidden = values.pop("hide", None) or []
         raw = {name: [value] if isinstance(value, str) else value for name, value in values.items() if value}
+        if raw and service.settled_stamp() is None:  # the facets of a build not loaded yet: load it in a thread
+            await run_in_threadpool(service.build_stamp)
         return parse_filters(raw, service, hidden, "query")
 
     filter_query.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

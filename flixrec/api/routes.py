@@ -64,10 +64,10 @@ def similar_titles(service: Service, title_id: TitleId, filters: FilterQuery, k:
     genre=Drama (repeatable), no_genre=Horror, lang=ja, spoken=de, no_cert=R, type=movie, hide=<title id>;
     favour=director / favour=cast rank titles sharing the seed's people higher.
     """
-    seed = service.get_title(title_id)
     page = PageRequest(offset, k)
     weights = filters.weights(service.settings.ranking)
-    items, next_offset = page.cut(service.similar_titles(title_id, k=page.fetch, filters=filters.filters, weights=weights))
+    seed, found = service.similar_to_seed(title_id, k=page.fetch, filters=filters.filters, weights=weights)
+    items, next_offset = page.cut(found)
     return schemas.SimilarPage(seed=schemas.title_summary(seed), items=[schemas.recommendation(r) for r in items],
                                offset=offset, limit=k, next_offset=next_offset, filters=filters.kept)
 
@@ -80,7 +80,7 @@ def franchise_titles(
     offset: Offset = 0, _stamp: str = Cached,
 ) -> schemas.FranchisePage:
     """The entries the similar list keeps apart, most similar first."""
-    seed = service.get_title(title_id)
+    seed = service.get_title(title_id, with_people=False)
     page = PageRequest(offset, limit)
     items, next_offset = page.cut(service.franchise_titles(title_id, k=page.fetch))
     return schemas.FranchisePage(seed=schemas.title_summary(seed), items=[schemas.recommendation(r) for r in items],
@@ -112,7 +112,7 @@ def recommend_for(service: Service, request: Annotated[schemas.RecommendRequest,
     `filters` takes the query strings' names and values (a list for a repeated one), plus `hide`.
     """
     for title_id in dict.fromkeys(request.seeds):
-        service.get_title(title_id)  # an unknown seed is a 404, as for /titles/{id}/similar
+        service.get_title(title_id, with_people=False)  # an unknown seed is a 404, as for /titles/{id}/similar
     parsed = body_filters(request.filters, service)
     page = PageRequest(request.offset, request.k)
     seeds = [(title_id, request.ratings.get(title_id)) for title_id in request.seeds]
