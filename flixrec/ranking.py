@@ -35,8 +35,6 @@ ERA_YEARS = 5.0
 """Release years this far apart keep 1/e of the era signal."""
 KEYWORD_WORD_WEIGHT = 0.5
 """What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
-CROWD_NEIGHBOURS = 200
-"""The seed's neighbourhood: its nearest titles by the title vectors, in which crowding is measured."""
 CROWD_K = 10
 """A title's crowding: the mean cosine of its CROWD_K closest titles in the seed's neighbourhood."""
 CROWD_PENALTY = 0.5
@@ -44,6 +42,9 @@ CROWD_PENALTY = 0.5
 COMMON_FEATURE_SHARE = 0.05
 """A keyword or person on more than this share of titles tells nothing ("based on novel")."""
 VECTOR_CANDIDATES = 200
+CROWD_NEIGHBOURS = VECTOR_CANDIDATES
+"""The seed's neighbourhood, in which crowding is measured: its nearest titles by the title vectors (no more
+than a similar-titles search fetches, so that search can hand them over)."""
 FRANCHISE_CACHE = 4096
 SHARED_CANDIDATES = 400
 BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity")
@@ -190,13 +191,20 @@ class TitleFeatures:
             found = found[np.argpartition(-scores[found], SHARED_CANDIDATES)[:SHARED_CANDIDATES]]
         return found
 
-    def neighbourhood(self, row: int) -> tuple[np.ndarray, float]:
+    def neighbourhood(self, row: int, among: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """The seed's CROWD_NEIGHBOURS nearest rows (no filter: the same for every query of this seed) and
-        their mean crowding, the level at which crowding neither lowers nor raises the text signal."""
+        their mean crowding, the level at which crowding neither lowers nor raises the text signal.
+
+        `among`: rows known to hold them (a search's hits plus the rows it left out), which saves a search.
+        """
         cached = self._neighbourhoods.get(row)
         if cached is not None:
             return cached
-        found, _ = self.snapshot.search.top_k(self.snapshot.matrix[row], CROWD_NEIGHBOURS + 1, None, item=True)
+        if among is None:
+            found, _ = self.snapshot.search.top_k(self.snapshot.matrix[row], CROWD_NEIGHBOURS + 1, None, item=True)
+        else:
+            cosines = np.asarray(self.snapshot.matrix[among], dtype=np.float32) @ np.asarray(self.snapshot.matrix[row])
+            found = among[np.lexsort((self.snapshot.tie_rank[among], -cosines))]
         found = found[found != row][:CROWD_NEIGHBOURS]
         level = float(self._crowding_in(found, found).mean()) if len(found) else 0.0
         if len(self._neighbourhoods) >= FRANCHISE_CACHE:

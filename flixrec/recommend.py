@@ -69,16 +69,17 @@ class Recommender:
         row = self.snapshot.position(title_id)
         keep = self.snapshot.mask(filters)
         keep[row] = False
+        left_out = []
         if separate_franchise:
-            for other in features.franchise_of(title_id):
-                other_row = self.snapshot.position(other)
-                if other_row is not None:
-                    keep[other_row] = False
+            left_out = [r for r in map(self.snapshot.position, features.franchise_of(title_id)) if r is not None]
+            keep[left_out] = False
         passing = int(keep.sum())
         if passing == 0 or k <= 0:
             return []
         hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
+        if filters is None or filters.is_empty():  # the seed's unfiltered nearest are among these: no second search
+            features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
         if weights.keywords or weights.directors or weights.cast:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
         scores = features.blended(row, rows, weights)
