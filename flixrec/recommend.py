@@ -149,8 +149,13 @@ class Recommender:
         if passing == 0:
             return []
         fetch = min(passing, max(VECTOR_CANDIDATES, 4 * k))
-        rows = np.unique(np.array([self.snapshot.position(tid) for _, vector in seed_titles
-                                   for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)], dtype=np.int64))
+        hits = [np.array([self.snapshot.position(tid) for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)],
+                         dtype=np.int64) for _, vector in seed_titles]
+        if filters is None or filters.is_empty():  # each seed's unfiltered nearest are among its hits and the left-out
+            left_out = np.array(seed_rows + avoid_rows, dtype=np.int64)
+            for seed_row, found in zip(seed_rows, hits):
+                features.neighbourhood(seed_row, np.union1d(found, left_out))
+        rows = np.unique(np.concatenate(hits))
         if weights.keywords or weights.directors or weights.cast:
             for seed_row in seed_rows:
                 rows = np.union1d(rows, features.shared_candidates(seed_row, keep))
