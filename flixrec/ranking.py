@@ -45,6 +45,8 @@ VECTOR_CANDIDATES = 200
 CROWD_NEIGHBOURS = VECTOR_CANDIDATES
 """The seed's neighbourhood, in which crowding is measured: its nearest titles by the title vectors (no more
 than a similar-titles search fetches, so that search can hand them over)."""
+DISTRIBUTION_CROWDED = 2000
+"""A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
 SHARED_CANDIDATES = 400
 BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity")
@@ -257,8 +259,20 @@ class TitleFeatures:
 
     def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of `rows` against `row`, each in [0, 1] (1 = as similar as the seed to itself)."""
-        crowded = any(getattr(weights, name) for name in BLEND_SIGNALS)
-        parts = self.components(row, rows, crowded)
+        return self._combine(row, self.components(row, rows, _crowded(weights)), weights)
+
+    def distribution(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
+        """Blended scores of many rows (a chart of every title): crowding is measured only for the
+        DISTRIBUTION_CROWDED best by the rest of the blend, so the cost stays bounded; the tail keeps its
+        uncorrected text signal. The best rows score exactly as `blended` scores them."""
+        if not _crowded(weights) or len(rows) <= DISTRIBUTION_CROWDED:
+            return self.blended(row, rows, weights)
+        scores = self._combine(row, self.components(row, rows, crowded=False), weights)
+        best = np.argpartition(-scores, DISTRIBUTION_CROWDED)[:DISTRIBUTION_CROWDED]
+        scores[best] = self.blended(row, rows[best], weights)
+        return scores
+
+    def _combine(self, row: int, parts: dict[str, np.ndarray], weights: RankingWeights) -> np.ndarray:
         total = sum(getattr(weights, name) * values for name, values in parts.items())
         return np.clip(total / self.self_score(row, weights), 0.0, 1.0)
 
@@ -301,6 +315,11 @@ class TitleFeatures:
         weight = {col: w for col, w in zip(*a) if w > 0}
         common = [col for col in b[0] if col in weight]
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
+
+
+def _crowded(weights: RankingWeights) -> bool:
+    """Whether the blend corrects the text signal for crowding (not for the plain cosine of text_only())."""
+    return any(getattr(weights, name) for name in BLEND_SIGNALS)
 
 
 def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -177,11 +177,12 @@ class Recommender:
         ]
 
     def score_distribution(self, title_id: str) -> np.ndarray:
-        """The blended score of every other indexed title against this one (how far the top-k stands out)."""
+        """The blended score of every other indexed title against this one (how far the top-k stands out;
+        crowding measured for the best titles only, see TitleFeatures.distribution)."""
         self._seed_vector(title_id)
         row = self.snapshot.position(title_id)
         others = np.delete(np.arange(len(self.snapshot)), row)
-        return self.features.blended(row, others, self.weights)
+        return self.features.distribution(row, others, self.weights)
 
     def _recommendations(self, seed: Title, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
         ids = [self.snapshot.ids[r] for r in rows]

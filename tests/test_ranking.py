@@ -10,6 +10,7 @@ from conftest import build_home
 
 from flixrec.franchise import FranchiseIndex, franchise_record
 from flixrec.models import Person, RankingWeights, Title
+from flixrec import ranking
 from flixrec.ranking import KEYWORD_WORD_WEIGHT, keyword_features
 from flixrec.service import FlixRec
 
@@ -128,6 +129,23 @@ def test_a_title_with_near_copies_around_it_is_crowded(app):
     assert crowding["m-3"] > crowding["m-6"]  # m-3 has two titles telling the same story (m-4, m-5)
     neighbourhood, _ = features.neighbourhood(snapshot.position("m-8"))
     assert float(features.crowding(snapshot.position("m-8"), neighbourhood).mean()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_a_distribution_measures_crowding_for_its_best_titles_only(app, monkeypatch):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    seed, weights = snapshot.position("m-8"), app.settings.ranking
+    others = np.array([r for r in range(len(snapshot)) if r != seed])
+    exact = features.blended(seed, others, weights)
+    monkeypatch.setattr(ranking, "DISTRIBUTION_CROWDED", 0)
+    uncorrected = features.distribution(seed, others, weights)
+    monkeypatch.setattr(ranking, "DISTRIBUTION_CROWDED", 2)
+    bounded = features.distribution(seed, others, weights)
+    best, rest = np.argsort(-uncorrected)[:2], np.argsort(-uncorrected)[2:]
+    assert bounded[best] == pytest.approx(exact[best], abs=1e-6)
+    assert bounded[rest] == pytest.approx(uncorrected[rest], abs=1e-6)
+    assert not np.allclose(uncorrected, exact)  # crowding does change scores here
+    assert features.distribution(seed, others, RankingWeights.text_only()) == pytest.approx(
+        features.blended(seed, others, RankingWeights.text_only()), abs=1e-6)
 
 
 def test_weights_are_validated():
