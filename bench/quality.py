@@ -2,14 +2,17 @@
 
 Development sets (bench/data/, written from common film knowledge and checked against the demo catalogue):
 - franchises.json: franchise groups (Harry Potter, James Bond, Riddick, ...);
-- related_pairs.json: pairs of titles any film fan calls similar (same premise, often different studios).
+- related_pairs.json: pairs of titles any film fan calls similar (same premise, often different studios);
+- related_pairs_holdout.json: more such pairs, written after the ranking's constants were chosen and
+  kept for checking a change, not for choosing it (no pair of related_pairs.json, no franchise pair).
 
 Printed:
 - franchise_recall_at_10: per group member, the share of the rest of its group in `franchise_titles(k=10)`
   (out of min(10, group size - 1));
 - franchise_leak: the share of `similar_titles(k=10)` slots taken by the seed's own franchise;
 - related_top10 / related_top20: how often the other title of a pair is in the seed's similar titles
-  (both directions);
+  (both directions); related_a_* / related_b_* the same for the even and the odd pairs (a choice that
+  fits only one half shows up); holdout_top10 / holdout_top20 the same on the held-out pairs;
 - genre_jaccard_at_10 and random_genre_jaccard: genre overlap of a title and its 10 similar titles, and
   of 10 random titles;
 - cross_catalogue: the share of anime among the 20 similar titles of live-action movies, and of
@@ -98,15 +101,24 @@ def franchise_figures(app: FlixRec, groups: list[list[str]], k: int = 10) -> dic
             "franchise_seeds": len(recall)}
 
 
-def related_figures(app: FlixRec, pairs: list[tuple[str, str]], weights: RankingWeights | None = None) -> dict:
-    top10 = top20 = 0
-    for a, b in pairs:
+def related_figures(app: FlixRec, pairs: list[tuple[str, str]], weights: RankingWeights | None = None,
+                    prefix: str = "related", halves: bool = False) -> dict:
+    """Top-10/20 share of the pairs' other titles; with `halves`, also for the even (a) and odd (b) pairs."""
+    found: list[tuple[int, bool, bool]] = []
+    for index, (a, b) in enumerate(pairs):
         for seed, other in ((a, b), (b, a)):
             similar = ranked_ids(app, seed, 20, weights)
-            top10 += other in similar[:10]
-            top20 += other in similar
-    queries = 2 * len(pairs)
-    return {"related_top10": round(top10 / queries, 4), "related_top20": round(top20 / queries, 4), "related_queries": queries}
+            found.append((index % 2, other in similar[:10], other in similar))
+
+    def shares(rows: list[tuple[int, bool, bool]], name: str) -> dict:
+        return {f"{name}_top10": round(sum(r[1] for r in rows) / max(1, len(rows)), 4),
+                f"{name}_top20": round(sum(r[2] for r in rows) / max(1, len(rows)), 4)}
+
+    out = shares(found, prefix) | {f"{prefix}_queries": len(found)}
+    if halves:
+        for half, name in ((0, "a"), (1, "b")):
+            out |= shares([r for r in found if r[0] == half], f"{prefix}_{name}")
+    return out
 
 
 def genre_figures(app: FlixRec, titles: dict[str, Title], seeds: list[str], weights: RankingWeights | None = None) -> dict:
@@ -221,17 +233,19 @@ def main() -> None:
     resolve = Resolver(titles)
     groups = [[t for t in (resolve(n) for n in g["titles"]) if t] for g in json.loads((DATA / "franchises.json").read_text())]
     groups = [g for g in groups if len(g) >= 2]
-    pairs = [(a, b) for a, b in ((resolve(x), resolve(y)) for x, y in json.loads((DATA / "related_pairs.json").read_text())) if a and b]
+    pairs, holdout = ([(a, b) for a, b in ((resolve(x), resolve(y)) for x, y in json.loads((DATA / name).read_text())) if a and b]
+                      for name in ("related_pairs.json", "related_pairs_holdout.json"))
     rng = np.random.default_rng(7)
     genre_seeds = [str(t) for t in rng.choice(sorted(t for t, x in titles.items() if x.genres), args.seeds, replace=False)]
     app.similar_titles(genre_seeds[0], 10)  # warm-up: snapshot, catalogue features, franchise index
-    line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs),
+    line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs), "holdout_pairs": len(holdout),
                   "weights": dataclasses.asdict(app.settings.ranking)}
     if args.only_profiles:
         print(json.dumps(line | related_figures(app, pairs) | profile_figures(app, groups, pairs), ensure_ascii=False))
         return
     line |= franchise_figures(app, groups)
-    line |= related_figures(app, pairs)
+    line |= related_figures(app, pairs, halves=True)
+    line |= related_figures(app, holdout, prefix="holdout")
     line |= genre_figures(app, titles, genre_seeds)
     line |= cross_catalogue_figures(app, titles)
     line |= free_text_figures(app, resolve)

@@ -3,14 +3,18 @@
 The title vectors (overview, tagline, genres and keywords embedded together) find the candidates; so
 do shared rare keywords and shared people, so that a title worded differently but sharing a director
 and a rare theme is still reachable. Each candidate is then scored by a weighted sum of
-- text: cosine of the title vectors;
-- keywords: cosine of TF-IDF keyword vectors (a rare theme counts more than "based on novel");
+- text: cosine of the title vectors, less CROWD_PENALTY times how crowded the candidate's own spot
+  is (see `TitleFeatures.crowding`): a title close to everything in the seed's neighbourhood (a hub)
+  says less by being close to the seed than one close to the seed alone;
+- keywords: cosine of TF-IDF keyword vectors (a rare theme counts more than "based on novel"); a
+  keyword also counts its words at KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien" and "invasion";
 - directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
 - genres: Jaccard of the genre sets;
 - era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
 - popularity: closeness of the vote counts on a log scale,
-divided by what the seed scores against itself, so a score is in [0, 1]. The default weights were
-chosen on the development sets in bench/data/ by bench/quality.py; every weight is a setting.
+divided by what the seed scores against itself, so a score is in [0, 1]. The default weights and the
+constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
+every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no crowding correction).
 """
 
 from __future__ import annotations
@@ -23,20 +27,38 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from flixrec.franchise import FranchiseIndex, FranchiseRecord, cosine_between, franchise_record, normalise_name
+from flixrec.franchise import STOP_WORDS, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record, normalise_name
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 
 LEADING_CAST = 6
-ERA_YEARS = 3.0
+ERA_YEARS = 5.0
+"""Release years this far apart keep 1/e of the era signal."""
+KEYWORD_WORD_WEIGHT = 0.5
+"""What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
+CROWD_K = 10
+"""A title's crowding: the mean cosine of its CROWD_K closest titles in the seed's neighbourhood."""
+CROWD_PENALTY = 0.5
+"""How much a candidate's crowding (above the neighbourhood's mean) lowers its text signal."""
 COMMON_FEATURE_SHARE = 0.05
 """A keyword or person on more than this share of titles tells nothing ("based on novel")."""
 VECTOR_CANDIDATES = 200
+CROWD_NEIGHBOURS = VECTOR_CANDIDATES
+"""The seed's neighbourhood, in which crowding is measured: its nearest titles by the title vectors (no more
+than a similar-titles search fetches, so that search can hand them over)."""
+DISTRIBUTION_CROWDED = 2000
+"""A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
 SHARED_CANDIDATES = 400
+BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity")
+"""The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
 MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
 """Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+_KEYWORD_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
+_WORD_PREFIX = "~"
+"""Marks a keyword's single-word feature (never shown as a shared theme)."""
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "ic", "s")
 _STORY_STOP = frozenset(
     "that this with from they their them when where while which what into after before about over only "
     "have has been were will would could should must also then than there these those your young life "
@@ -49,13 +71,19 @@ def match_label(score: float) -> str:
     return next(label for threshold, label in MATCH_LABELS if score >= threshold)
 
 
-def _tfidf(rows: list[int], features: list[str], n: int) -> tuple[sp.csr_matrix, list[str]]:
-    """Unit-row TF-IDF matrix of (row, feature) pairs; features on too many titles weigh nothing."""
+def _tfidf(rows: list[int], features: list[str], n: int,
+           values: list[float] | None = None) -> tuple[sp.csr_matrix, list[str]]:
+    """Unit-row TF-IDF matrix of (row, feature[, value]) entries (value 1 by default, a feature listed
+    twice on a row counts once); features on too many titles weigh nothing."""
     vocabulary: dict[str, int] = {}
     cols = [vocabulary.setdefault(f, len(vocabulary)) for f in features]
-    ones = np.ones(len(rows), dtype=np.float32)
-    matrix = sp.csr_matrix((ones, (rows, cols)), shape=(n, len(vocabulary)), dtype=np.float32)
-    matrix.data[:] = 1.0  # a feature listed twice counts once
+    if values is None:
+        matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, len(vocabulary)),
+                               dtype=np.float32)
+        matrix.data[:] = 1.0
+    else:
+        matrix = sp.csr_matrix((np.asarray(values, dtype=np.float32), (rows, cols)), shape=(n, len(vocabulary)),
+                               dtype=np.float32)
     df = np.asarray((matrix > 0).sum(axis=0)).ravel()
     idf = np.log(max(n, 1) / np.maximum(df, 1)).astype(np.float32)
     idf[df > max(10, COMMON_FEATURE_SHARE * n)] = 0.0
@@ -63,6 +91,29 @@ def _tfidf(rows: list[int], features: list[str], n: int) -> tuple[sp.csr_matrix,
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
+
+
+def keyword_features(keywords: Iterable[str]) -> dict[str, float]:
+    """A title's keyword features: each keyword (1) and each of its stemmed words (KEYWORD_WORD_WEIGHT)."""
+    features: dict[str, float] = {}
+    for keyword in keywords:
+        keyword = normalise_name(keyword)
+        if not keyword:
+            continue
+        features[keyword] = 1.0
+        for word in _KEYWORD_WORD.findall(keyword):
+            if word not in _STORY_STOP and word not in STOP_WORDS:
+                key = _WORD_PREFIX + _stem(word)
+                features[key] = max(features.get(key, 0.0), KEYWORD_WORD_WEIGHT)
+    return features
+
+
+def _stem(word: str) -> str:
+    """A crude English stem ("invasions" -> "invas", "volcanic" -> "volcan"): enough to match a keyword's words."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
 
 
 class TitleFeatures:
@@ -73,6 +124,7 @@ class TitleFeatures:
         n = len(snapshot)
         keyword_rows: list[int] = []
         keywords: list[str] = []
+        keyword_values: list[float] = []
         director_rows: list[int] = []
         directors: list[str] = []
         cast_rows: list[int] = []
@@ -84,9 +136,10 @@ class TitleFeatures:
             records.append(franchise_record(title))
             if row is None:
                 continue
-            for keyword in dict.fromkeys(normalise_name(k) for k in title.keywords):
+            for keyword, value in keyword_features(title.keywords).items():
                 keyword_rows.append(row)
                 keywords.append(keyword)
+                keyword_values.append(value)
             for person in title.people:
                 self.person_names[person.person_id] = person.name
                 if person.role == "director":
@@ -95,13 +148,14 @@ class TitleFeatures:
                 elif person.role == "cast" and person.position < LEADING_CAST:
                     cast_rows.append(row)
                     cast.append(person.person_id)
-        self.keywords, self.keyword_names = _tfidf(keyword_rows, keywords, n)
+        self.keywords, self.keyword_names = _tfidf(keyword_rows, keywords, n, keyword_values)
         self.directors, self.director_ids = _tfidf(director_rows, directors, n)
         self.cast, self.cast_ids = _tfidf(cast_rows, cast, n)
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
         self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
+        self._neighbourhoods: dict[int, tuple[np.ndarray, float]] = {}
         self._genres = snapshot.genre_matrix.astype(np.float32)
         self._genre_counts = self._genres.sum(axis=1)
         self._years = snapshot.numeric["year"]
@@ -141,11 +195,57 @@ class TitleFeatures:
             found = found[np.argpartition(-scores[found], SHARED_CANDIDATES)[:SHARED_CANDIDATES]]
         return found
 
-    def components(self, row: int, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Each signal's similarity of `rows` to `row`, in [0, 1]."""
+    def neighbourhood(self, row: int, among: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """The seed's CROWD_NEIGHBOURS nearest rows (no filter: the same for every query of this seed) and
+        their mean crowding, the level at which crowding neither lowers nor raises the text signal.
+
+        `among`: rows known to hold them (a search's hits plus the rows it left out), which saves a search.
+        """
+        cached = self._neighbourhoods.get(row)
+        if cached is not None:
+            return cached
+        if among is None:
+            found, _ = self.snapshot.search.top_k(self.snapshot.matrix[row], CROWD_NEIGHBOURS + 1, None, item=True)
+        else:
+            cosines = self._vectors[among] @ self._vectors[row]
+            found = among[np.lexsort((self.snapshot.tie_rank[among], -cosines))]
+        found = found[found != row][:CROWD_NEIGHBOURS]
+        level = float(self._crowding_in(found, found).mean()) if len(found) else 0.0
+        if len(self._neighbourhoods) >= FRANCHISE_CACHE:
+            self._neighbourhoods.clear()
+        self._neighbourhoods[row] = (found, level)
+        return found, level
+
+    def crowding(self, row: int, rows: np.ndarray) -> np.ndarray:
+        """How crowded each of `rows` is near the seed `row`, relative to the seed's neighbourhood (0 = typical).
+
+        Crowding is the mean cosine of a title's CROWD_K closest titles among the seed's neighbourhood;
+        the cost is len(rows) x CROWD_NEIGHBOURS dot products, whatever the catalogue's size.
+        """
+        found, level = self.neighbourhood(row)
+        return self._crowding_in(rows, found) - level
+
+    def _crowding_in(self, rows: np.ndarray, neighbourhood: np.ndarray) -> np.ndarray:
+        if len(neighbourhood) < 2 or len(rows) == 0:
+            return np.zeros(len(rows), dtype=np.float32)
         matrix = self._vectors
-        text = np.clip(np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32), 0, 1)
-        out = {"text": text}
+        others = np.asarray(matrix[neighbourhood], dtype=np.float32)
+        k = min(CROWD_K, len(neighbourhood) - 1)  # a row inside the neighbourhood has one value fewer
+        out = np.empty(len(rows), dtype=np.float32)
+        for start in range(0, len(rows), 4096):  # bounded memory when scoring every title
+            block = rows[start:start + 4096]
+            cosines = np.asarray(matrix[block], dtype=np.float32) @ others.T
+            cosines[block[:, None] == neighbourhood[None, :]] = -np.inf  # a title is not its own neighbour
+            out[start:start + len(block)] = np.partition(cosines, -k, axis=1)[:, -k:].mean(axis=1)
+        return out
+
+    def components(self, row: int, rows: np.ndarray, crowded: bool = True) -> dict[str, np.ndarray]:
+        """Each signal's similarity of `rows` to `row`, in [0, 1]; `crowded`: text corrected for crowding."""
+        matrix = self._vectors
+        text = np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32)
+        if crowded:
+            text = text - CROWD_PENALTY * self.crowding(row, rows)
+        out = {"text": np.clip(text, 0, 1)}
         for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
             out[name] = np.asarray((features[rows] @ features[row].T).todense()).ravel()
         inter = self._genres[rows] @ self._genres[row]
@@ -161,7 +261,20 @@ class TitleFeatures:
 
     def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of `rows` against `row`, each in [0, 1] (1 = as similar as the seed to itself)."""
-        parts = self.components(row, rows)
+        return self._combine(row, self.components(row, rows, _crowded(weights)), weights)
+
+    def distribution(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
+        """Blended scores of many rows (a chart of every title): crowding is measured only for the
+        DISTRIBUTION_CROWDED best by the rest of the blend, so the cost stays bounded; the tail keeps its
+        uncorrected text signal. The best rows score exactly as `blended` scores them."""
+        if not _crowded(weights) or len(rows) <= DISTRIBUTION_CROWDED:
+            return self.blended(row, rows, weights)
+        scores = self._combine(row, self.components(row, rows, crowded=False), weights)
+        best = np.argpartition(-scores, DISTRIBUTION_CROWDED)[:DISTRIBUTION_CROWDED]
+        scores[best] = self.blended(row, rows[best], weights)
+        return scores
+
+    def _combine(self, row: int, parts: dict[str, np.ndarray], weights: RankingWeights) -> np.ndarray:
         total = sum(getattr(weights, name) * values for name, values in parts.items())
         return np.clip(total / self.self_score(row, weights), 0.0, 1.0)
 
@@ -178,7 +291,7 @@ class TitleFeatures:
     def reasons(self, row: int, other: int, seed: Title, title: Title) -> tuple[Reason, ...]:
         """Why `title` is similar to `seed`: shared themes, people (with roles), genres, and the matching story line."""
         reasons: list[Reason] = []
-        shared = self._shared(self.keywords, row, other, self.keyword_names)
+        shared = [k for k in self._shared(self.keywords, row, other, self.keyword_names) if not k.startswith(_WORD_PREFIX)]
         if shared:
             reasons.append(Reason("keywords", "Shared themes: " + ", ".join(shared[:4])))
         for kind, matrix, ids, label in (("director", self.directors, self.director_ids, "Same director"),
@@ -204,6 +317,11 @@ class TitleFeatures:
         weight = {col: w for col, w in zip(*a) if w > 0}
         common = [col for col in b[0] if col in weight]
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
+
+
+def _crowded(weights: RankingWeights) -> bool:
+    """Whether the blend corrects the text signal for crowding (not for the plain cosine of text_only())."""
+    return any(getattr(weights, name) for name in BLEND_SIGNALS)
 
 
 def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:

@@ -69,16 +69,17 @@ class Recommender:
         row = self.snapshot.position(title_id)
         keep = self.snapshot.mask(filters)
         keep[row] = False
+        left_out = []
         if separate_franchise:
-            for other in features.franchise_of(title_id):
-                other_row = self.snapshot.position(other)
-                if other_row is not None:
-                    keep[other_row] = False
+            left_out = [r for r in map(self.snapshot.position, features.franchise_of(title_id)) if r is not None]
+            keep[left_out] = False
         passing = int(keep.sum())
         if passing == 0 or k <= 0:
             return []
         hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
+        if filters is None or filters.is_empty():  # the seed's unfiltered nearest are among these: no second search
+            features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
         if weights.keywords or weights.directors or weights.cast:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
         scores = features.blended(row, rows, weights)
@@ -148,8 +149,13 @@ class Recommender:
         if passing == 0:
             return []
         fetch = min(passing, max(VECTOR_CANDIDATES, 4 * k))
-        rows = np.unique(np.array([self.snapshot.position(tid) for _, vector in seed_titles
-                                   for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)], dtype=np.int64))
+        hits = [np.array([self.snapshot.position(tid) for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)],
+                         dtype=np.int64) for _, vector in seed_titles]
+        if filters is None or filters.is_empty():  # each seed's unfiltered nearest are among its hits and the left-out
+            left_out = np.array(seed_rows + avoid_rows, dtype=np.int64)
+            for seed_row, found in zip(seed_rows, hits):
+                features.neighbourhood(seed_row, np.union1d(found, left_out))
+        rows = np.unique(np.concatenate(hits))
         if weights.keywords or weights.directors or weights.cast:
             for seed_row in seed_rows:
                 rows = np.union1d(rows, features.shared_candidates(seed_row, keep))
@@ -171,11 +177,12 @@ class Recommender:
         ]
 
     def score_distribution(self, title_id: str) -> np.ndarray:
-        """The blended score of every other indexed title against this one (how far the top-k stands out)."""
+        """The blended score of every other indexed title against this one (how far the top-k stands out;
+        crowding measured for the best titles only, see TitleFeatures.distribution)."""
         self._seed_vector(title_id)
         row = self.snapshot.position(title_id)
         others = np.delete(np.arange(len(self.snapshot)), row)
-        return self.features.blended(row, others, self.weights)
+        return self.features.distribution(row, others, self.weights)
 
     def _recommendations(self, seed: Title, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
         ids = [self.snapshot.ids[r] for r in rows]

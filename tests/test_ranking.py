@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from conftest import build_home
 
 from flixrec.franchise import FranchiseIndex, franchise_record
 from flixrec.models import Person, RankingWeights, Title
+from flixrec import ranking
+from flixrec.ranking import KEYWORD_WORD_WEIGHT, keyword_features
 from flixrec.service import FlixRec
 
 
@@ -96,6 +99,53 @@ def test_text_only_weights_rank_by_the_cosine_alone(app):
     distribution = app.score_distribution("m-8")
     assert len(blended) == len(plain) == 7
     assert max(r.score for r in blended) == pytest.approx(float(distribution.max()), abs=1e-5)
+
+
+def test_text_only_weights_keep_the_plain_cosine(app):
+    snapshot = app._current_recommender().snapshot
+    plain = app.similar_titles("m-8", k=7, weights=RankingWeights.text_only())
+    seed = snapshot.vector("m-8")
+    cosines = [max(0.0, float(snapshot.vector(r.title.title_id) @ seed)) for r in plain]
+    assert [r.score for r in plain] == pytest.approx(cosines, abs=1e-5)
+
+
+def test_a_keyword_also_counts_its_words_at_a_lower_weight():
+    invasion, invasions = keyword_features(["Alien Invasion"]), keyword_features(["invasions", "The End"])
+    assert invasion["alien invasion"] == 1.0
+    shared = set(invasion) & set(invasions)
+    assert len(shared) == 1 and invasion[shared.pop()] == KEYWORD_WORD_WEIGHT  # "invasion", whatever the stem
+    assert not any(key.endswith("the") for key in invasions)  # stop words are no theme
+
+
+def test_shared_themes_name_whole_keywords_only(app):
+    reasons = {r.kind: r.text for r in app.similar_titles("m-3", k=1)[0].reasons}
+    assert reasons["keywords"].startswith("Shared themes: ") and "~" not in reasons["keywords"]
+
+
+def test_a_title_with_near_copies_around_it_is_crowded(app):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    rows = {title_id: snapshot.position(title_id) for title_id in ("m-3", "m-6")}
+    crowding = dict(zip(rows, features.crowding(snapshot.position("m-8"), np.array(list(rows.values())))))
+    assert crowding["m-3"] > crowding["m-6"]  # m-3 has two titles telling the same story (m-4, m-5)
+    neighbourhood, _ = features.neighbourhood(snapshot.position("m-8"))
+    assert float(features.crowding(snapshot.position("m-8"), neighbourhood).mean()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_a_distribution_measures_crowding_for_its_best_titles_only(app, monkeypatch):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    seed, weights = snapshot.position("m-8"), app.settings.ranking
+    others = np.array([r for r in range(len(snapshot)) if r != seed])
+    exact = features.blended(seed, others, weights)
+    monkeypatch.setattr(ranking, "DISTRIBUTION_CROWDED", 0)
+    uncorrected = features.distribution(seed, others, weights)
+    monkeypatch.setattr(ranking, "DISTRIBUTION_CROWDED", 2)
+    bounded = features.distribution(seed, others, weights)
+    best, rest = np.argsort(-uncorrected)[:2], np.argsort(-uncorrected)[2:]
+    assert bounded[best] == pytest.approx(exact[best], abs=1e-6)
+    assert bounded[rest] == pytest.approx(uncorrected[rest], abs=1e-6)
+    assert not np.allclose(uncorrected, exact)  # crowding does change scores here
+    assert features.distribution(seed, others, RankingWeights.text_only()) == pytest.approx(
+        features.blended(seed, others, RankingWeights.text_only()), abs=1e-6)
 
 
 def test_weights_are_validated():
