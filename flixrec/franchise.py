@@ -23,11 +23,14 @@ import collections
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
 from flixrec.models import Title
+
+Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
+"""(title id, other ids) -> each other's text similarity to the title, None where unknown."""
 
 STOP_WORDS = frozenset({
     "the", "a", "an", "of", "and", "in", "on", "to", "for", "at", "by", "with", "from", "part", "vol",
@@ -189,8 +192,12 @@ class FranchiseIndex:
     def __contains__(self, title_id: str) -> bool:
         return title_id in self._keys
 
-    def related(self, title_id: str, similarity: Callable[[str, str], float | None] | None = None) -> dict[str, str]:
-        """The titles of `title_id`'s franchise: title_id -> the reason ('name', 'character', ...)."""
+    def related(self, title_id: str, similarity: Similarity | None = None) -> dict[str, str]:
+        """The titles of `title_id`'s franchise: title_id -> the reason ('name', 'character', ...).
+
+        `similarity(title_id, others)`: the text similarity of each of `others` to the title (None where
+        unknown), which a title linked by a single weak signal needs to reach WEAK_TEXT_SIMILARITY.
+        """
         if title_id not in self._keys:
             return {}
         strong: dict[str, str] = {}
@@ -203,13 +210,16 @@ class FranchiseIndex:
             for other in self.by_series[series]:
                 strong.setdefault(other, "series")
         found = dict(strong)
+        unsure = []
         for other, kinds in weak.items():
             if other in found:
                 continue
             if len(kinds) >= 2:
                 found[other] = "name"
             elif similarity is not None and kinds != {"keyword"}:
-                score = similarity(title_id, other)
+                unsure.append(other)
+        if unsure:  # one weak signal: the text must be close too (one batched comparison)
+            for other, score in zip(unsure, similarity(title_id, unsure)):
                 if score is not None and score >= WEAK_TEXT_SIMILARITY:
                     found[other] = "name"
         found.pop(title_id, None)
@@ -322,16 +332,22 @@ def franchise_record(title: Title) -> FranchiseRecord:
 def same_franchise(a: Title, b: Title) -> bool:
     """Whether two titles look like entries of one franchise, judged on their own (names count alone)."""
     index = FranchiseIndex([franchise_record(a), franchise_record(b)])
-    return b.title_id in index.related(a.title_id, similarity=lambda x, y: 1.0)
+    return b.title_id in index.related(a.title_id, similarity=lambda _, others: [1.0] * len(others))
 
 
-def cosine_between(matrix: np.ndarray, position: Callable[[str], int | None]) -> Callable[[str, str], float | None]:
+def cosine_between(matrix: np.ndarray, position: Callable[[str], int | None]) -> Similarity:
     """A similarity function over the rows of a unit-row matrix, for `FranchiseIndex.related`."""
 
-    def similarity(a: str, b: str) -> float | None:
-        row_a, row_b = position(a), position(b)
-        if row_a is None or row_b is None:
-            return None
-        return float(matrix[row_a] @ matrix[row_b])
+    def similarity(title_id: str, others: Sequence[str]) -> list[float | None]:
+        row = position(title_id)
+        rows = [position(other) for other in others]
+        known = [i for i, r in enumerate(rows) if r is not None]
+        out: list[float | None] = [None] * len(others)
+        if row is None or not known:
+            return out
+        scores = matrix[[rows[i] for i in known]] @ matrix[row]
+        for i, score in zip(known, scores.tolist()):
+            out[i] = score
+        return out
 
     return similarity
