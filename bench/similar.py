@@ -42,6 +42,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/peers.py
 
 import numpy as np  # noqa: E402
 
@@ -168,14 +169,18 @@ def snapshot_of(titles: list[Title], matrix: np.ndarray, mode: str = "auto") -> 
 
 
 def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], queries: np.ndarray,
-                  chroma=None, chroma_queries: int = 0) -> dict:
-    """Engine vs exact numpy vs the seed's post-filter (and Chroma `where`) for every selectivity."""
+                  chroma=None, chroma_queries: int = 0, truths: dict | None = None) -> dict:
+    """Engine vs exact numpy vs the seed's post-filter (and Chroma `where`) for every selectivity.
+
+    `truths`, when given, receives each selectivity's exact rows per query (for the peers' recall).
+    """
     exact = VectorSearch(snapshot.matrix, snapshot.tie_rank, mode="exact")
+    truths = {} if truths is None else truths
     out: dict = {}
     for name, flt in filters.items():
         base = snapshot.mask(flt)
         passing = int(base.sum())
-        fast_t, exact_t, recalls, k_ok, seed_short, plans = [], [], [], 0, 0, set()
+        fast_t, exact_t, recalls, k_ok, seed_short, plans, truth_rows = [], [], [], 0, 0, set(), []
         chroma_t, chroma_recall = [], []
         for n_query, row in enumerate(queries):
             vector = snapshot.matrix[row]
@@ -190,6 +195,7 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
             keep[row] = False
             truth, _ = exact.top_k(vector, K, keep)
             exact_t.append(time.perf_counter() - began)
+            truth_rows.append(truth)
             recalls.append(len(set(rows.tolist()) & set(truth.tolist())) / max(1, len(truth)))
             k_ok += len(rows) == min(K, passing - int(base[row]))
             seed_rows, _ = exact.top_k(vector, 70)  # top-69 besides the seed, then filter
@@ -207,9 +213,44 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
             "k_ok": round(k_ok / len(queries), 4), "plans": sorted(plans)}
         out[f"exact_{name}"] = {"p50_ms": pct(exact_t, 50), "p95_ms": pct(exact_t, 95)}
         out[f"seed_{name}"] = {"fewer_than_k": round(seed_short / len(queries), 4)}
+        truths[name] = truth_rows
         if chroma_t:
             out[f"chroma_{name}"] = {"p50_ms": pct(chroma_t, 50), "recall_at_20": round(float(np.mean(chroma_recall)), 4),
                                      "queries": len(chroma_t)}
+    return out
+
+
+def peers_of(snapshot: IndexSnapshot, filters: dict[str, Filters | None], queries: np.ndarray, truths: dict,
+             cache: Path) -> dict:
+    """hnswlib / FAISS figures on the same vectors, queries and filters (bench/peers.py), numpy exact beside them."""
+    from peers import peer_figures
+
+    masks = {name: snapshot.mask(flt) for name, flt in filters.items()}
+
+    def truth(n_query: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+        keep = masks[name].copy()
+        keep[queries[n_query]] = False
+        return truths[name][n_query], keep
+
+    return peer_figures(snapshot.matrix, queries, list(filters), truth, K, cache)
+
+
+def versus_peers(line: dict) -> dict:
+    """Per selectivity: FlixRec's p50 and recall next to the fastest peer reaching recall@20 >= 0.99."""
+    out = {}
+    for name in SELECTIVITIES:
+        ours = line[f"similar_{name}"]
+        candidates = {"numpy_exact": {"p50_ms": line[f"exact_{name}"]["p50_ms"], "recall_at_20": 1.0}}
+        candidates.update({peer: figures[name] for peer, figures in line["peers"].items() if name in figures})
+        good = {peer: f for peer, f in candidates.items() if f.get("recall_at_20", 0) >= 0.99}
+        best = min(good, key=lambda peer: good[peer]["p50_ms"])
+        fastest = min((p for p in candidates if "recall_at_20" in candidates[p]), key=lambda p: candidates[p]["p50_ms"])
+        out[name] = {"flixrec_p50_ms": ours["p50_ms"], "flixrec_recall": ours["recall_at_20"],
+                     "best_peer_at_0.99": best, "best_peer_p50_ms": good[best]["p50_ms"],
+                     "best_peer_recall": good[best]["recall_at_20"],
+                     "fastest_peer": fastest, "fastest_peer_p50_ms": candidates[fastest]["p50_ms"],
+                     "fastest_peer_recall": candidates[fastest]["recall_at_20"],
+                     "ahead_at_0.99": ours["p50_ms"] <= good[best]["p50_ms"] and ours["recall_at_20"] >= 0.995}
     return out
 
 
@@ -323,9 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-build", action="store_true", help="no Chroma build/cold start (and no Chroma baseline)")
     parser.add_argument("--random", action="store_true", help="also the random-vector worst case")
-    parser.add_argument("--embed-texts", type=int, default=2000)
+    parser.add_argument("--embed-texts", type=int, default=2000, help="0: no embedding / free-text figures")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/flixrec-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the built home in --workdir")
+    parser.add_argument("--no-peers", dest="peers", action="store_false",
+                        help="no hnswlib / FAISS / numpy baselines (bench/peers.py)")
+    parser.add_argument("--peer-cache", type=Path, default=Path("/tmp/flixrec-bench-peers"),
+                        help="where the peers' HNSW indexes are kept between runs")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -340,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     filters = selective_filters(meta)
     line: dict = {"suite": f"similar-{args.n}", "generator": GENERATOR, "seed": args.seed, "n": len(matrix),
                   "dim": int(matrix.shape[1]), "k": K, "queries": args.queries,
-                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     chroma = app = None
     if not args.skip_build:
         built = build_suite(args.workdir, titles, matrix, filters, queries, args)
@@ -350,8 +396,14 @@ def main(argv: list[str] | None = None) -> int:
     snapshot = app._current_recommender().snapshot if app is not None else snapshot_of(titles, matrix)
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
-    line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries))
-    line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
+    truths: dict = {}
+    line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries, truths))
+    if args.peers:
+        line["peers"] = peers_of(snapshot, filters, queries, truths, args.peer_cache)
+        line["versus_peers"] = versus_peers(line)
+    if args.embed_texts:
+        line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
+    line["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     line["suite_s"] = round(time.perf_counter() - suite_began, 1)
     print(json.dumps(line), flush=True)
     if args.random:
