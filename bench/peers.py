@@ -135,10 +135,12 @@ def faiss_figures(matrix: np.ndarray, queries, selectivities, truth: Truth, k: i
 
     def searcher(index, params_for: Callable[[object], object]):
         def search(vector, count, keep):
-            selector = None
-            if keep is not None:
-                selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(np.packbits(keep, bitorder="little")))
+            selector = bitmap = None
+            if keep is not None:  # the selector only points at the bitmap: keep it alive through the search
+                bitmap = np.packbits(keep, bitorder="little")
+                selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
             _, labels = index.search(vector[None, :], count + (keep is None), params=params_for(selector))
+            del bitmap
             labels = labels[0]
             return labels[labels >= 0].astype(np.int64)
         return search
