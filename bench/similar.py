@@ -225,12 +225,12 @@ def peers_of(snapshot: IndexSnapshot, filters: dict[str, Filters | None], querie
     """hnswlib / FAISS figures on the same vectors, queries and filters (bench/peers.py), numpy exact beside them."""
     from peers import peer_figures
 
-    masks = {name: snapshot.mask(flt) for name, flt in filters.items()}
-
-    def truth(n_query: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-        keep = masks[name].copy()
-        keep[queries[n_query]] = False
-        return truths[name][n_query], keep
+    def truth(n_query: int, name: str):
+        def mask() -> np.ndarray:
+            keep = snapshot.mask(filters[name])
+            keep[queries[n_query]] = False
+            return keep
+        return truths[name][n_query], mask
 
     return peer_figures(snapshot.matrix, queries, list(filters), truth, K, cache)
 
