@@ -160,3 +160,36 @@ def peer_figures(matrix: np.ndarray, queries: np.ndarray, selectivities: list[st
     """Every peer's figures: {peer: {selectivity: {p50_ms, p95_ms, recall_at_20}}} (or {"skipped": why})."""
     return {**hnswlib_figures(matrix, queries, selectivities, truth, k, cache),
             **faiss_figures(matrix, queries, selectivities, truth, k, cache)}
+
+
+def peers_of(snapshot, filters: dict, queries: np.ndarray, truths: dict, k: int, cache: Path) -> dict:
+    """The peers' figures on a snapshot's vectors, with bench/similar.py's queries, filters and exact rows."""
+
+    def truth(n_query: int, name: str):
+        def mask() -> np.ndarray:
+            keep = snapshot.mask(filters[name])
+            keep[queries[n_query]] = False
+            return keep
+        return truths[name][n_query], mask
+
+    return peer_figures(snapshot.matrix, queries, list(filters), truth, k, cache)
+
+
+def versus_peers(line: dict, selectivities: list[str]) -> dict:
+    """Per selectivity: FlixRec's p50 and recall next to the fastest peer reaching recall@20 >= 0.99
+    (numpy exact, the line's `exact_<sel>`, among them) and the fastest peer at any recall."""
+    out = {}
+    for name in selectivities:
+        ours = line[f"similar_{name}"]
+        candidates = {"numpy_exact": {"p50_ms": line[f"exact_{name}"]["p50_ms"], "recall_at_20": 1.0}}
+        candidates.update({peer: figures[name] for peer, figures in line["peers"].items() if name in figures})
+        good = {peer: f for peer, f in candidates.items() if f.get("recall_at_20", 0) >= 0.99}
+        best = min(good, key=lambda peer: good[peer]["p50_ms"])
+        fastest = min((p for p in candidates if "recall_at_20" in candidates[p]), key=lambda p: candidates[p]["p50_ms"])
+        out[name] = {"flixrec_p50_ms": ours["p50_ms"], "flixrec_recall": ours["recall_at_20"],
+                     "best_peer_at_0.99": best, "best_peer_p50_ms": good[best]["p50_ms"],
+                     "best_peer_recall": good[best]["recall_at_20"],
+                     "fastest_peer": fastest, "fastest_peer_p50_ms": candidates[fastest]["p50_ms"],
+                     "fastest_peer_recall": candidates[fastest]["recall_at_20"],
+                     "ahead_at_0.99": ours["p50_ms"] <= good[best]["p50_ms"] and ours["recall_at_20"] >= 0.995}
+    return out

@@ -23,9 +23,14 @@ Figures per suite (all latencies are single-query, OPENBLAS_NUM_THREADS=1, milli
 - free_text_p50_ms: embed a real overview with the default model + search; embed_titles_per_s (as ingest
   embeds: one worker process per core);
 - build_s (build_index from the 300k catalogue, excluding embedding; chroma add + snapshot),
-  cold_start_s (new process: import, open, first recommendation), rss_mib (that process after queries).
+  cold_start_s (new process: import, open, first recommendation), rss_mib (that process after queries);
+- peers: hnswlib HNSW, FAISS HNSW (two efs) and FAISS flat on the same vectors, queries and filters
+  (bench/peers.py; "skipped" when not installed: pip install -r bench/requirements.txt), and
+  versus_peers: per selectivity, FlixRec next to the fastest peer reaching recall@20 >= 0.99;
+- load_average_at_start / _at_end: the machine's load average (figures are only comparable when low).
 
-Usage: python bench/similar.py [--n 300000] [--queries 200] [--skip-build] [--skip-chroma] [--random]
+Usage: python bench/similar.py [--n 300000] [--queries 200] [--skip-build] [--random] [--embed-texts 0]
+       [--no-peers] [--peer-cache DIR]
 """
 
 from __future__ import annotations
@@ -220,40 +225,6 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
     return out
 
 
-def peers_of(snapshot: IndexSnapshot, filters: dict[str, Filters | None], queries: np.ndarray, truths: dict,
-             cache: Path) -> dict:
-    """hnswlib / FAISS figures on the same vectors, queries and filters (bench/peers.py), numpy exact beside them."""
-    from peers import peer_figures
-
-    def truth(n_query: int, name: str):
-        def mask() -> np.ndarray:
-            keep = snapshot.mask(filters[name])
-            keep[queries[n_query]] = False
-            return keep
-        return truths[name][n_query], mask
-
-    return peer_figures(snapshot.matrix, queries, list(filters), truth, K, cache)
-
-
-def versus_peers(line: dict) -> dict:
-    """Per selectivity: FlixRec's p50 and recall next to the fastest peer reaching recall@20 >= 0.99."""
-    out = {}
-    for name in SELECTIVITIES:
-        ours = line[f"similar_{name}"]
-        candidates = {"numpy_exact": {"p50_ms": line[f"exact_{name}"]["p50_ms"], "recall_at_20": 1.0}}
-        candidates.update({peer: figures[name] for peer, figures in line["peers"].items() if name in figures})
-        good = {peer: f for peer, f in candidates.items() if f.get("recall_at_20", 0) >= 0.99}
-        best = min(good, key=lambda peer: good[peer]["p50_ms"])
-        fastest = min((p for p in candidates if "recall_at_20" in candidates[p]), key=lambda p: candidates[p]["p50_ms"])
-        out[name] = {"flixrec_p50_ms": ours["p50_ms"], "flixrec_recall": ours["recall_at_20"],
-                     "best_peer_at_0.99": best, "best_peer_p50_ms": good[best]["p50_ms"],
-                     "best_peer_recall": good[best]["recall_at_20"],
-                     "fastest_peer": fastest, "fastest_peer_p50_ms": candidates[fastest]["p50_ms"],
-                     "fastest_peer_recall": candidates[fastest]["recall_at_20"],
-                     "ahead_at_0.99": ours["p50_ms"] <= good[best]["p50_ms"] and ours["recall_at_20"] >= 0.995}
-    return out
-
-
 class PrecomputedEmbedder:
     """Returns the vectors already generated for the texts (the build is timed without embedding)."""
 
@@ -399,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     truths: dict = {}
     line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries, truths))
     if args.peers:
-        line["peers"] = peers_of(snapshot, filters, queries, truths, args.peer_cache)
-        line["versus_peers"] = versus_peers(line)
+        from peers import peers_of, versus_peers
+
+        line["peers"] = peers_of(snapshot, filters, queries, truths, K, args.peer_cache)
+        line["versus_peers"] = versus_peers(line, list(SELECTIVITIES))
     if args.embed_texts:
         line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
     line["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
