@@ -42,8 +42,9 @@ ITEM_K = 40
 """Item queries are calibrated for this many neighbours (similar_titles fetches k + 16 for franchises)."""
 CALIBRATION_RECALL = 0.995
 """A projection is used only with a shortlist whose recall@20 on sample queries reaches this."""
-EXACT_ROWS = 12_288
-"""When at most this many rows pass the filter, they are ranked exactly without the projection."""
+EXACT_ROWS = 2_048
+"""When at most this many rows (or the shortlist's) pass the filter, they are ranked exactly without the
+projection; above it, gathering every passing row's full vector costs more than the projected stages."""
 FIT_SAMPLE = 20_000
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
 """Threads that share a full first-stage scan (numpy releases the GIL; one core's memory bandwidth bounds it)."""
