@@ -11,8 +11,9 @@ The planner picks, per query, the cheapest way that still returns the exact rank
   best `prefilter` rows, stage 2 adds the second block for those and keeps the best `shortlist`),
   then the shortlist is re-scored exactly with the full float32 vectors. Scores and order are always
   exact; only shortlist membership is approximate, so both sizes are calibrated at build time on
-  sample queries (recall@20 >= CALIBRATION_RECALL); when none reaches it (e.g. random vectors) the
-  projection is switched off and every query is exact.
+  sample queries: the pair of least estimated cost (`stage_cost`) whose recall@20 reaches
+  CALIBRATION_RECALL; when none reaches it (e.g. random vectors) the projection is switched off and
+  every query is exact.
 
 Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so results are stable.
 """
