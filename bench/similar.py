@@ -23,9 +23,14 @@ Figures per suite (all latencies are single-query, OPENBLAS_NUM_THREADS=1, milli
 - free_text_p50_ms: embed a real overview with the default model + search; embed_titles_per_s (as ingest
   embeds: one worker process per core);
 - build_s (build_index from the 300k catalogue, excluding embedding; chroma add + snapshot),
-  cold_start_s (new process: import, open, first recommendation), rss_mib (that process after queries).
+  cold_start_s (new process: import, open, first recommendation), rss_mib (that process after queries);
+- peers: hnswlib HNSW, FAISS HNSW (two efs) and FAISS flat on the same vectors, queries and filters
+  (bench/peers.py; "skipped" when not installed: pip install -r bench/requirements.txt), and
+  versus_peers: per selectivity, FlixRec next to the fastest peer reaching recall@20 >= 0.99;
+- load_average_at_start / _at_end: the machine's load average (figures are only comparable when low).
 
-Usage: python bench/similar.py [--n 300000] [--queries 200] [--skip-build] [--skip-chroma] [--random]
+Usage: python bench/similar.py [--n 300000] [--queries 200] [--skip-build] [--random] [--embed-texts 0]
+       [--no-peers] [--peer-cache DIR]
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # bench/peers.py
 
 import numpy as np  # noqa: E402
 
@@ -169,36 +175,44 @@ def snapshot_of(titles: list[Title], matrix: np.ndarray, mode: str = "auto") -> 
 
 
 def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], queries: np.ndarray,
-                  chroma=None, chroma_queries: int = 0) -> dict:
-    """Engine vs exact numpy vs the seed's post-filter (and Chroma `where`) for every selectivity."""
+                  chroma=None, chroma_queries: int = 0, truths: dict | None = None) -> dict:
+    """Engine vs exact numpy vs the seed's post-filter (and Chroma `where`) for every selectivity.
+
+    `truths`, when given, receives each selectivity's exact rows per query (for the peers' recall).
+    """
     exact = VectorSearch(snapshot.matrix, snapshot.tie_rank, mode="exact")
+    truths = {} if truths is None else truths
     out: dict = {}
     for name, flt in filters.items():
         base = snapshot.mask(flt)
         passing = int(base.sum())
-        fast_t, exact_t, recalls, k_ok, seed_short, plans = [], [], [], 0, 0, set()
+        fast_t, exact_t, recalls, k_ok, seed_short, plans, truth_rows = [], [], [], 0, 0, set(), []
         chroma_t, chroma_recall = [], []
-        for n_query, row in enumerate(queries):
-            vector = snapshot.matrix[row]
+        found = []
+        for row in queries:  # each method in its own loop, as the peers are: no other work between queries
             began = time.perf_counter()
             keep = snapshot.mask(flt)
             keep[row] = False
-            rows, _ = snapshot.search.top_k(vector, K, keep, item=True)  # as similar_titles asks
+            rows, _ = snapshot.search.top_k(snapshot.matrix[row], K, keep, item=True)  # as similar_titles asks
             fast_t.append(time.perf_counter() - began)
             plans.add(snapshot.search.last_plan.method)
+            found.append(rows)
+        for row in queries:
             began = time.perf_counter()
             keep = snapshot.mask(flt)
             keep[row] = False
-            truth, _ = exact.top_k(vector, K, keep)
+            truth, _ = exact.top_k(snapshot.matrix[row], K, keep)
             exact_t.append(time.perf_counter() - began)
+            truth_rows.append(truth)
+        for n_query, (row, rows, truth) in enumerate(zip(queries, found, truth_rows)):
             recalls.append(len(set(rows.tolist()) & set(truth.tolist())) / max(1, len(truth)))
             k_ok += len(rows) == min(K, passing - int(base[row]))
-            seed_rows, _ = exact.top_k(vector, 70)  # top-69 besides the seed, then filter
+            seed_rows, _ = exact.top_k(snapshot.matrix[row], 70)  # top-69 besides the seed, then filter
             seed_rows = [r for r in seed_rows if r != row and base[r]][:K]
             seed_short += len(seed_rows) < K
             if chroma is not None and n_query < chroma_queries:
                 began = time.perf_counter()
-                res = chroma.query(query_embeddings=[vector], n_results=K + 1, where=chroma_where(flt), include=[])
+                res = chroma.query(query_embeddings=[snapshot.matrix[row]], n_results=K + 1, where=chroma_where(flt), include=[])
                 chroma_t.append(time.perf_counter() - began)
                 got = [snapshot.position(i) for i in res["ids"][0] if i != snapshot.ids[row]][:K]
                 chroma_recall.append(len(set(got) & set(truth.tolist())) / max(1, len(truth)))
@@ -208,6 +222,7 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
             "k_ok": round(k_ok / len(queries), 4), "plans": sorted(plans)}
         out[f"exact_{name}"] = {"p50_ms": pct(exact_t, 50), "p95_ms": pct(exact_t, 95)}
         out[f"seed_{name}"] = {"fewer_than_k": round(seed_short / len(queries), 4)}
+        truths[name] = truth_rows
         if chroma_t:
             out[f"chroma_{name}"] = {"p50_ms": pct(chroma_t, 50), "recall_at_20": round(float(np.mean(chroma_recall)), 4),
                                      "queries": len(chroma_t)}
@@ -336,9 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-build", action="store_true", help="no Chroma build/cold start (and no Chroma baseline)")
     parser.add_argument("--random", action="store_true", help="also the random-vector worst case")
-    parser.add_argument("--embed-texts", type=int, default=2000)
+    parser.add_argument("--embed-texts", type=int, default=2000, help="0: no embedding / free-text figures")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/flixrec-bench"))
     parser.add_argument("--keep", action="store_true", help="keep the built home in --workdir")
+    parser.add_argument("--no-peers", dest="peers", action="store_false",
+                        help="no hnswlib / FAISS / numpy baselines (bench/peers.py)")
+    parser.add_argument("--peer-cache", type=Path, default=Path("/tmp/flixrec-bench-peers"),
+                        help="where the peers' HNSW indexes are kept between runs")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -353,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     filters = selective_filters(meta)
     line: dict = {"suite": f"similar-{args.n}", "generator": GENERATOR, "seed": args.seed, "n": len(matrix),
                   "dim": int(matrix.shape[1]), "k": K, "queries": args.queries,
-                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     chroma = app = None
     if not args.skip_build:
         built = build_suite(args.workdir, titles, matrix, filters, queries, args)
@@ -363,8 +383,16 @@ def main(argv: list[str] | None = None) -> int:
     snapshot = app._current_recommender().snapshot if app is not None else snapshot_of(titles, matrix)
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
-    line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries))
-    line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
+    truths: dict = {}
+    line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries, truths))
+    if args.peers:
+        from peers import peers_of, versus_peers
+
+        line["peers"] = peers_of(snapshot, filters, queries, truths, K, args.peer_cache)
+        line["versus_peers"] = versus_peers(line, list(SELECTIVITIES))
+    if args.embed_texts:
+        line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
+    line["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     line["suite_s"] = round(time.perf_counter() - suite_began, 1)
     print(json.dumps(line), flush=True)
     if args.random:

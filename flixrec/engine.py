@@ -11,8 +11,9 @@ The planner picks, per query, the cheapest way that still returns the exact rank
   best `prefilter` rows, stage 2 adds the second block for those and keeps the best `shortlist`),
   then the shortlist is re-scored exactly with the full float32 vectors. Scores and order are always
   exact; only shortlist membership is approximate, so both sizes are calibrated at build time on
-  sample queries (recall@20 >= CALIBRATION_RECALL); when none reaches it (e.g. random vectors) the
-  projection is switched off and every query is exact.
+  sample queries: the pair of least estimated cost (`stage_cost`) whose recall@20 reaches
+  CALIBRATION_RECALL; when none reaches it (e.g. random vectors) the projection is switched off and
+  every query is exact.
 
 Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so results are stable.
 """
@@ -42,8 +43,9 @@ ITEM_K = 40
 """Item queries are calibrated for this many neighbours (similar_titles fetches k + 16 for franchises)."""
 CALIBRATION_RECALL = 0.995
 """A projection is used only with a shortlist whose recall@20 on sample queries reaches this."""
-EXACT_ROWS = 12_288
-"""When at most this many rows pass the filter, they are ranked exactly without the projection."""
+EXACT_ROWS = 2_048
+"""When at most this many rows (or the shortlist's) pass the filter, they are ranked exactly without the
+projection; above it, gathering every passing row's full vector costs more than the projected stages."""
 FIT_SAMPLE = 20_000
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
 """Threads that share a full first-stage scan (numpy releases the GIL; one core's memory bandwidth bounds it)."""
@@ -103,8 +105,8 @@ class Projection:
 
 def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: int = 20, seed: int = 0,
               item_queries: int = 96) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(shortlist, prefilter) for any query and for item queries: the smallest sizes whose recall reaches
-    CALIBRATION_RECALL; (0, 0) when none does.
+    """(shortlist, prefilter) for any query and for item queries: the sizes of least estimated cost
+    (`stage_cost`) whose recall reaches CALIBRATION_RECALL; (0, 0) when none does.
 
     Any query: half the queries are stored rows, half are rows pushed off the data by noise (like
     free-text queries), recall@k. Item queries: stored rows' ITEM_K nearest other rows (the row itself
@@ -124,13 +126,14 @@ def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: 
     vectors[half:] += noise
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     head_rank, full_rank = _projected_ranks(matrix, projection, vectors, k, exclude=None)
-    general = _smallest_sizes(head_rank, full_rank, n, SHORTLIST_CHOICES, PREFILTER_CHOICES)
+    tail_dims = projection.tail.shape[1]
+    general = _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, SHORTLIST_CHOICES, PREFILTER_CHOICES)
     if not general[0]:
         return general, (0, 0)
     items = np.sort(np.random.default_rng(seed + 2).choice(n, size=min(n, item_queries), replace=False))
     head_rank, full_rank = _projected_ranks(matrix, projection, np.asarray(matrix[items], dtype=np.float32), ITEM_K,
                                             exclude=items)
-    return general, _smallest_sizes(head_rank, full_rank, n, ITEM_SHORTLIST_CHOICES, ITEM_PREFILTER_CHOICES)
+    return general, _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, ITEM_SHORTLIST_CHOICES, ITEM_PREFILTER_CHOICES)
 
 
 def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.ndarray, k: int,
@@ -157,16 +160,39 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
     return np.concatenate(head_ranks), np.concatenate(full_ranks)
 
 
-def _smallest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, shortlists: tuple[int, ...],
-                    prefilters: tuple[int, ...]) -> tuple[int, int]:
-    """The smallest (shortlist, prefilter) whose recall reaches CALIBRATION_RECALL; (0, 0) when none does."""
+def gather_cost(megabytes: float) -> float:
+    """Estimated ms to gather rows totalling `megabytes` (a random gather slows down sharply once it
+    outgrows the CPU caches: docs/performance.md, "Choosing the sizes by cost")."""
+    return 0.1 * megabytes * (1.0 + (megabytes / 4.0) ** 2)
+
+
+def scan_cost(megabytes: float) -> float:
+    """Estimated ms to scan `megabytes` of rows in order (memory bandwidth of one core)."""
+    return 0.06 * megabytes
+
+
+def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -> float:
+    """Estimated ms of the stages after the head scan: the tail scores (gathered for the `prefilter`
+    rows, or scanned for all when 0) and the exact re-score of the `shortlist` rows."""
+    tail = gather_cost(prefilter * tail_dims * 4e-6) if prefilter else scan_cost(n * tail_dims * 4e-6)
+    return tail + gather_cost(shortlist * d * 4e-6)
+
+
+def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int, tail_dims: int,
+                    shortlists: tuple[int, ...], prefilters: tuple[int, ...]) -> tuple[int, int]:
+    """The (shortlist, prefilter) of least estimated cost among those whose recall reaches
+    CALIBRATION_RECALL (ties: the smaller shortlist); (0, 0) when none does."""
+    best: tuple[float, int, int] | None = None
     for size in shortlists:
-        if size < n and float(np.mean(full_rank < size)) >= CALIBRATION_RECALL:
-            for prefilter in prefilters:
-                if size < prefilter < n // 4 and float(np.mean((full_rank < size) & (head_rank < prefilter))) >= CALIBRATION_RECALL:
-                    return size, prefilter
-            return size, 0
-    return 0, 0  # no shortlist smaller than the index is good enough: scan exactly
+        if size >= n or float(np.mean(full_rank < size)) < CALIBRATION_RECALL:
+            continue
+        options = [0] + [p for p in prefilters if size < p < n // 4 and
+                         float(np.mean((full_rank < size) & (head_rank < p))) >= CALIBRATION_RECALL]
+        for prefilter in options:
+            cost = stage_cost(n, d, tail_dims, size, prefilter)
+            if best is None or cost < best[0]:
+                best = (cost, size, prefilter)
+    return (0, 0) if best is None else (best[1], best[2])  # (0, 0): no shortlist is good enough, scan exactly
 
 
 @dataclasses.dataclass

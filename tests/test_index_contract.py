@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.engine import ITEM_K, Projection, VectorSearch
+from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes, stage_cost
 from flixrec.errors import TitleNotFound
 from flixrec.index import (
     IndexSnapshot,
@@ -277,3 +277,15 @@ def test_item_queries_get_their_own_calibrated_sizes_and_keep_the_recall():
     assert search.last_plan.candidates >= projection.shortlist
     search.top_k(rows[0], ITEM_K + 1, item=True)  # more neighbours than items were calibrated for
     assert search.last_plan.candidates >= projection.shortlist
+
+
+def test_calibration_picks_the_cheapest_sizes_that_reach_the_recall():
+    """A larger shortlist with a much smaller prefilter wins when its gathers are cheaper (300k x 512)."""
+    n, d, tail_dims = 300_000, 512, 64
+    full_rank = np.array([100] * 996 + [700] * 4)  # projected-score rank of each exact top row
+    head_rank = np.array([1000] * 991 + [20_000] * 5 + [1000] * 4)  # head-score rank
+    # (512, 32768) and (512, no prefilter) reach 0.995 too, but gather 8 MB of tail rows or scan all of them
+    assert _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, (512, 1024), PREFILTER_CHOICES) == (1024, 8192)
+    assert stage_cost(n, d, tail_dims, 1024, 8192) < stage_cost(n, d, tail_dims, 512, 32768)
+    assert _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, (512,), PREFILTER_CHOICES) == (512, 32768)
+    assert _cheapest_sizes(head_rank, full_rank + n, n, d, tail_dims, SHORTLIST_CHOICES, PREFILTER_CHOICES) == (0, 0)
