@@ -61,9 +61,11 @@ FAST_TIER = not demo and not postgres and not servers and not browser and not sl
 test-fast: install-dev
 	$(PY) -m pytest -m "$(FAST_TIER)"
 
-# The benches' load generator for the REST API (bench/api_load.py drives the server with wrk, from Debian).
+# The benches' own tools: wrk (bench/api_load.py drives the REST API with it, from Debian) and the peers
+# bench/similar.py races (bench/requirements.txt: FAISS, hnswlib; never the app's requirements).
 bench-deps:
-	@$(if $(wildcard /usr/bin/wrk),true,apt-get update && apt-get install -y --no-install-recommends wrk)
+	@$(if $(wildcard /usr/bin/wrk),true,apt-get update && apt-get install -y --no-install-recommends wrk g++)
+	$(PY) -m pip install -q -r bench/requirements.txt
 
 # 300k suite (bench/similar.py, ~15 min: builds a 300k catalogue + Chroma index in /tmp/flixrec-bench) + quality.
 bench: install-dev demo bench-deps
@@ -73,7 +75,7 @@ bench: install-dev demo bench-deps
 	$(PY) bench/trakt_crawl.py
 
 # 1M titles: query path, recall and embedding only (no Chroma build or `where` baseline at this size).
-bench-1m: install-dev demo
+bench-1m: install-dev demo bench-deps
 	$(PY) bench/similar.py --n 1000000 --skip-build --random
 
 clean-venv:
