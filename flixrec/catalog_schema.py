@@ -124,7 +124,9 @@ def code_list(stored: str | None) -> tuple[str, ...] | None:
 
 
 def row_to_title(row: Mapping[str, Any], people: Iterable[Person]) -> Title:
-    values = {name: row.get(name) for name in TITLE_FIELDS}
+    """The Title a `titles` row (and its people) stands for."""
+    data = dict(row)  # a plain dict: a result row's mapping answers .get() several times slower
+    values = {name: data.get(name) for name in TITLE_FIELDS}
     for name in TUPLE_FIELDS:
         values[name] = tuple(values[name] or ())
     for name in CODE_LIST_FIELDS:

@@ -64,29 +64,38 @@ _FILM_PREFIX = re.compile(r"^(剧场版|劇場版|映画|电影版|the movie)\s*
 _HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|sir|young|younger|older|old|teen|teenage|little|adult|captain|agent)\.?\s+")
 
 
+_SPACES = re.compile(r"[\s\u3000]+")
+_SUBTITLE = re.compile(r"\s*[:：]\s*|\s+-\s+")
+_ARTICLE = re.compile(r"^(the|a|an)\s+")
+_WORD = re.compile(r"\w+")
+
+
 def normalise_name(text: str) -> str:
     """Casefolded, accent-insensitive, punctuation-light form of a name."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"[\s\u3000]+", " ", text)
+    text = _SPACES.sub(" ", text)
     return text.strip(" \t\n\"'“”‘’.,!?")
 
 
 def franchise_key(name: str) -> str:
     """The base of a name: no leading article, subtitle after ':' or ' - ', or sequel number."""
     key = _FILM_PREFIX.sub("", normalise_name(name))
-    key = re.split(r"\s*[:：]\s*|\s+-\s+", key, maxsplit=1)[0]
-    key = re.sub(r"^(the|a|an)\s+", "", key)
+    key = _SUBTITLE.split(key, maxsplit=1)[0]
+    key = _ARTICLE.sub("", key)
     return _SEQUEL_SUFFIX.sub("", key).strip()
 
 
 def name_words(text: str) -> list[str]:
     """The words of a name, normalised."""
-    return re.findall(r"\w+", normalise_name(text))
+    return _WORD.findall(normalise_name(text))
 
 
 def leading_pair(name: str) -> str | None:
     """The first two words of a name of three or more (articles skipped), when neither is a stop word."""
-    words = name_words(name)
+    return _leading_pair(name_words(name))
+
+
+def _leading_pair(words: list[str]) -> str | None:
     while words and words[0] in ("the", "a", "an"):
         words = words[1:]
     if len(words) >= 3 and words[0] not in STOP_WORDS and words[1] not in STOP_WORDS:
@@ -160,11 +169,12 @@ class FranchiseIndex:
             if len(parts) >= 2:
                 self.by_first_word[parts[0]].add(tid)
         for name in names[:2]:
-            words = name_words(name)[:MAX_NAME_WORDS]
+            all_words = name_words(name)
+            words = all_words[:MAX_NAME_WORDS]
             for i in range(len(words)):
                 for j in range(i + 2, len(words) + 1):
                     self.by_gram[" ".join(words[i:j])].add(tid)
-            lead = leading_pair(name)
+            lead = _leading_pair(all_words)
             if lead:
                 self.by_lead[lead].add(tid)
         self._keywords[tid] = frozenset(normalise_name(k) for k in record.keywords)
