@@ -354,3 +354,15 @@ def test_the_lone_record_fast_path_gives_what_regrouping_gives(batches):
 
     with tempfile.TemporaryDirectory() as tmp:
         _both_ways(Path(tmp), [[_mixed_record(source, n, shape) for source, n, shape in batch] for batch in batches])
+
+
+def test_json_columns_read_fast_json_and_what_python_wrote():
+    """orjson reads the columns; NaN/Infinity literals (the standard library's writing) still read."""
+    import math
+
+    from flixrec.database import read_json
+
+    assert read_json('{"genres": ["Drama"], "n": 1.5}') == {"genres": ["Drama"], "n": 1.5}
+    assert read_json(b'["a"]') == ["a"]
+    value = read_json('[NaN, Infinity, "x"]')
+    assert math.isnan(value[0]) and value[1] == math.inf and value[2] == "x"
