@@ -65,7 +65,8 @@ def flixrec_service(settings: Settings) -> FlixRec:
 
 
 class WarmUp:
-    """The model and name search loading in a background thread, so the first search does not wait for them."""
+    """The model, the name search and the ranking features loading in a background thread, so the first search
+    does not wait for them (`ready`: the model is loaded)."""
 
     def __init__(self, service: FlixRec):
         self.done = threading.Event()
@@ -81,6 +82,10 @@ class WarmUp:
             self.error = str(exc)
         finally:
             self.done.set()
+        try:
+            service.warm_up()  # the ranking features: tens of seconds at 300k titles, before the first similar query
+        except Exception as exc:  # noqa: BLE001 - e.g. no index yet: the first similar query reports it
+            self.error = str(exc)
 
     @property
     def ready(self) -> bool:
