@@ -1,4 +1,4 @@
-"""FlixRec: the one object the edges (CLI, Streamlit pages) talk to. Read-only over the index.
+"""FlixRec: the one object the edges (CLI, Streamlit pages, REST API) talk to. Read-only over the index.
 
 Its public methods are the core's boundary: k (1..MAX_K), ids, text and filters are checked once here
 (flixrec.validation), so a bad argument is an InvalidRequest or TitleNotFound, never a crash below.
