@@ -17,7 +17,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,7 @@ class FlixRec:
         self._search: TitleSearch | None = None
         self._stamp_seen: tuple[float, str | None] | None = None
         self._loading: str | None = None
-        self._facets: tuple[str | None, dict[str, Any]] | None = None
+        self._built: dict[str, tuple[str | None, Any]] = {}  # name -> (build stamp, value): see _per_build
 
     # ---- lazily opened parts --------------------------------------------------------------------
 
@@ -270,13 +270,7 @@ class FlixRec:
 
     def profile_matcher(self) -> ProfileMatcher:
         """Matches profile rows (files, Trakt, picks) to this catalogue; rebuilt after a new build."""
-        stamp = self._current_recommender().snapshot.stamp
-        with self._lock:
-            cached = getattr(self, "_profile_matcher", None)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, ProfileMatcher(self.catalog.frame_rows(MATCH_COLUMNS)))
-                self._profile_matcher = cached
-        return cached[1]
+        return self._per_build("profile_matcher", lambda: ProfileMatcher(self.catalog.frame_rows(MATCH_COLUMNS)))
 
     def import_profile(self, files: dict[str, bytes | str]) -> Profile:
         """A profile from IMDb / Letterboxd export files (name -> content), with the rows it could not match and why."""
@@ -362,23 +356,21 @@ class FlixRec:
     def facets(self) -> dict[str, Any]:
         """Ranges and choices for filter widgets: year/runtime/votes bounds, genres, languages, spoken
         languages and certifications (both empty for a catalogue without them, e.g. the demo); once per build."""
+        return dict(self._per_build("facets", self._facets_of_build))
+
+    def _facets_of_build(self) -> dict[str, Any]:
         snapshot = self._current_recommender().snapshot
-        cached = self._facets
-        if cached is not None and cached[0] == snapshot.stamp:
-            return dict(cached[1])
 
         def bounds(name: str) -> tuple[float, float]:
             values = snapshot.numeric[name]
             values = values[~np.isnan(values)]
             return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
 
-        facets = {
+        return {
             "year": bounds("year"), "runtime": bounds("runtime"), "votes": bounds("votes"), "rating": bounds("rating"),
             "genres": list(snapshot.genres), "languages": list(snapshot.languages),
             "spoken_languages": list(snapshot.spoken_languages or ()), "certifications": list(snapshot.certifications),
         }
-        self._facets = (snapshot.stamp, facets)
-        return dict(facets)
 
     def status(self) -> Status:
         """Counts and agreement of catalogue and index (never reads a key)."""
@@ -447,12 +439,15 @@ class FlixRec:
 
     def catalogue_frame(self) -> pd.DataFrame:
         """Every title as a table row (see flixrec.explore.CATALOGUE_COLUMNS), reloaded after a new build."""
+        return self._per_build("catalogue_frame", lambda: catalogue_frame(self.catalog.frame_rows(CATALOGUE_COLUMNS)))
+
+    def _per_build(self, name: str, make: Callable[[], Any]) -> Any:
+        """`make()`'s value, made once per build of the index (made again after a new build is served)."""
         stamp = self._current_recommender().snapshot.stamp
         with self._lock:
-            cached = getattr(self, "_catalogue_frame", None)
+            cached = self._built.get(name)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, catalogue_frame(self.catalog.frame_rows(CATALOGUE_COLUMNS)))
-                self._catalogue_frame = cached
+                cached = self._built[name] = (stamp, make())
         return cached[1]
 
     def explore_catalogue(self, filters: Filters | None = None) -> pd.DataFrame:
