@@ -63,10 +63,12 @@ class Recommender:
         franchise (see `franchise_titles`) are left out so they do not crowd out the discoveries.
         `weights` overrides the configured blend for this call. Raises TitleNotFound for an unknown id.
         """
-        seed, vector = self._seed_vector(title_id)
+        row = self.snapshot.position(title_id)
+        vector = self.snapshot.vector(title_id) if row is not None else None
+        if vector is None:
+            self._seed_vector(title_id)  # raises TitleNotFound or IndexNotBuilt
         weights = weights or self.weights
         features = self.features
-        row = self.snapshot.position(title_id)
         keep = self.snapshot.mask(filters)
         keep[row] = False
         left_out = []
@@ -84,7 +86,7 @@ class Recommender:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
         scores = features.blended(row, rows, weights)
         order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
-        return self._recommendations(seed, row, rows[order], scores[order])
+        return self._recommendations(title_id, row, rows[order], scores[order])
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels, prequels, series seasons and same-name titles of `title_id`, in order of release.
@@ -184,9 +186,13 @@ class Recommender:
         others = np.delete(np.arange(len(self.snapshot)), row)
         return self.features.distribution(row, others, self.weights)
 
-    def _recommendations(self, seed: Title, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
+    def _recommendations(self, seed_id: str, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
+        """The ranked rows as Recommendations with their reasons: one catalogue read for the seed and them."""
         ids = [self.snapshot.ids[r] for r in rows]
-        titles = self.catalog.find_titles(ids, with_people=False)
+        titles = self.catalog.find_titles([seed_id, *ids], with_people=False)
+        seed = titles.get(seed_id)
+        if seed is None:
+            raise TitleNotFound(seed_id)
         found = [(tid, r, float(s)) for tid, r, s in zip(ids, rows, scores) if tid in titles]
         return [
             Recommendation(titles[tid], round(score, 6), rank, self.features.reasons(row, r, seed, titles[tid]),

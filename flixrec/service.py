@@ -241,7 +241,9 @@ class FlixRec:
         """The k titles most similar to a title under filters, each with its reasons (see Recommender.similar_titles)."""
         title_id, k, filters = check_title_id(title_id), check_k(k), check_filters(filters)
         recommender = self._current_recommender()
-        return recommender.similar_titles(self.catalog.current_title_id(title_id), k, filters, bool(separate_franchise), weights)
+        if recommender.snapshot.position(title_id) is None:  # an old id of a merged record finds its title
+            title_id = self.catalog.current_title_id(title_id)
+        return recommender.similar_titles(title_id, k, filters, bool(separate_franchise), weights)
 
     def similar_to_seed(self, title_id: str, k: int = 20, filters: Filters | None = None,
                         weights: RankingWeights | None = None) -> tuple[Title, list[Recommendation]]:
