@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from flixrec.models import Title
+from flixrec.postings import PostingsBuilder
 
 Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 """(title id, other ids) -> each other's text similarity to the title, None where unknown."""
@@ -126,26 +127,39 @@ class FranchiseRecord:
 
 
 class FranchiseIndex:
-    """Inverted indexes over names, characters and keywords of the whole catalogue."""
+    """Inverted indexes over names, characters and keywords of the whole catalogue.
+
+    Built to stay small at 300k titles: the name fragments (millions of them) are `Postings`, the other
+    indexes lists, and what is kept per title tuples of shared (interned) strings, never an empty dict.
+    The titles' links are found at query time (`related`).
+    """
 
     def __init__(self, records: Iterable[FranchiseRecord]):
-        self._keys: dict[str, set[str]] = {}
+        self._ids: list[str] = []
+        self._keys: dict[str, tuple[str, ...]] = {}
         self._primary_names: dict[str, tuple[str, ...]] = {}
-        self._keywords: dict[str, frozenset[str]] = {}
-        self._characters: dict[str, dict[str, set[str]]] = {}
-        self._actor_words: dict[str, dict[str, set[str]]] = {}
-        self._series: dict[str, tuple[str, str, int] | None] = {}
-        self.by_key: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_gram: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_first_word: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_lead: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_character: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_keyword: dict[str, set[str]] = collections.defaultdict(set)
-        self.by_actor: dict[str, list[tuple[str, set[str]]]] = collections.defaultdict(list)
-        self.by_series: dict[tuple[str, str, int], set[str]] = collections.defaultdict(set)
+        self._keywords: dict[str, tuple[str, ...]] = {}
+        self._characters: dict[str, dict[str, frozenset[str]]] = {}
+        self._actor_words: dict[str, dict[str, frozenset[str]]] = {}
+        self._series: dict[str, tuple[str, str, int]] = {}
+        self._strings: dict[str, str] = {}
+        self._grams = PostingsBuilder()
+        self.by_key: dict[str, list[str]] = collections.defaultdict(list)
+        self.by_first_word: dict[str, list[str]] = collections.defaultdict(list)
+        self.by_lead: dict[str, list[str]] = collections.defaultdict(list)
+        self.by_character: dict[str, list[str]] = collections.defaultdict(list)
+        self.by_keyword: dict[str, list[str]] = collections.defaultdict(list)
+        self.by_actor: dict[str, list[tuple[str, frozenset[str]]]] = collections.defaultdict(list)
+        self.by_series: dict[tuple[str, str, int], list[str]] = collections.defaultdict(list)
         actors_of: dict[str, set[str]] = collections.defaultdict(set)
         for record in records:
             self._add(record, actors_of)
+        self.by_gram = self._grams.build(self._ids)
+        del self._grams
+        for index in (self.by_key, self.by_first_word, self.by_lead, self.by_character, self.by_keyword, self.by_actor,
+                      self.by_series):
+            index.default_factory = None  # a lookup never adds a key
+        self._strings.clear()
         word_titles = collections.Counter(w for per in self._actor_words.values() for words in per.values() for w in words)
         self._rare_words = {w for w, count in word_titles.items() if count <= RARE_NAME_TITLES}
         self._generic = {
@@ -157,47 +171,62 @@ class FranchiseIndex:
             if c not in self._generic and len(c.split()) >= 2 and len(actors_of[c]) / len(titles) <= GENERIC_ACTOR_SHARE
         }
 
+    @staticmethod
+    def _file(index: dict[str, list[str]], key: str, title_id: str) -> None:
+        """Add a title under a key once (a title's entries are added one after another)."""
+        titles = index[key]
+        if not titles or titles[-1] != title_id:
+            titles.append(title_id)
+
+    def _shared(self, text: str) -> str:
+        """One string object for equal strings (keywords and names repeat across titles)."""
+        return self._strings.setdefault(text, text)
+
     def _add(self, record: FranchiseRecord, actors_of: dict[str, set[str]]) -> None:
-        tid = record.title_id
+        tid, row = record.title_id, len(self._ids)
+        self._ids.append(tid)
         names = tuple(n for n in record.names if n)
-        keys = {franchise_key(n) for n in names[:10]} - {""}
+        keys = tuple(sorted({self._shared(franchise_key(n)) for n in names[:10]} - {""}))
         self._keys[tid] = keys
         self._primary_names[tid] = names[:2]
         for key in keys:
-            self.by_key[key].add(tid)
+            self._file(self.by_key, key, tid)
             parts = key.split()
             if len(parts) >= 2:
-                self.by_first_word[parts[0]].add(tid)
+                self._file(self.by_first_word, parts[0], tid)
         for name in names[:2]:
             all_words = name_words(name)
             words = all_words[:MAX_NAME_WORDS]
             for i in range(len(words)):
                 for j in range(i + 2, len(words) + 1):
-                    self.by_gram[" ".join(words[i:j])].add(tid)
+                    self._grams.add(" ".join(words[i:j]), row)
             lead = _leading_pair(all_words)
             if lead:
-                self.by_lead[lead].add(tid)
-        self._keywords[tid] = frozenset(normalise_name(k) for k in record.keywords)
-        for keyword in self._keywords[tid]:
-            self.by_keyword[keyword].add(tid)
+                self._file(self.by_lead, lead, tid)
+        keywords = tuple(sorted({self._shared(normalise_name(k)) for k in record.keywords}))
+        self._keywords[tid] = keywords
+        for keyword in keywords:
+            self._file(self.by_keyword, keyword, tid)
         characters: dict[str, set[str]] = {}
         actor_words: dict[str, set[str]] = {}
         for person_id, credit in record.characters:
             for name in character_names(credit):
-                characters.setdefault(name, set()).add(person_id)
+                characters.setdefault(self._shared(name), set()).add(person_id)
                 actors_of[name].add(person_id)
-                words = {w for w in re.findall(r"\w+", name) if len(w) >= 3 and w not in ROLE_WORDS}
+                words = {self._shared(w) for w in re.findall(r"\w+", name) if len(w) >= 3 and w not in ROLE_WORDS}
                 if words:
                     actor_words.setdefault(person_id, set()).update(words)
-        self._characters[tid] = characters
-        for name in characters:
-            self.by_character[name].add(tid)
-        self._actor_words[tid] = actor_words
-        for person_id, words in actor_words.items():
-            self.by_actor[person_id].append((tid, words))
-        self._series[tid] = record.series_key
+        if characters:
+            self._characters[tid] = {name: frozenset(actors) for name, actors in characters.items()}
+            for name in characters:
+                self._file(self.by_character, name, tid)
+        if actor_words:
+            self._actor_words[tid] = {person_id: frozenset(words) for person_id, words in actor_words.items()}
+            for person_id, words in self._actor_words[tid].items():
+                self.by_actor[person_id].append((tid, words))
         if record.series_key:
-            self.by_series[record.series_key].add(tid)
+            self._series[tid] = record.series_key
+            self._file(self.by_series, record.series_key, tid)
 
     def __contains__(self, title_id: str) -> bool:
         return title_id in self._keys
@@ -215,7 +244,7 @@ class FranchiseIndex:
         self._by_name(title_id, strong, weak)
         self._by_character(title_id, strong)
         self._by_keyword(title_id, strong, weak)
-        series = self._series[title_id]
+        series = self._series.get(title_id)
         if series:
             for other in self.by_series[series]:
                 strong.setdefault(other, "series")
@@ -276,14 +305,14 @@ class FranchiseIndex:
                     weak[other].add("lead")
 
     def _by_character(self, tid: str, strong: dict[str, str]) -> None:
-        for name, actors in self._characters[tid].items():
+        for name, actors in self._characters.get(tid, {}).items():
             for other in self.by_character[name]:
                 if other == tid:
                     continue
-                if actors & self._characters[other].get(name, set()) or name in self._played_by_few:
+                if actors & self._characters.get(other, {}).get(name, frozenset()) or name in self._played_by_few:
                     strong.setdefault(other, "character")
         links: collections.Counter[str] = collections.Counter()
-        for person_id, words in self._actor_words[tid].items():
+        for person_id, words in self._actor_words.get(tid, {}).items():
             rare = words & self._rare_words
             for other, other_words in self.by_actor[person_id]:
                 if other != tid and words & other_words:
@@ -296,28 +325,29 @@ class FranchiseIndex:
         def telling(word: str) -> bool:
             return len(word) >= 4 and (" " in word or len(self.by_keyword.get(word, ())) <= RARE_NAME_TITLES)
 
-        mine = self._keywords[tid]
+        mine = frozenset(self._keywords[tid])
         for key in self._keys[tid]:
             for other in self.by_keyword.get(key, ()):
-                if self._much_in_common(mine, self._keywords[other], key):
+                if self._much_in_common(mine, frozenset(self._keywords[other]), key):
                     strong.setdefault(other, "keyword")
                 elif telling(key):
                     weak[other].add("keyword")
         for keyword in mine:
             for other in self._extending(keyword):
-                if self._much_in_common(mine, self._keywords[other], keyword):
+                if self._much_in_common(mine, frozenset(self._keywords[other]), keyword):
                     strong.setdefault(other, "keyword")
                 elif telling(keyword) and keyword in self._keys[other]:
                     weak[other].add("keyword")
 
-    def _extending(self, word: str) -> set[str]:
-        """Titles whose base name is `word` or starts with it ("batman" -> Batman Begins)."""
+    def _extending(self, word: str) -> list[str]:
+        """Titles whose base name is `word` or starts with it ("batman" -> Batman Begins), in catalogue order."""
         if len(word) < 4:
-            return set()
-        found = set(self.by_key.get(word, ()))
+            return []
+        found = dict.fromkeys(self.by_key.get(word, ()))
         if " " not in word:
-            found |= {t for t in self.by_first_word.get(word, ()) if any(k.split()[0] == word for k in self._keys[t])}
-        return found
+            found.update(dict.fromkeys(t for t in self.by_first_word.get(word, ())
+                                       if any(k.split()[0] == word for k in self._keys[t])))
+        return list(found)
 
     @staticmethod
     def _much_in_common(a: frozenset[str], b: frozenset[str], naming: str) -> bool:
