@@ -83,6 +83,7 @@ SETTINGS: dict[str, Setting] = {
             ("genres", "weight of shared genres"),
             ("era", "weight of close release years"),
             ("popularity", "weight of similar vote counts"),
+            ("agreement", "weight of neighbourhood agreement (the title sees the seed's nearest titles as the seed does)"),
         )
     },
     "trakt_client_id": Setting("TRAKT_CLIENT_ID", None, "Trakt API key (client id) from https://trakt.tv/oauth/applications"),

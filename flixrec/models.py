@@ -299,6 +299,8 @@ class RankingWeights:
     genres: float = 0.1
     era: float = 0.1
     popularity: float = 0.05
+    agreement: float = 0.2
+    """Neighbourhood agreement (flixrec.ranking); chosen on the development sets, see docs/ranking.md."""
 
     def favouring(self, directors: bool = False, cast: bool = False) -> RankingWeights:
         """These weights with shared directors and/or cast weighed at least FAVOURED_PEOPLE ("favour same director")."""
@@ -309,8 +311,8 @@ class RankingWeights:
 
     @classmethod
     def text_only(cls) -> RankingWeights:
-        """The plain cosine of the title vectors (no keywords, people, genres, era or popularity)."""
-        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        """The plain cosine of the title vectors (no keywords, people, genres, era, popularity or agreement)."""
+        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

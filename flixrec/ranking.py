@@ -11,7 +11,11 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
 - directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
 - genres: Jaccard of the genre sets;
 - era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
-- popularity: closeness of the vote counts on a log scale,
+- popularity: closeness of the vote counts on a log scale;
+- agreement: how alike the candidate and the seed see the seed's neighbourhood (the correlation of
+  their cosines to its CROWD_NEIGHBOURS nearest titles, below 0 counted as 0): a second-order
+  similarity that lifts a title sharing the seed's surroundings even when its own cosine is modest
+  (it reuses the crowding's dot products, so it costs little),
 divided by what the seed scores against itself, so a score is in [0, 1]. The default weights and the
 constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
 every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no crowding correction).
@@ -50,7 +54,7 @@ DISTRIBUTION_CROWDED = 2000
 """A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
 SHARED_CANDIDATES = 400
-BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity")
+BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement")
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
 MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
 """Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
@@ -225,27 +229,55 @@ class TitleFeatures:
         found, level = self.neighbourhood(row)
         return self._crowding_in(rows, found) - level
 
-    def _crowding_in(self, rows: np.ndarray, neighbourhood: np.ndarray) -> np.ndarray:
+    def crowding_and_agreement(self, row: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`crowding` and each row's agreement with the seed `row` in [0, 1], from the same dot products.
+
+        Agreement is the correlation of a row's cosines and the seed's cosines over the seed's neighbourhood
+        (1 for the seed itself, a title never counting its cosine to itself), 0 when negative.
+        """
+        found, level = self.neighbourhood(row)
+        crowding, agreement = self._crowding_in(rows, found, self._vectors[row])
+        return crowding - level, agreement
+
+    def _crowding_in(self, rows: np.ndarray, neighbourhood: np.ndarray,
+                     seed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+        """Crowding of `rows` in `neighbourhood`; with a `seed` vector, also their agreement with it (see above)."""
         if len(neighbourhood) < 2 or len(rows) == 0:
-            return np.zeros(len(rows), dtype=np.float32)
+            zeros = np.zeros(len(rows), dtype=np.float32)
+            return zeros if seed is None else (zeros, zeros.copy())
         matrix = self._vectors
         others = np.asarray(matrix[neighbourhood], dtype=np.float32)
+        profile = None
+        if seed is not None:
+            profile = others @ np.asarray(seed, dtype=np.float32)
+            profile = profile - profile.mean()
+            profile /= max(float(np.linalg.norm(profile)), 1e-9)
+            agreement = np.empty(len(rows), dtype=np.float32)
         k = min(CROWD_K, len(neighbourhood) - 1)  # a row inside the neighbourhood has one value fewer
         out = np.empty(len(rows), dtype=np.float32)
         for start in range(0, len(rows), 4096):  # bounded memory when scoring every title
             block = rows[start:start + 4096]
             cosines = np.asarray(matrix[block], dtype=np.float32) @ others.T
-            cosines[block[:, None] == neighbourhood[None, :]] = -np.inf  # a title is not its own neighbour
+            itself = block[:, None] == neighbourhood[None, :]
+            if profile is not None:
+                agreement[start:start + len(block)] = _agreement(cosines, itself, profile)
+            cosines[itself] = -np.inf  # a title is not its own neighbour
             out[start:start + len(block)] = np.partition(cosines, -k, axis=1)[:, -k:].mean(axis=1)
-        return out
+        return out if profile is None else (out, agreement)
 
-    def components(self, row: int, rows: np.ndarray, crowded: bool = True) -> dict[str, np.ndarray]:
-        """Each signal's similarity of `rows` to `row`, in [0, 1]; `crowded`: text corrected for crowding."""
+    def components(self, row: int, rows: np.ndarray, crowded: bool = True,
+                   agreement: bool = False) -> dict[str, np.ndarray]:
+        """Each signal's similarity of `rows` to `row`, in [0, 1]; `crowded`: text corrected for crowding;
+        `agreement` (with `crowded`): the neighbourhood agreement too."""
         matrix = self._vectors
         text = np.asarray(matrix[rows], dtype=np.float32) @ np.asarray(matrix[row], dtype=np.float32)
-        if crowded:
+        out = {}
+        if crowded and agreement:
+            crowding, out["agreement"] = self.crowding_and_agreement(row, rows)
+            text = text - CROWD_PENALTY * crowding
+        elif crowded:
             text = text - CROWD_PENALTY * self.crowding(row, rows)
-        out = {"text": np.clip(text, 0, 1)}
+        out["text"] = np.clip(text, 0, 1)
         for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
             out[name] = np.asarray((features[rows] @ features[row].T).todense()).ravel()
         inter = self._genres[rows] @ self._genres[row]
@@ -261,12 +293,12 @@ class TitleFeatures:
 
     def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of `rows` against `row`, each in [0, 1] (1 = as similar as the seed to itself)."""
-        return self._combine(row, self.components(row, rows, _crowded(weights)), weights)
+        return self._combine(row, self.components(row, rows, _crowded(weights), weights.agreement > 0), weights)
 
     def distribution(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of many rows (a chart of every title): crowding is measured only for the
         DISTRIBUTION_CROWDED best by the rest of the blend, so the cost stays bounded; the tail keeps its
-        uncorrected text signal. The best rows score exactly as `blended` scores them."""
+        uncorrected text signal and has no agreement. The best rows score exactly as `blended` scores them."""
         if not _crowded(weights) or len(rows) <= DISTRIBUTION_CROWDED:
             return self.blended(row, rows, weights)
         scores = self._combine(row, self.components(row, rows, crowded=False), weights)
@@ -285,6 +317,7 @@ class TitleFeatures:
             "directors": len(_row(self.directors, row)[0]) > 0, "cast": len(_row(self.cast, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
+            "agreement": _crowded(weights),
         }
         return max(sum(getattr(weights, name) for name, has in present.items() if has), 1e-9)
 
@@ -322,6 +355,18 @@ class TitleFeatures:
 def _crowded(weights: RankingWeights) -> bool:
     """Whether the blend corrects the text signal for crowding (not for the plain cosine of text_only())."""
     return any(getattr(weights, name) for name in BLEND_SIGNALS)
+
+
+def _agreement(cosines: np.ndarray, itself: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """Correlation of each row of `cosines` with the seed's centred unit `profile`, in [0, 1]; a row's
+    cosine to itself (`itself`) is set to its row's mean, so it adds nothing."""
+    cosines = cosines.copy()
+    if itself.any():
+        held = itself.any(axis=1)
+        cosines[itself] = np.where(itself, 0.0, cosines).sum(axis=1)[held] / (cosines.shape[1] - 1)
+    centred = cosines - cosines.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1)
+    return np.clip((centred @ profile) / np.maximum(norms, 1e-9), 0.0, 1.0)
 
 
 def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:

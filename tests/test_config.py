@@ -81,3 +81,12 @@ def test_an_unreachable_chroma_server_is_one_clear_error(tmp_path):
     settings = Settings.from_mapping({"FLIXREC_HOME": str(tmp_path), "FLIXREC_CHROMA_URL": f"http://127.0.0.1:{port}"})
     with pytest.raises(IndexUnavailable, match=rf"Chroma server http://127.0.0.1:{port}.*chroma run"):
         VectorIndex.open(IndexLocation.from_settings(settings), settings.model)
+
+
+def test_the_agreement_weight_is_a_setting_with_its_default_and_validated():
+    assert Settings.from_mapping({}).ranking.agreement == 0.2
+    assert Settings.from_mapping({"FLIXREC_WEIGHT_AGREEMENT": "0"}).ranking.agreement == 0.0
+    assert Settings.from_mapping({"FLIXREC_WEIGHT_AGREEMENT": "0.15"}).ranking.agreement == 0.15
+    for bad in ("11", "-0.1", "lots"):
+        with pytest.raises(ConfigError, match="FLIXREC_WEIGHT_AGREEMENT=.* is not a number from 0 to 10"):
+            Settings.from_mapping({"FLIXREC_WEIGHT_AGREEMENT": bad})

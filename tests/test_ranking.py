@@ -153,3 +153,48 @@ def test_weights_are_validated():
         RankingWeights(keywords=float("nan"))
     with pytest.raises(ValueError, match="cast"):
         RankingWeights(cast=-1)
+
+
+def test_agreement_is_the_correlation_over_the_neighbourhood_without_a_titles_own_cosine():
+    profile = np.array([0.9, 0.5, 0.1, 0.3], dtype=np.float32)
+    centred = (profile - profile.mean()) / np.linalg.norm(profile - profile.mean())
+    cosines = np.array([[0.95, 0.55, 0.15, 0.35],  # the seed's pattern, shifted: agrees fully
+                        [0.1, 0.5, 0.9, 0.7],    # the opposite pattern: counted as 0
+                        [1.0, 0.5, 0.1, 0.3]],   # in the neighbourhood itself (first place): that cosine is ignored
+                       dtype=np.float32)
+    itself = np.zeros_like(cosines, dtype=bool)
+    itself[2, 0] = True
+    agreement = ranking._agreement(cosines, itself, centred)
+    assert agreement[0] == pytest.approx(1.0, abs=1e-5)
+    assert agreement[1] == 0.0
+    assert 0.0 < agreement[2] < 1.0 and cosines[2, 0] == 1.0  # the input is left as it was
+
+
+def test_agreement_lifts_the_titles_that_share_the_seeds_neighbourhood_and_weight_zero_changes_nothing(app):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    seed = snapshot.position("m-8")
+    others = np.array([r for r in range(len(snapshot)) if r != seed])
+    crowding, agreement = features.crowding_and_agreement(seed, others)
+    assert crowding == pytest.approx(features.crowding(seed, others), abs=1e-6)
+    assert ((0.0 <= agreement) & (agreement <= 1.0)).all() and agreement.max() > agreement.min() + 0.1
+    _, itself = features.crowding_and_agreement(seed, np.array([seed]))
+    assert itself[0] == pytest.approx(1.0, abs=1e-5)  # the seed agrees with itself: the score's ceiling holds
+
+    default = app.settings.ranking
+    assert default.agreement > 0 and RankingWeights.text_only().agreement == 0.0
+    off = dataclasses.replace(default, agreement=0.0)
+    assert features.blended(seed, others, off) == pytest.approx(
+        features._combine(seed, features.components(seed, others), off), abs=1e-7)  # the ranking before the signal
+    assert "agreement" not in features.components(seed, others)
+
+    agreeing, aloof = others[np.argmax(agreement)], others[np.argmin(agreement)]
+    rows = np.array([agreeing, aloof])
+
+    def gap(weight: float) -> float:
+        scores = features.blended(seed, rows, dataclasses.replace(default, agreement=weight))
+        assert ((0.0 <= scores) & (scores <= 1.0)).all()
+        return float(scores[0] - scores[1])
+
+    assert gap(0.5) > gap(0.0) + 0.02 and gap(10.0) > gap(0.5)
+    ranked = [r.title.title_id for r in app.similar_titles("m-8", k=7, weights=dataclasses.replace(default, agreement=10.0))]
+    assert ranked[0] == snapshot.ids[agreeing]
