@@ -31,11 +31,13 @@ CANDIDATE_FRACTIONS = 3
 def clustered_cost(n: int, d: int, head_dims: int, tail_dims: int, clusters: int, share: float,
                    fraction: float, prefilter: int, shortlist: int) -> float:
     """Estimated ms of a clustered query: centroid scores and order, the probed rows' bookkeeping, the
-    passing ones' head rows (contiguous runs), the tail of the prefilter and the exact re-score."""
+    passing ones' head rows (contiguous runs without a filter, scattered rows with one: about 2.5x
+    dearer per row, docs/performance.md), the tail of the prefilter and the exact re-score."""
     probed = fraction * n
     passing = fraction * share * n
     centroids = scan_cost(clusters * (head_dims + tail_dims) * 4e-6) + clusters * 4e-5
-    return (0.03 + centroids + probed * 5e-6 + 1.5 * scan_cost(passing * head_dims * 4e-6)
+    gather = 1.5 if share >= 0.99 else 4.0
+    return (0.03 + centroids + probed * 5e-6 + gather * scan_cost(passing * head_dims * 4e-6)
             + gather_cost(min(prefilter, passing) * tail_dims * 4e-6) + gather_cost(shortlist * d * 4e-6))
 
 
