@@ -121,8 +121,9 @@ class Clusters:
             return None  # calibrated for other levels: not comparable, use the scan plans
         settings = {kind: [None if s is None else (float(s[0]), int(s[1]), int(s[2])) for s in levels]
                     for kind, levels in meta["settings"].items()}
-        # head is read into memory (every clustered query gathers from it), the rest is small or memory-mapped
-        return cls(np.load(directory / "ivf_order.npy", mmap_mode="r"), np.load(directory / "ivf_offsets.npy"),
+        # read into memory, like the projection's head: every clustered query gathers from them (a memory
+        # map's per-call overhead and page faults cost more than the copy)
+        return cls(np.load(directory / "ivf_order.npy"), np.load(directory / "ivf_offsets.npy"),
                    np.load(directory / "ivf_centroids.npy"), np.load(directory / "ivf_head.npy"), settings)
 
     def shortlist(self, projection, query: np.ndarray, k: int, keep: np.ndarray | None, passing: int,
