@@ -16,7 +16,7 @@ import numpy as np
 from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, scan_cost
 from flixrec.ivf import LEVELS, Clusters, Setting
 
-CLUSTER_RECALL = max(CALIBRATION_RECALL, 0.997)
+CLUSTER_RECALL = max(CALIBRATION_RECALL, 0.999)
 """The recall a setting must reach on the sample queries: above CALIBRATION_RECALL because the misses come
 from a few queries whose neighbours lie in far clusters, so another sample of queries scores lower."""
 
@@ -31,12 +31,12 @@ CANDIDATE_FRACTIONS = 3
 def clustered_cost(n: int, d: int, head_dims: int, tail_dims: int, clusters: int, share: float,
                    fraction: float, prefilter: int, shortlist: int) -> float:
     """Estimated ms of a clustered query: centroid scores and order, the probed rows' bookkeeping, the
-    passing ones' head rows (contiguous runs without a filter, scattered rows with one: about 2.5x
-    dearer per row, docs/performance.md), the tail of the prefilter and the exact re-score."""
+    passing ones' head rows (cluster runs without a filter, ~4.5x a scan's cost per row; scattered rows with
+    one, ~2.5x that: docs/performance.md), the tail of the prefilter and the exact re-score."""
     probed = fraction * n
     passing = fraction * share * n
     centroids = scan_cost(clusters * (head_dims + tail_dims) * 4e-6) + clusters * 4e-5
-    gather = 1.5 if share >= 0.99 else 4.0
+    gather = 4.5 if share >= 0.99 else 10.0  # per row against a scan in order (measured at 300k, quiet machine)
     return (0.03 + centroids + probed * 5e-6 + gather * scan_cost(passing * head_dims * 4e-6)
             + gather_cost(min(prefilter, passing) * tail_dims * 4e-6) + gather_cost(shortlist * d * 4e-6))
 
