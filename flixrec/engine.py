@@ -183,6 +183,15 @@ def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -
     return tail + gather_cost(shortlist * d * 4e-6)
 
 
+def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortlist: int, prefilter: int) -> float:
+    """Estimated ms of the projected plan for `passing` rows: the head scan (two threads share one core's
+    bandwidth: 4.5 ms alone, 2.7 ms together) or gather of the passing rows, then `stage_cost`."""
+    read = n if passing * 3 >= n else passing
+    head_cost = scan_cost(read * projection.head.shape[1] * 4e-6)
+    head_cost *= (0.6 if SCAN_THREADS > 1 and read >= SCAN_SPLIT_ROWS else 1.0) if read == n else 2.0
+    return head_cost + stage_cost(read, d, projection.tail.shape[1], shortlist, prefilter)
+
+
 def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int, tail_dims: int,
                     shortlists: tuple[int, ...], prefilters: tuple[int, ...]) -> tuple[int, int]:
     """The (shortlist, prefilter) of least estimated cost among those whose recall reaches
@@ -261,17 +270,10 @@ class VectorSearch:
             return method, None
         from flixrec.ivf_calibration import clustered_cost  # the cost model lives with the calibration
 
-        projection = self.projection
-        head_dims, tail_dims = projection.head.shape[1], projection.tail.shape[1]
-        shortlist, prefilter = projection.sizes(item, k)
+        head_dims, tail_dims = self.projection.head.shape[1], self.projection.tail.shape[1]
         clustered = clustered_cost(n, self.matrix.shape[1], head_dims, tail_dims, len(self.clusters.offsets) - 1,
                                    passing / n, *setting)
-        read = n if method == "projected-full" else passing
-        # two threads share one core's memory bandwidth: 4.5 ms alone, 2.7 ms together (docs/performance.md)
-        head_cost = scan_cost(read * head_dims * 4e-6) * (0.6 if SCAN_THREADS > 1 and read >= SCAN_SPLIT_ROWS else 1.0)
-        if method == "projected-gather":
-            head_cost *= 2  # a gather of the passing rows, not a scan in order
-        scan = head_cost + stage_cost(read, self.matrix.shape[1], tail_dims, shortlist, prefilter)
+        scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing, *self.projection.sizes(item, k))
         return ("clustered", setting) if clustered < scan else (method, None)
 
     def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,

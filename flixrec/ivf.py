@@ -79,7 +79,7 @@ class Clusters:
 
     @classmethod
     def fit(cls, matrix: np.ndarray, projection, seed: int = 0, clusters: int | None = None,
-            calibrate: bool = True) -> Clusters:
+            calibrate: bool = True, against_scan: bool = True) -> Clusters:
         """k-means in the projection's space (spherical, on a seeded sample), rows ordered by cluster, calibrated."""
         began = time.perf_counter()
         head, tail = projection.head, projection.tail
@@ -100,7 +100,8 @@ class Clusters:
         if calibrate:
             from flixrec.ivf_calibration import calibrate_clusters
 
-            built = dataclasses.replace(built, settings=calibrate_clusters(matrix, projection, built, assign, seed=seed))
+            built = dataclasses.replace(built, settings=calibrate_clusters(matrix, projection, built, assign, seed=seed,
+                                                                         against_scan=against_scan))
         return dataclasses.replace(built, fit_seconds=time.perf_counter() - began)
 
     def save(self, directory: Path) -> None:

@@ -4,7 +4,9 @@ For each query kind (free-text-like, item k <= 20, item k <= ITEM_K) and filter 
 random filters of that share), sample queries give, for each exact top-k row, the passing rows seen
 before its cluster is probed, its head-score rank and its projected-score rank among the passing rows
 probed. The setting (fraction of passing rows to see, prefilter, shortlist) of least estimated cost
-(`clustered_cost`) whose recall@k reaches CLUSTER_RECALL is kept; a level where none does is off.
+(`clustered_cost`) whose recall@k reaches CLUSTER_RECALL is kept; a level where none does, or where
+none is estimated cheaper than the scan plans (engine.scan_plan_cost), is off, and when every level is
+off no cluster files are written (no memory spent).
 The sample queries are the projection's (engine.calibrate): stored rows, rows pushed off the data by
 noise (free text), and stored rows with themselves excluded (similar titles).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, scan_cost
+from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, scan_cost, scan_plan_cost
 from flixrec.ivf import LEVELS, Clusters, Setting
 
 CLUSTER_RECALL = max(CALIBRATION_RECALL, 0.999)
@@ -42,8 +44,12 @@ def clustered_cost(n: int, d: int, head_dims: int, tail_dims: int, clusters: int
 
 
 def calibrate_clusters(matrix: np.ndarray, projection, clusters: Clusters, assign: np.ndarray, seed: int = 0,
-                       queries: int = 48, item_queries: int = 160, k: int = 20) -> dict[str, list[Setting | None]]:
-    """settings[kind][level] (see the module docstring); every level off when the index is tiny."""
+                       queries: int = 48, item_queries: int = 160, k: int = 20,
+                       against_scan: bool = True) -> dict[str, list[Setting | None]]:
+    """settings[kind][level] (see the module docstring); every level off when the index is tiny.
+
+    `against_scan=False` keeps settings dearer than the scan plans (tests of the stage on small corpora).
+    """
     n, d = matrix.shape
     if n <= 4 * ITEM_K:
         return {}
@@ -78,6 +84,8 @@ def calibrate_clusters(matrix: np.ndarray, projection, clusters: Clusters, assig
     for kind, levels in found.items():
         settings[kind] = []
         for level in LEVELS:
+            sizes = projection.sizes(kind != "any", ITEM_K if kind == "item_wide" else k)
+            scan = scan_plan_cost(projection, n, d, int(level * n), *sizes) if against_scan else float("inf")
             best: tuple[float, Setting] | None = None
             for fraction, parts in levels[level].items():
                 covered = np.concatenate([p[0] for p in parts])
@@ -91,6 +99,8 @@ def calibrate_clusters(matrix: np.ndarray, projection, clusters: Clusters, assig
                         if recall < CLUSTER_RECALL:
                             continue
                         cost = clustered_cost(n, d, head_dims, tail_dims, count, level, fraction, prefilter, shortlist)
+                        if cost >= scan:
+                            continue  # never cheaper than the scan plans: the planner would not take it
                         if best is None or cost < best[0]:
                             best = (cost, (fraction, prefilter, shortlist))
             settings[kind].append(None if best is None else best[1])

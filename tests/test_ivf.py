@@ -26,7 +26,7 @@ def _clustered_rows(n: int, seed: int = 5) -> np.ndarray:
 def corpus():
     rows = _clustered_rows(N)
     projection = Projection.fit(rows, dims=24)
-    clusters = Clusters.fit(rows, projection, clusters=64)
+    clusters = Clusters.fit(rows, projection, clusters=64, against_scan=False)
     tie_rank = np.random.default_rng(1).permutation(N)
     by_level = [(0.3, 600, 200), (0.4, 600, 200), (0.8, 600, 200)]  # narrower filters probe further
     forced = dataclasses.replace(clusters, settings={kind: by_level for kind in KINDS})
@@ -96,7 +96,7 @@ def test_calibration_reaches_the_recall_or_turns_the_stage_off(corpus):
     random_rows = np.random.default_rng(4).standard_normal((3000, 32)).astype(np.float32)
     random_rows /= np.linalg.norm(random_rows, axis=1, keepdims=True)
     random_projection = dataclasses.replace(Projection.fit(random_rows, dims=16), shortlist=512)
-    off = Clusters.fit(random_rows, random_projection, clusters=32)
+    off = Clusters.fit(random_rows, random_projection, clusters=32, against_scan=False)
     assert not off.enabled
     search = VectorSearch(random_rows, np.arange(3000), random_projection, clusters=off)
     assert search.clusters is None
@@ -109,9 +109,10 @@ def test_calibration_gives_a_setting_slot_per_kind_and_level_and_is_seeded(corpu
     assign = np.empty(N, dtype=np.int64)
     for j in range(len(clusters.offsets) - 1):
         assign[clusters.order[clusters.offsets[j] : clusters.offsets[j + 1]]] = j
-    settings = calibrate_clusters(rows, projection, clusters, assign, queries=16, item_queries=32)
+    settings = calibrate_clusters(rows, projection, clusters, assign, queries=16, item_queries=32, against_scan=False)
     assert set(settings) == set(KINDS) and all(len(levels) == len(LEVELS) for levels in settings.values())
-    assert settings == calibrate_clusters(rows, projection, clusters, assign, queries=16, item_queries=32)  # seeded
+    again = calibrate_clusters(rows, projection, clusters, assign, queries=16, item_queries=32, against_scan=False)
+    assert settings == again  # seeded
 
 
 def test_clusters_round_trip_through_files_and_older_snapshots_have_none(corpus, tmp_path):
