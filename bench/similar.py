@@ -383,7 +383,11 @@ def main(argv: list[str] | None = None) -> int:
         chroma, app = built.pop("chroma"), built.pop("app")
         line.update(built)
     began = time.perf_counter()
-    snapshot = app._current_recommender().snapshot if app is not None else snapshot_of(titles, matrix)
+    if app is not None:
+        snapshot = app._current_recommender().snapshot
+    else:
+        snapshot = snapshot_of(titles, matrix)
+        snapshot.fit_clusters()  # as a build's write_snapshot does
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
     clusters = snapshot.clusters

@@ -154,6 +154,7 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter,
                      "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter}
             (tmp / "projection.json").write_text(json.dumps(sizes))
+            snapshot.fit_clusters()
             if snapshot.clusters is not None and snapshot.clusters.enabled:
                 snapshot.clusters.save(tmp)
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
