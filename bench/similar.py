@@ -16,6 +16,9 @@ votes >= Q_votes(1 - c) with c = s^(1/3) (the issue's 3-condition filter); the m
 Figures per suite (all latencies are single-query, OPENBLAS_NUM_THREADS=1, milliseconds):
 - similar_<sel>: p50/p95 of the engine (mask + planner + exact re-rank, as similar_titles uses it),
   recall@20 against exact numpy, k_ok (share of queries that returned min(k, passing) results), plan;
+- clusters: the clustered first stage (flixrec.ivf): cluster count, k-means + calibration seconds
+  (fit_s, 0 when read from a build's files), memory of its arrays, the calibrated settings per query kind
+  and filter level (fraction of passing rows probed, prefilter, shortlist; null: off);
 - exact_<sel>: exact numpy (gathered sub-matrix) p50/p95 — the old query path;
 - seed_<sel>: the seed's approach (exact top-69, then filter): share of queries with fewer than k;
 - chroma_<sel>: Chroma query with `where` (as today): p50 and recall@20 (300k only, few queries);
@@ -380,9 +383,17 @@ def main(argv: list[str] | None = None) -> int:
         chroma, app = built.pop("chroma"), built.pop("app")
         line.update(built)
     began = time.perf_counter()
-    snapshot = app._current_recommender().snapshot if app is not None else snapshot_of(titles, matrix)
+    if app is not None:
+        snapshot = app._current_recommender().snapshot
+    else:
+        snapshot = snapshot_of(titles, matrix)
+        snapshot.fit_clusters()  # as a build's write_snapshot does
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
+    clusters = snapshot.clusters
+    line["clusters"] = None if clusters is None else {
+        "count": len(clusters.offsets) - 1, "fit_s": round(clusters.fit_seconds, 1), "mib": round(clusters.nbytes / 2**20, 1),
+        "enabled": snapshot.search.clusters is not None, "settings": clusters.settings}
     truths: dict = {}
     line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries, truths))
     if args.peers:

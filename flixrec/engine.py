@@ -14,6 +14,9 @@ The planner picks, per query, the cheapest way that still returns the exact rank
   sample queries: the pair of least estimated cost (`stage_cost`) whose recall@20 reaches
   CALIBRATION_RECALL; when none reaches it (e.g. random vectors) the projection is switched off and
   every query is exact.
+- many pass, and the index has calibrated clusters (flixrec.ivf): the clustered first stage reads only
+  the nearest clusters' rows, when its estimated cost (`ivf_calibration.clustered_cost`) is below the
+  scan plan's; it is calibrated per query kind and filter share, and is off where calibration fails.
 
 Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so results are stable.
 """
@@ -26,6 +29,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from flixrec.ivf import Clusters, Setting
 
 PROJECTED_DIMS = 128
 """Dimensions of the projection used to shortlist (of 512 for USE, 384 for MiniLM)."""
@@ -178,6 +183,15 @@ def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -
     return tail + gather_cost(shortlist * d * 4e-6)
 
 
+def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortlist: int, prefilter: int) -> float:
+    """Estimated ms of the projected plan for `passing` rows: the head scan (two threads share one core's
+    bandwidth: 4.5 ms alone, 2.7 ms together) or gather of the passing rows, then `stage_cost`."""
+    read = n if passing * 3 >= n else passing
+    head_cost = scan_cost(read * projection.head.shape[1] * 4e-6)
+    head_cost *= (0.6 if SCAN_THREADS > 1 and read >= SCAN_SPLIT_ROWS else 1.0) if read == n else 2.0
+    return head_cost + stage_cost(read, d, projection.tail.shape[1], shortlist, prefilter)
+
+
 def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int, tail_dims: int,
                     shortlists: tuple[int, ...], prefilters: tuple[int, ...]) -> tuple[int, int]:
     """The (shortlist, prefilter) of least estimated cost among those whose recall reaches
@@ -199,7 +213,7 @@ def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int
 class Plan:
     """How one query was answered (for benchmarks and tests)."""
 
-    method: str  # "exact-gather" | "exact-full" | "projected-gather" | "projected-full"
+    method: str  # "exact-gather" | "exact-full" | "projected-gather" | "projected-full" | "clustered"
     passing: int
     candidates: int
 
@@ -216,8 +230,9 @@ class VectorSearch:
         shortlist: int = SHORTLIST,
         exact_rows: int = EXACT_ROWS,
         mode: str = "auto",
+        clusters: Clusters | None = None,
     ):
-        if mode not in ("auto", "exact", "projected"):
+        if mode not in ("auto", "exact", "projected", "clustered"):
             raise ValueError(f"unknown search mode {mode!r}")
         self.matrix = matrix
         self.tie_rank = tie_rank
@@ -227,18 +242,39 @@ class VectorSearch:
             else:
                 shortlist = projection.shortlist
         self.projection = projection
+        # the clustered stage reads the projection's columns; "clustered" forces it (benchmarks, tests)
+        usable = projection is not None and clusters is not None and (clusters.enabled or mode == "clustered")
+        self.clusters = clusters if usable and mode in ("auto", "clustered") else None
         self.shortlist = shortlist
         self.exact_rows = exact_rows
         self.mode = mode
         self.last_plan: Plan | None = None
 
-    def _plan(self, passing: int) -> str:
+    def _plan(self, passing: int, k: int = 20, item: bool = False) -> tuple[str, Setting | None]:
+        """The method for a query, and the clustered stage's setting when that is the method."""
         n = len(self.matrix)
         if self.mode == "exact" or self.projection is None:
-            return "exact-gather" if passing * 3 < n else "exact-full"
+            return ("exact-gather" if passing * 3 < n else "exact-full"), None
         if self.mode == "auto" and passing <= max(self.exact_rows, self.shortlist):
-            return "exact-gather"
-        return "projected-gather" if passing * 3 < n else "projected-full"
+            return "exact-gather", None
+        method = "projected-gather" if passing * 3 < n else "projected-full"
+        if self.clusters is None:
+            return method, None
+        kind = ("item" if k <= 20 else "item_wide" if k <= ITEM_K else None) if item else ("any" if k <= 20 else None)
+        setting = self.clusters.setting(kind, passing / n) if kind else None
+        if self.mode == "clustered":
+            fallback = [s for s in self.clusters.settings.get(kind or "any", []) if s is not None]
+            setting = setting or (fallback[-1] if fallback else (1.0, 4 * max(k, 64), 2 * max(k, 64)))
+            return "clustered", setting
+        if setting is None:
+            return method, None
+        from flixrec.ivf_calibration import clustered_cost  # the cost model lives with the calibration
+
+        head_dims, tail_dims = self.projection.head.shape[1], self.projection.tail.shape[1]
+        clustered = clustered_cost(n, self.matrix.shape[1], head_dims, tail_dims, len(self.clusters.offsets) - 1,
+                                   passing / n, *setting)
+        scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing, *self.projection.sizes(item, k))
+        return ("clustered", setting) if clustered < scan else (method, None)
 
     def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
               item: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -254,9 +290,9 @@ class VectorSearch:
         passing = n if keep is None else int(np.count_nonzero(keep))
         if passing == 0:
             return empty
-        method = self._plan(passing)
+        method, setting = self._plan(passing, k, item)
         # the passing rows' numbers are needed only by the plans that gather them
-        rows = None if keep is None or method.endswith("-full") else np.flatnonzero(keep)
+        rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
         if method == "exact-gather":
             rows = np.arange(n) if rows is None else rows
             candidates, scores = rows, np.take(self.matrix, rows, axis=0) @ query
@@ -265,6 +301,10 @@ class VectorSearch:
             if keep is not None:
                 np.copyto(scores, -np.inf, where=~keep)
             candidates = np.arange(n)
+        elif method == "clustered":
+            assert setting is not None
+            candidates = self.clusters.shortlist(self.projection, query, k, keep, passing, setting)
+            scores = np.take(self.matrix, candidates, axis=0) @ query
         else:
             assert self.projection is not None
             candidates = self._shortlist(query, k, keep, rows, passing, method, item)

@@ -1,7 +1,8 @@
 """One contract for every query backend of the index, on a real SQLite catalogue and a real Chroma dir.
 
 Backends: the snapshot read back from Chroma ranked exactly; the memory-mapped snapshot files written
-by ingest with the default planner; the projected shortlist forced on every query; and the planner
+by ingest with the default planner; the projected shortlist forced on every query; the clustered first
+stage (flixrec.ivf) forced on every query; and the planner
 with small thresholds so that one query set goes through every plan. The corpus is a seeded, clustered
 set of titles with varied (sometimes unknown) metadata and a few exact duplicate vectors (ties).
 """
@@ -17,6 +18,7 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes, stage_cost
 from flixrec.errors import TitleNotFound
+from flixrec.ivf import KINDS, Clusters
 from flixrec.index import (
     IndexSnapshot,
     VectorIndex,
@@ -106,13 +108,20 @@ def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
     elif kind == "projected-two-stage":  # head scores keep 500 rows, head + tail scores keep 200
         projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=200, prefilter=500)
         snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, shortlist=200, mode="projected")
+    elif kind == "clustered":  # probes further for narrower filters, like a calibration would
+        projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=400)
+        by_level = [(0.35, 600, 200), (0.5, 600, 200), (0.9, 600, 200)]
+        clusters = dataclasses.replace(Clusters.fit(snapshot.matrix, projection, clusters=32, calibrate=False),
+                                       settings={kind: by_level for kind in KINDS})
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, mode="clustered", clusters=clusters)
     elif kind == "planner-small":
         projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=600)
         snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, exact_rows=300)
     return snapshot
 
 
-@pytest.fixture(scope="module", params=["chroma-exact", "snapshot-files", "projected", "projected-two-stage", "planner-small"])
+@pytest.fixture(scope="module", params=["chroma-exact", "snapshot-files", "projected", "projected-two-stage", "clustered",
+                                               "planner-small"])
 def backend(request, corpus):
     """A Recommender over one backend ranking by the vectors' cosine alone (the index's contract), with the corpus."""
     settings, catalog, index, titles, vectors = corpus

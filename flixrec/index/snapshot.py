@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from flixrec.engine import PROJECT_FROM_ROWS, Projection, VectorSearch
+from flixrec.ivf import CLUSTER_FROM_ROWS, Clusters
 from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS, Filters
 
 Records = Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]
@@ -41,6 +42,7 @@ class IndexSnapshot:
     certifications: list[str] = dataclasses.field(default_factory=list)
     spoken_matrix: np.ndarray | None = None  # (n, s) bool: Title.spoken_languages (`languages` + `language`)
     spoken_languages: list[str] | None = None
+    clusters: Clusters | None = None  # the clustered first stage (flixrec.ivf), see fit_clusters
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -58,7 +60,20 @@ class IndexSnapshot:
             self.tie_rank[np.argsort(self.ids.astype(str), kind="stable")] = np.arange(len(self.ids))
         if self.projection is None and (len(self.ids) >= PROJECT_FROM_ROWS or self.search_mode == "projected"):
             self.projection = Projection.fit(self.matrix)
-        self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode)
+        self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode,
+                                   clusters=self.clusters)
+
+    def fit_clusters(self) -> None:
+        """Fit the clustered first stage (flixrec.ivf) when the index is large and the projection calibrated.
+
+        Done when a build's snapshot is written (store.write_snapshot: minutes at 1M), never when a
+        snapshot is read back from Chroma or from files written before the clusters (the scan plans).
+        """
+        large = len(self.ids) >= CLUSTER_FROM_ROWS
+        if self.clusters is None and large and self.projection is not None and self.projection.shortlist:
+            self.clusters = Clusters.fit(self.matrix, self.projection)
+            self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode,
+                                       clusters=self.clusters)
 
     @classmethod
     def from_records(cls, records: Records, stamp: str | None = None) -> IndexSnapshot:

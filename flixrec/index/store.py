@@ -9,7 +9,8 @@ readers fall back to Chroma and the next build writes them.
 
 Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
-  float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | ids.npy (n,)
+  float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | when calibrated:
+  ivf_*.npy and ivf.json (the clustered first stage, flixrec.ivf; optional) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
   genre_matrix, certification, spoken_matrix) | meta.json (format, stamp, model, n, d, languages, genres,
   certifications, spoken_languages, and each file's size and blake2b checksum), written last: a
@@ -40,6 +41,7 @@ import numpy as np
 
 from flixrec.engine import PROJECT_FROM_ROWS, Projection
 from flixrec.index.collection import VectorIndex
+from flixrec.ivf import Clusters
 from flixrec.index.snapshot import IndexSnapshot, Records
 from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS
 
@@ -152,6 +154,9 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter,
                      "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter}
             (tmp / "projection.json").write_text(json.dumps(sizes))
+            snapshot.fit_clusters()
+            if snapshot.clusters is not None and snapshot.clusters.enabled:
+                snapshot.clusters.save(tmp)
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
         np.savez(tmp / "columns.npz", media_type=snapshot.media_type, language=snapshot.language,
@@ -239,6 +244,7 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy"),
                                     np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
                                     int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
+        clusters = Clusters.load(directory) if projection is not None else None  # None: written before them
         with np.load(directory / "columns.npz") as archive:
             optional = [name for name in ("certification", "spoken_matrix") if name in archive.files]  # newer builds
             columns = {name: archive[name] for name in (*NUMERIC_FIELDS, "media_type", "language", "genre_matrix", *optional)}
@@ -264,6 +270,7 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             tie_rank=tie_rank,
             projection=projection,
             search_mode=search_mode,
+            clusters=clusters,
         )
     except SnapshotDamaged:
         raise
