@@ -108,6 +108,20 @@ class Projection:
         return np.hstack([self.head, self.tail])
 
 
+def sample_queries(matrix: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Calibration queries like real ones: stored rows (item queries), the second half pushed off the data by
+    noise (free-text queries), unit length."""
+    n, d = matrix.shape
+    rows = rng.choice(n, size=min(n, count), replace=False)
+    vectors = np.asarray(matrix[rows], dtype=np.float32)
+    half = len(rows) // 2
+    noise = rng.standard_normal((len(rows) - half, d)).astype(np.float32)
+    noise *= 0.9 / np.linalg.norm(noise, axis=1, keepdims=True)
+    vectors[half:] += noise
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
 def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: int = 20, seed: int = 0,
               item_queries: int = 96) -> tuple[tuple[int, int], tuple[int, int]]:
     """(shortlist, prefilter) for any query and for item queries: the sizes of least estimated cost
@@ -122,14 +136,7 @@ def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: 
     n, d = matrix.shape
     if n <= max(k, ITEM_K):
         return (SHORTLIST, 0), (0, 0)
-    rng = np.random.default_rng(seed + 1)
-    rows = rng.choice(n, size=min(n, queries), replace=False)
-    vectors = np.asarray(matrix[rows], dtype=np.float32)
-    half = len(rows) // 2
-    noise = rng.standard_normal((len(rows) - half, d)).astype(np.float32)
-    noise *= 0.9 / np.linalg.norm(noise, axis=1, keepdims=True)
-    vectors[half:] += noise
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = sample_queries(matrix, queries, np.random.default_rng(seed + 1))
     head_rank, full_rank = _projected_ranks(matrix, projection, vectors, k, exclude=None)
     tail_dims = projection.tail.shape[1]
     general = _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, SHORTLIST_CHOICES, PREFILTER_CHOICES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, scan_cost, scan_plan_cost
+from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, sample_queries, scan_cost, scan_plan_cost
 from flixrec.ivf import LEVELS, Clusters, Setting
 
 CLUSTER_RECALL = max(CALIBRATION_RECALL, 0.999)
@@ -53,14 +53,7 @@ def calibrate_clusters(matrix: np.ndarray, projection, clusters: Clusters, assig
     n, d = matrix.shape
     if n <= 4 * ITEM_K:
         return {}
-    rng = np.random.default_rng(seed + 11)
-    rows = rng.choice(n, size=min(n, queries), replace=False)
-    general = np.asarray(matrix[rows], dtype=np.float32)
-    half = len(rows) // 2
-    noise = rng.standard_normal((len(rows) - half, d)).astype(np.float32)
-    noise *= 0.9 / np.linalg.norm(noise, axis=1, keepdims=True)
-    general[half:] += noise
-    general /= np.linalg.norm(general, axis=1, keepdims=True)
+    general = sample_queries(matrix, queries, np.random.default_rng(seed + 11))
     items = np.sort(np.random.default_rng(seed + 12).choice(n, size=min(n, item_queries), replace=False))
     item_vectors = np.asarray(matrix[items], dtype=np.float32)
     kinds = {"any": (general, None, (("any", k),)), "item": (item_vectors, items, (("item", k), ("item_wide", ITEM_K)))}
