@@ -277,9 +277,11 @@ def card_names(page) -> list[str]:
 
 
 def visible_cards(page) -> int:
-    """How many result cards' names are inside the window."""
+    """How many result cards show the first line of their name inside the window (a long name may wrap below)."""
     return page.evaluate("() => [...document.querySelectorAll('.fx-title')].filter(a => { const r = "
-                         "a.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }).length")
+                         "a.getBoundingClientRect(); const text = document.createRange(); text.selectNodeContents(a); "
+                         "const line = text.getClientRects()[0]; "
+                         "return r.top >= 0 && line && line.bottom <= window.innerHeight; }).length")
 
 
 def test_results_lead_on_and_back_goes_back_through_them(browser_page, server):
