@@ -15,11 +15,6 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def key_hash(key: str) -> int:
-    """The signed 64-bit hash of a key, within this process."""
-    return hash(key)
-
-
 class PostingsBuilder:
     """Collects (key, row) pairs; `build` turns them into Postings."""
 
@@ -28,7 +23,7 @@ class PostingsBuilder:
         self._rows = array("i")
 
     def add(self, key: str, row: int) -> None:
-        self._hashes.append(key_hash(key))
+        self._hashes.append(hash(key))
         self._rows.append(row)
 
     def build(self, ids: Sequence[str]) -> Postings:
@@ -48,35 +43,16 @@ class Postings:
         self._keys = np.ascontiguousarray(hashes[starts])
         self._offsets = np.append(starts, len(rows)).astype(np.int64)
         self._rows = np.ascontiguousarray(rows)
-        self._empty = self._rows[:0]
         self._ids = ids
 
     def __len__(self) -> int:
         """The number of distinct keys."""
         return len(self._keys)
 
-    def rows(self, key: str) -> np.ndarray:
-        """Row numbers of the titles with this key (empty when none)."""
+    def get(self, key: str, default: Sequence[str] = ()) -> Sequence[str]:
+        """Ids of the titles with this key (`default` when none): a drop-in for a dict of sets' `get`."""
         wanted = hash(key)
         at = self._keys.searchsorted(wanted)
         if at == len(self._keys) or self._keys[at] != wanted:
-            return self._empty
-        return self._rows[self._offsets[at] : self._offsets[at + 1]]
-
-    def get(self, key: str, default: Sequence[str] = ()) -> Sequence[str]:
-        """Ids of the titles with this key (`default` when none): a drop-in for a dict of sets' `get`."""
-        rows = self.rows(key)
-        return [self._ids[r] for r in rows.tolist()] if len(rows) else default
-
-    def __getitem__(self, key: str) -> Sequence[str]:
-        return self.get(key, ())
-
-    def __contains__(self, key: str) -> bool:
-        return len(self.rows(key)) > 0
-
-    def count(self, key: str) -> int:
-        """How many titles have this key."""
-        return len(self.rows(key))
-
-    def nbytes(self) -> int:
-        return self._keys.nbytes + self._offsets.nbytes + self._rows.nbytes
+            return default
+        return [self._ids[r] for r in self._rows[self._offsets[at] : self._offsets[at + 1]].tolist()]
