@@ -265,26 +265,26 @@ class FranchiseIndex:
         return found
 
     def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
+        """Name links. Runs first, so every strong link here is a "name" one: a title already linked is
+        skipped (its weak signals would not count) and whole lists join at once."""
         for key in self._keys[tid]:
-            for other in self.by_key[key]:
-                strong.setdefault(other, "name")
+            strong.update(dict.fromkeys(self.by_key[key], "name"))
             parts = key.split()
             if sum(w not in STOP_WORDS for w in parts) >= 2:
                 for other in self.by_gram.get(key, ()):
+                    if other in strong:
+                        continue
                     if any(k.startswith(key) for k in self._keys[other]):
-                        strong.setdefault(other, "name")
+                        strong[other] = "name"
                     else:
                         weak[other].add("contains")
             elif len(parts) == 1 and len(key) >= 4:
-                for other in self.by_first_word.get(key, ()):
-                    weak[other].add("extends")
+                _add_weak(weak, strong, self.by_first_word.get(key, ()), "extends")
             if len(key) >= 4:
                 for plural in (key + "s", key[:-1] if key.endswith("s") else None):
-                    for other in self.by_key.get(plural or "", ()):
-                        weak[other].add("plural")
+                    _add_weak(weak, strong, self.by_key.get(plural or "", ()), "plural")
             if len(parts) >= 2 and len(parts[0]) >= 4:
-                for other in self.by_key.get(parts[0], ()):
-                    weak[other].add("extends")
+                _add_weak(weak, strong, self.by_key.get(parts[0], ()), "extends")
         for name in self._primary_names[tid]:
             words = name_words(name)[:MAX_NAME_WORDS]
             for i in range(len(words)):
@@ -293,16 +293,13 @@ class FranchiseIndex:
                     key = " ".join(gram)
                     if sum(w not in STOP_WORDS for w in gram) < 2 or key not in self.by_key:
                         continue
-                    at_start = i == 0 or (i == 1 and words[0] in ("the", "a", "an"))
-                    for other in self.by_key[key]:
-                        if at_start:
-                            strong.setdefault(other, "name")
-                        else:
-                            weak[other].add("contains")
+                    if i == 0 or (i == 1 and words[0] in ("the", "a", "an")):
+                        strong.update(dict.fromkeys(self.by_key[key], "name"))
+                    else:
+                        _add_weak(weak, strong, self.by_key[key], "contains")
             lead = leading_pair(name)
             if lead:
-                for other in self.by_lead.get(lead, ()):
-                    weak[other].add("lead")
+                _add_weak(weak, strong, self.by_lead.get(lead, ()), "lead")
 
     def _by_character(self, tid: str, strong: dict[str, str]) -> None:
         for name, actors in self._characters.get(tid, {}).items():
@@ -332,7 +329,7 @@ class FranchiseIndex:
                     strong.setdefault(other, "keyword")
                 elif telling(key):
                     weak[other].add("keyword")
-        for keyword in mine:
+        for keyword in self._keywords[tid]:  # sorted: the same reasons in every process
             for other in self._extending(keyword):
                 if self._much_in_common(mine, frozenset(self._keywords[other]), keyword):
                     strong.setdefault(other, "keyword")
@@ -354,6 +351,13 @@ class FranchiseIndex:
         """Whether two keyword sets share much besides the keyword naming the franchise."""
         shared = (a & b) - {naming}
         return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
+
+
+def _add_weak(weak: dict[str, set[str]], strong: dict[str, str], others: Iterable[str], kind: str) -> None:
+    """Note a weak signal for each of `others` not already strongly linked (there it would not count)."""
+    for other in others:
+        if other not in strong:
+            weak[other].add(kind)
 
 
 def franchise_record(title: Title) -> FranchiseRecord:

@@ -176,11 +176,12 @@ class TitleFeatures:
         if cached is not None:
             return cached
         similarity = cosine_between(self._vectors, self.snapshot.position)
-        found = self.franchises.related(title_id, similarity)
-        for linked in list(found):
-            for other, reason in self.franchises.related(linked, similarity).items():
-                if other != title_id:
-                    found.setdefault(other, reason)
+        own = self.franchises.related(title_id, similarity)
+        found: dict[str, str] = {}
+        for linked in reversed(list(own)):  # updated last, the first linked title's reason wins
+            found.update(self.franchises.related(linked, similarity))
+        found.update(own)  # the title's own links keep their reasons
+        found.pop(title_id, None)
         if len(self._franchise_cache) >= FRANCHISE_CACHE:
             self._franchise_cache.clear()
         self._franchise_cache[title_id] = found

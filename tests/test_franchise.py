@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from flixrec.models import Title
@@ -48,3 +50,28 @@ def test_a_keyword_naming_a_franchise_counts_only_with_much_else_in_common():
     assert not same_franchise(dark_knight, t("Batman Begins", keywords=("ninja", "himalaya")))
     alien = t("Alien", keywords=("spacecraft", "android", "space", "monster"))
     assert not same_franchise(alien, t("Independence Day", keywords=("alien", "spacecraft", "president", "war")))
+
+
+_ORDER_PROBE = """
+import json
+from flixrec.franchise import FranchiseIndex, FranchiseRecord
+themes = ("red moon", "blue sun", "green sea", "grey hill", "gold coin", "pale star")
+shared = ("heist", "betrayal", "vault", "getaway", "double cross")
+records = [FranchiseRecord("seed", ("Tee",), keywords=themes + shared)]
+records += [FranchiseRecord(t, (t.title(),), keywords=(t,) + shared) for t in themes]
+print(json.dumps(list(FranchiseIndex(records).related("seed").items())))
+"""
+
+
+def test_franchise_links_come_in_the_same_order_in_every_process():
+    """The first link's reason wins when links are merged, so their order must not follow str hashing."""
+    import subprocess
+    import sys
+
+    outputs = {
+        subprocess.run([sys.executable, "-c", _ORDER_PROBE], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in (1, 2, 3, 4, 5)
+    }
+    assert len(outputs) == 1
+    assert len(json.loads(outputs.pop())) == 6
