@@ -58,9 +58,10 @@ WEAK_TEXT_SIMILARITY = 0.5
 MAX_NAME_WORDS = 8
 
 _SEQUEL_SUFFIX = re.compile(
-    r"(\s*(\(\d{4}\)|\d+|[ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|season\s+\w+|"
-    r"oad|ova|oav|sp|specials?|the movie|movie|第.+[季部章]))+$"
+    r"(\s*(\(\d{4}\)|\d+|第.+[季部章])|\s*(?<![a-z])([ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|"
+    r"season\s+\w+|oad|ova|oav|sp|specials?|the movie|movie))+$"
 )
+"""Sequel numbers and marks at the end of a name; a word-like mark never ends a longer word ("Matrix", "Wasp")."""
 _FILM_PREFIX = re.compile(r"^(剧场版|劇場版|映画|电影版|the movie)\s*")
 _HONORIFIC = re.compile(r"^(dr|mr|mrs|ms|miss|sir|young|younger|older|old|teen|teenage|little|adult|captain|agent)\.?\s+")
 

@@ -19,7 +19,8 @@ def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), key
     ("name", "key"),
     [("Toy Story 3", "toy story"), ("The Avengers", "avengers"), ("Avengers: Age of Ultron", "avengers"),
      ("Rocky IV", "rocky"), ("Attack on Titan Season 3 Part.2", "attack on titan"), ("进击的巨人 OAD", "进击的巨人"),
-     ("剧场版 进击的巨人 完结篇", "进击的巨人 完结篇"), ("Kill Bill: Vol. 2", "kill bill"), ("Alien³", "alien")],
+     ("剧场版 进击的巨人 完结篇", "进击的巨人 完结篇"), ("Kill Bill: Vol. 2", "kill bill"), ("Alien³", "alien"),
+     ("The Matrix", "matrix"), ("Mad Max", "mad max"), ("Wasp", "wasp"), ("Pompeii", "pompeii"), ("进击的巨人OAD", "进击的巨人")],
 )
 def test_franchise_key(name: str, key: str):
     assert franchise_key(name) == key
@@ -55,7 +56,7 @@ def test_a_keyword_naming_a_franchise_counts_only_with_much_else_in_common():
 _ORDER_PROBE = """
 import json
 from flixrec.franchise import FranchiseIndex, FranchiseRecord
-themes = ("red moon", "blue sun", "green sea", "grey hill", "gold coin", "pale star")
+themes = ("red moon", "blue sun", "green sea", "grey hill", "gold road", "pale star")
 shared = ("heist", "betrayal", "vault", "getaway", "double cross")
 records = [FranchiseRecord("seed", ("Tee",), keywords=themes + shared)]
 records += [FranchiseRecord(t, (t.title(),), keywords=(t,) + shared) for t in themes]
