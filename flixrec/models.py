@@ -301,6 +301,8 @@ class RankingWeights:
     popularity: float = 0.05
     agreement: float = 0.2
     """Neighbourhood agreement (flixrec.ranking); chosen on the development sets, see docs/ranking.md."""
+    prominence: float = 0.15
+    """How widely seen the candidate is (flixrec.ranking); chosen on the development sets, see docs/ranking.md."""
 
     def favouring(self, directors: bool = False, cast: bool = False) -> RankingWeights:
         """These weights with shared directors and/or cast weighed at least FAVOURED_PEOPLE ("favour same director")."""
@@ -311,8 +313,8 @@ class RankingWeights:
 
     @classmethod
     def text_only(cls) -> RankingWeights:
-        """The plain cosine of the title vectors (no keywords, people, genres, era, popularity or agreement)."""
-        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        """The plain cosine of the title vectors (no keywords, people, genres, era, popularity, agreement or prominence)."""
+        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -15,7 +15,9 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
 - agreement: how alike the candidate and the seed see the seed's neighbourhood (the correlation of
   their cosines to its CROWD_NEIGHBOURS nearest titles, below 0 counted as 0): a second-order
   similarity that lifts a title sharing the seed's surroundings even when its own cosine is modest
-  (it reuses the crowding's dot products, so it costs little),
+  (it reuses the crowding's dot products, so it costs little);
+- prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, see
+  `vote_rank`): among titles about as close, the one people know is the better suggestion,
 divided by what the seed scores against itself, so a score is in [0, 1]. The default weights and the
 constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
 every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no crowding correction).
@@ -54,7 +56,7 @@ DISTRIBUTION_CROWDED = 2000
 """A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
 SHARED_CANDIDATES = 400
-BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement")
+BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement", "prominence")
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
 MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
 """Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
@@ -165,6 +167,7 @@ class TitleFeatures:
         self._years = snapshot.numeric["year"]
         self._log_votes = np.log1p(np.nan_to_num(snapshot.numeric["votes"], nan=0.0))
         self._has_votes = ~np.isnan(snapshot.numeric["votes"])
+        self._prominence = vote_rank(snapshot.numeric["votes"])
 
     def franchise_of(self, title_id: str) -> dict[str, str]:
         """The titles of this title's franchise (id -> reason), one hop further than the title's own links.
@@ -290,6 +293,7 @@ class TitleFeatures:
             out["popularity"] = np.where(self._has_votes[rows], np.exp(-np.abs(self._log_votes[rows] - self._log_votes[row]) / 2), 0.0)
         else:
             out["popularity"] = np.zeros(len(rows))
+        out["prominence"] = self._prominence[rows]
         return out
 
     def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
@@ -318,7 +322,7 @@ class TitleFeatures:
             "directors": len(_row(self.directors, row)[0]) > 0, "cast": len(_row(self.cast, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
-            "agreement": _crowded(weights),
+            "agreement": _crowded(weights), "prominence": True,
         }
         return max(sum(getattr(weights, name) for name, has in present.items() if has), 1e-9)
 
@@ -351,6 +355,19 @@ class TitleFeatures:
         weight = {col: w for col, w in zip(*a) if w > 0}
         common = [col for col in b[0] if col in weight]
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
+
+
+def vote_rank(votes: np.ndarray) -> np.ndarray:
+    """Each title's vote count as its mid-rank share of the known counts, in [0, 1]; unknown counts 0.5
+    (neither widely nor rarely seen: anime records carry no votes)."""
+    known = np.sort(votes[~np.isnan(votes)])
+    out = np.full(len(votes), 0.5, dtype=np.float32)
+    if len(known):
+        has = ~np.isnan(votes)
+        below = np.searchsorted(known, votes[has], "left")
+        upto = np.searchsorted(known, votes[has], "right")
+        out[has] = (below + upto) / (2.0 * len(known))
+    return out
 
 
 def _crowded(weights: RankingWeights) -> bool:

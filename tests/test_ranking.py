@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from conftest import build_home
 
 from flixrec.franchise import FranchiseIndex, franchise_record
@@ -198,3 +200,37 @@ def test_agreement_lifts_the_titles_that_share_the_seeds_neighbourhood_and_weigh
     assert gap(0.5) > gap(0.0) + 0.02 and gap(10.0) > gap(0.5)
     ranked = [r.title.title_id for r in app.similar_titles("m-8", k=7, weights=dataclasses.replace(default, agreement=10.0))]
     assert ranked[0] == snapshot.ids[agreeing]
+
+
+def test_vote_rank_is_the_mid_rank_share_of_known_counts_with_unknown_in_the_middle():
+    ranks = ranking.vote_rank(np.array([10.0, np.nan, 1000.0, 10.0, 5.0]))
+    assert ranks.tolist() == pytest.approx([0.5, 0.5, 0.875, 0.5, 0.125])
+    assert ranking.vote_rank(np.array([np.nan, np.nan])).tolist() == [0.5, 0.5]
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 10**7)), min_size=1, max_size=60))
+def test_vote_rank_keeps_the_order_of_the_counts_within_zero_and_one(counts):
+    votes = np.array([np.nan if c is None else float(c) for c in counts])
+    ranks = ranking.vote_rank(votes)
+    assert ((0.0 <= ranks) & (ranks <= 1.0)).all()
+    known = [(v, r) for v, r in zip(votes, ranks) if not np.isnan(v)]
+    for (v1, r1), (v2, r2) in zip(sorted(known), sorted(known)[1:]):
+        assert r1 <= r2 and (r1 == r2) == (v1 == v2)
+
+
+def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_changes_nothing(app, monkeypatch):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    seed, known, obscure = (snapshot.position(t) for t in ("m-3", "m-5", "m-4"))  # the same heist story
+    default = app.settings.ranking
+    assert default.prominence > 0 and RankingWeights.text_only().prominence == 0.0
+    rows = np.array([known, obscure])
+    off = dataclasses.replace(default, prominence=0.0)
+    before = features.blended(seed, rows, off)
+    assert before[1] > before[0]  # the obscure one shares the seed's director
+
+    votes = np.full(len(snapshot), 1000.0)
+    votes[known], votes[obscure] = 900_000.0, 10.0
+    monkeypatch.setattr(features, "_prominence", ranking.vote_rank(votes))
+    assert features.blended(seed, rows, off) == pytest.approx(before, abs=1e-7)
+    lifted = features.blended(seed, rows, dataclasses.replace(default, prominence=1.0))
+    assert lifted[0] > lifted[1] and ((0.0 <= lifted) & (lifted <= 1.0)).all()
