@@ -63,6 +63,12 @@ class Recommender:
         franchise (see `franchise_titles`) are left out so they do not crowd out the discoveries.
         `weights` overrides the configured blend for this call. Raises TitleNotFound for an unknown id.
         """
+        return self.similar_with_seed(title_id, k, filters, separate_franchise, weights)[1]
+
+    def similar_with_seed(self, title_id: str, k: int = 20, filters: Filters | None = None,
+                          separate_franchise: bool = True, weights: RankingWeights | None = None,
+                          ) -> tuple[Title | None, list[Recommendation]]:
+        """`similar_titles` and the seed as the catalogue read it with them (None when nothing came back)."""
         row = self.snapshot.position(title_id)
         vector = self.snapshot.vector(title_id) if row is not None else None
         if vector is None:
@@ -77,7 +83,7 @@ class Recommender:
             keep[left_out] = False
         passing = int(keep.sum())
         if passing == 0 or k <= 0:
-            return []
+            return None, []
         hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
         if filters is None or filters.is_empty():  # the seed's unfiltered nearest are among these: no second search
@@ -186,15 +192,16 @@ class Recommender:
         others = np.delete(np.arange(len(self.snapshot)), row)
         return self.features.distribution(row, others, self.weights)
 
-    def _recommendations(self, seed_id: str, row: int, rows: np.ndarray, scores: np.ndarray) -> list[Recommendation]:
-        """The ranked rows as Recommendations with their reasons: one catalogue read for the seed and them."""
+    def _recommendations(self, seed_id: str, row: int, rows: np.ndarray,
+                         scores: np.ndarray) -> tuple[Title, list[Recommendation]]:
+        """The seed and the ranked rows as Recommendations with their reasons: one catalogue read for them all."""
         ids = [self.snapshot.ids[r] for r in rows]
         titles = self.catalog.find_titles([seed_id, *ids], with_people=False)
         seed = titles.get(seed_id)
         if seed is None:
             raise TitleNotFound(seed_id)
         found = [(tid, r, float(s)) for tid, r, s in zip(ids, rows, scores) if tid in titles]
-        return [
+        return seed, [
             Recommendation(titles[tid], round(score, 6), rank, self.features.reasons(row, r, seed, titles[tid]),
                            match_label(score))
             for rank, (tid, r, score) in enumerate(found, start=1)

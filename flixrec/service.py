@@ -247,11 +247,15 @@ class FlixRec:
 
     def similar_to_seed(self, title_id: str, k: int = 20, filters: Filters | None = None,
                         weights: RankingWeights | None = None) -> tuple[Title, list[Recommendation]]:
-        """The seed's summary (no people) and its similar titles, as `similar_titles`, with one catalogue read
-        for the seed: reading it resolves a merged-away record's id to its title's already."""
-        seed = self.get_title(title_id, with_people=False)
+        """The seed's summary (no people) and its similar titles, as `similar_titles`: an indexed seed is read
+        with its results (one catalogue read), any other first (that resolves a merged-away record's id)."""
+        title_id = check_title_id(title_id)
+        recommender = self._current_recommender()
+        indexed = recommender.snapshot.position(title_id) is not None
+        seed = None if indexed else self.get_title(title_id, with_people=False)
         k, filters = check_k(k), check_filters(filters)
-        return seed, self._current_recommender().similar_titles(seed.title_id, k, filters, True, weights)
+        read, found = recommender.similar_with_seed(seed.title_id if seed else title_id, k, filters, True, weights)
+        return seed or read or self.get_title(title_id, with_people=False), found
 
     def recommend_for_profile(self, profile_or_seeds: Any, k: int = 20, filters: Filters | None = None,
                       avoid: Iterable[str] = (), watched: Iterable[str] = (),

@@ -114,6 +114,18 @@ def test_franchise_is_kept_apart_from_similar(app: FlixRec):
     assert "Toy Story 2" in together
 
 
+def test_the_seed_comes_with_its_similar_titles_by_its_own_or_a_merged_away_id(demo_app: FlixRec):
+    seed, found = demo_app.similar_to_seed("tmdb-movie-129", k=5)  # Spirited Away, indexed: read with its results
+    assert seed == demo_app.get_title("tmdb-movie-129", with_people=False)
+    assert [r.title.title_id for r in found] == [r.title.title_id for r in demo_app.similar_titles("tmdb-movie-129", k=5)]
+    old_seed, old_found = demo_app.similar_to_seed("bgm-311", k=5)  # the anime record merged into it
+    assert old_seed == seed and old_found == found
+    everything_hidden = Filters(year_min=3000)
+    assert demo_app.similar_to_seed("bgm-311", k=5, filters=everything_hidden) == (seed, [])
+    with pytest.raises(TitleNotFound):
+        demo_app.similar_to_seed("tmdb-movie-0")
+
+
 def test_unknown_title_is_a_clear_domain_error(app: FlixRec):
     with pytest.raises(TitleNotFound, match="no title with id 'tmdb-movie-0'"):
         app.similar_titles("tmdb-movie-0")
