@@ -265,6 +265,22 @@ class FranchiseIndex:
         found.pop(title_id, None)
         return found
 
+    def franchise(self, title_id: str, similarity: Similarity | None = None) -> dict[str, str]:
+        """The title's franchise: its own links (`related`) and one hop further, by links of the same kind.
+
+        Sequels often link only through the first film ("Beneath" and "Battle for the Planet of the Apes"
+        both name "Planet of the Apes"), so a linked title's links count too, but only those of the kind
+        that links it to the title: a crossover linked by its name ("Batman: The Dark Knight Returns")
+        does not bring in the other franchise its characters come from (Superman).
+        """
+        own = self.related(title_id, similarity)
+        found: dict[str, str] = {}
+        for linked, reason in reversed(list(own.items())):  # updated last, the first linked title's reason wins
+            found.update((other, why) for other, why in self.related(linked, similarity).items() if why == reason)
+        found.update(own)  # the title's own links keep their reasons
+        found.pop(title_id, None)
+        return found
+
     def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
         """Name links. Runs first, so every strong link here is a "name" one: a title already linked is
         skipped (its weak signals would not count) and whole lists join at once."""

@@ -170,21 +170,11 @@ class TitleFeatures:
         self._prominence = vote_rank(snapshot.numeric["votes"])
 
     def franchise_of(self, title_id: str) -> dict[str, str]:
-        """The titles of this title's franchise (id -> reason), one hop further than the title's own links.
-
-        Sequels often link only through the first film ("Beneath" and "Battle for the Planet of the Apes"
-        both name "Planet of the Apes"), so the links of the title's linked titles count too.
-        """
+        """The titles of this title's franchise (id -> reason), see FranchiseIndex.franchise; cached per title."""
         cached = self._franchise_cache.get(title_id)
         if cached is not None:
             return cached
-        similarity = cosine_between(self._vectors, self.snapshot.position)
-        own = self.franchises.related(title_id, similarity)
-        found: dict[str, str] = {}
-        for linked in reversed(list(own)):  # updated last, the first linked title's reason wins
-            found.update(self.franchises.related(linked, similarity))
-        found.update(own)  # the title's own links keep their reasons
-        found.pop(title_id, None)
+        found = self.franchises.franchise(title_id, cosine_between(self._vectors, self.snapshot.position))
         if len(self._franchise_cache) >= FRANCHISE_CACHE:
             self._franchise_cache.clear()
         self._franchise_cache[title_id] = found

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from flixrec.models import Title
-from flixrec.franchise import franchise_key, same_franchise
+from flixrec.franchise import FranchiseIndex, FranchiseRecord, franchise_key, same_franchise
 
 
 def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = ()) -> Title:
@@ -76,3 +76,22 @@ def test_franchise_links_come_in_the_same_order_in_every_process():
     }
     assert len(outputs) == 1
     assert len(json.loads(outputs.pop())) == 6
+
+
+def _record(title_id: str, *names: str, characters=(), keywords=()) -> FranchiseRecord:
+    return FranchiseRecord(title_id, names, keywords=tuple(keywords), characters=tuple(characters))
+
+
+def test_a_franchise_reaches_one_hop_further_by_links_of_the_same_kind_only():
+    index = FranchiseIndex([
+        _record("apes", "Planet of the Apes"),
+        _record("beneath", "Beneath the Planet of the Apes"),
+        _record("battle", "Battle for the Planet of the Apes"),
+        _record("bat", "Bat Hero"),
+        _record("crossing", "Bat Hero: Sky Crossing", characters=[("p-ryder", "Rex Ryder")]),
+        _record("sky", "The Sky Guardian", characters=[("p-ryder", "Rex Ryder")]),
+    ])
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    assert set(index.franchise("beneath", close)) == {"apes", "battle"}  # sequels linked only through the first
+    assert index.related("crossing", close) == {"bat": "name", "sky": "character"}  # a crossover belongs to both
+    assert index.franchise("bat", close) == {"crossing": "name"}  # but does not carry the other one in
