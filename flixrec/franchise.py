@@ -58,7 +58,7 @@ WEAK_TEXT_SIMILARITY = 0.5
 MAX_NAME_WORDS = 8
 
 _SEQUEL_SUFFIX = re.compile(
-    r"(\s*(\(\d{4}\)|\d+|第.+[季部章])|\s*(?<![a-z])([ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|"
+    r"(\s*(\(\d{4}\)|\d+\s*[季期部章]|\d+|第.+[季期部章])|\s*(?<![a-z])([ivx]+|part\.?\s*\w+|chapter\s+\w+|vol(ume)?\.?\s*\w+|"
     r"season\s+\w+|oad|ova|oav|sp|specials?|the movie|movie))+$"
 )
 """Sequel numbers and marks at the end of a name; a word-like mark never ends a longer word ("Matrix", "Wasp")."""
@@ -189,7 +189,7 @@ class FranchiseIndex:
         names = tuple(n for n in record.names if n)
         keys = tuple(sorted({self._shared(franchise_key(n)) for n in names[:10]} - {""}))
         self._keys[tid] = keys
-        self._primary_names[tid] = names[:2]
+        self._primary_names[tid] = tuple(normalise_name(n) for n in names[:2])
         for key in keys:
             self._file(self.by_key, key, tid)
             parts = key.split()
@@ -270,16 +270,26 @@ class FranchiseIndex:
 
         Sequels often link only through the first film ("Beneath" and "Battle for the Planet of the Apes"
         both name "Planet of the Apes"), so a linked title's links count too, but only those of the kind
-        that links it to the title: a crossover linked by its name ("Batman: The Dark Knight Returns")
-        does not bring in the other franchise its characters come from (Superman).
+        that links it to the title, and by name only through the film both name: a crossover linked by its
+        name ("Batman: The Dark Knight Returns") does not bring in the franchise its characters come from
+        (Superman), nor "Doraemon: Nobita's Little Star Wars" the Doraemon films into Star Wars' row or Star
+        Wars into theirs.
         """
         own = self.related(title_id, similarity)
         found: dict[str, str] = {}
         for linked, reason in reversed(list(own.items())):  # updated last, the first linked title's reason wins
-            found.update((other, why) for other, why in self.related(linked, similarity).items() if why == reason)
+            if reason != "name":
+                found.update((other, why) for other, why in self.related(linked, similarity).items() if why == reason)
+            elif self._names(title_id, linked):
+                found.update((other, why) for other, why in self.related(linked, similarity).items()
+                             if why == "name" and self._names(other, linked))
         found.update(own)  # the title's own links keep their reasons
         found.pop(title_id, None)
         return found
+
+    def _names(self, tid: str, other: str) -> bool:
+        """Whether a name of `tid` holds a base name of `other` ("Beneath the Planet of the Apes" / "Planet of the Apes")."""
+        return any(key in name for key in self._keys.get(other, ()) for name in self._primary_names.get(tid, ()))
 
     def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
         """Name links. Runs first, so every strong link here is a "name" one: a title already linked is

@@ -20,7 +20,8 @@ def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), key
     [("Toy Story 3", "toy story"), ("The Avengers", "avengers"), ("Avengers: Age of Ultron", "avengers"),
      ("Rocky IV", "rocky"), ("Attack on Titan Season 3 Part.2", "attack on titan"), ("进击的巨人 OAD", "进击的巨人"),
      ("剧场版 进击的巨人 完结篇", "进击的巨人 完结篇"), ("Kill Bill: Vol. 2", "kill bill"), ("Alien³", "alien"),
-     ("The Matrix", "matrix"), ("Mad Max", "mad max"), ("Wasp", "wasp"), ("Pompeii", "pompeii"), ("进击的巨人OAD", "进击的巨人")],
+     ("The Matrix", "matrix"), ("Mad Max", "mad max"), ("Wasp", "wasp"), ("Pompeii", "pompeii"), ("进击的巨人OAD", "进击的巨人"),
+     ("忍たま乱太郎 18期", "忍たま乱太郎"), ("忍者乱太郎 第29季", "忍者乱太郎")],
 )
 def test_franchise_key(name: str, key: str):
     assert franchise_key(name) == key
@@ -95,3 +96,15 @@ def test_a_franchise_reaches_one_hop_further_by_links_of_the_same_kind_only():
     assert set(index.franchise("beneath", close)) == {"apes", "battle"}  # sequels linked only through the first
     assert index.related("crossing", close) == {"bat": "name", "sky": "character"}  # a crossover belongs to both
     assert index.franchise("bat", close) == {"crossing": "name"}  # but does not carry the other one in
+
+
+def test_a_title_naming_another_franchise_in_its_subtitle_does_not_bring_that_franchise_in():
+    index = FranchiseIndex([
+        _record("wars", "Space Wars"),
+        _record("kid", "Robo Kid: Little Space Wars"),
+        _record("kid2", "Robo Kid: Ocean Journey"),
+    ])
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    assert "kid" in index.related("wars", close) and "kid2" in index.related("kid", close)
+    assert set(index.franchise("wars", close)) == {"kid"}
+    assert set(index.franchise("kid2", close)) == {"kid"}  # the franchise itself is whole from inside
