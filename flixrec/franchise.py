@@ -211,7 +211,7 @@ class FranchiseIndex:
             elif self._names(title_id, linked):
                 namesakes = {other for key in self._keys[linked] for other in self.by_key[key]}  # name it: no check
                 found.update((other, why) for other, why in self.related(linked, similarity).items()
-                             if why == "name" and (other in namesakes or self._names(other, linked)))
+                             if why == "name" and other not in own and (other in namesakes or self._names(other, linked)))
         found.update(own)  # the title's own links keep their reasons
         found.pop(title_id, None)
         return found
