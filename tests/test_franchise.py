@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -67,12 +70,9 @@ print(json.dumps(list(FranchiseIndex(records).related("seed").items())))
 
 def test_franchise_links_come_in_the_same_order_in_every_process():
     """The first link's reason wins when links are merged, so their order must not follow str hashing."""
-    import subprocess
-    import sys
-
     outputs = {
         subprocess.run([sys.executable, "-c", _ORDER_PROBE], capture_output=True, text=True, check=True,
-                       env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
         for seed in (1, 2, 3, 4, 5)
     }
     assert len(outputs) == 1
