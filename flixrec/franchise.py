@@ -160,6 +160,10 @@ class FranchiseIndex:
     def __contains__(self, title_id: str) -> bool:
         return title_id in self._keys
 
+    def name_keys(self, title_id: str) -> tuple[str, ...]:
+        """The title's base names ("die hard" for "Die Hard 2"); titles sharing one are linked by name."""
+        return self._keys.get(title_id, ())
+
     def related(self, title_id: str, similarity: Similarity | None = None) -> dict[str, str]:
         """The titles of `title_id`'s franchise: title_id -> the reason ('name', 'character', ...).
 

@@ -55,6 +55,8 @@ than a similar-titles search fetches, so that search can hand them over)."""
 DISTRIBUTION_CROWDED = 2000
 """A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
+FIRST_FILM_RANKS = 40
+"""How many of a ranking's best places `first_films_first` checks for entries of one franchise."""
 SHARED_CANDIDATES = 400
 BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement", "prominence")
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
@@ -179,6 +181,33 @@ class TitleFeatures:
             self._franchise_cache.clear()
         self._franchise_cache[title_id] = found
         return found
+
+    def first_films_first(self, rows: np.ndarray, scores: np.ndarray, seeds: Iterable[int] = ()) -> np.ndarray:
+        """`scores` with the entries of each other franchise among the FIRST_FILM_RANKS best taking the
+        franchise's places in release order, so the film a person names for a franchise (its first) leads it.
+        The seeds' own franchise (when a row keeps it) stays in order of similarity.
+
+        Entries count as one franchise when they share a base name (`FranchiseIndex.name_keys`: a dictionary
+        lookup per title, where the whole franchise rule costs far more); their scores are handed out anew,
+        so the row stays in score order. Measured in docs/ranking.md.
+        """
+        best = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:FIRST_FILM_RANKS]
+        group_of_key: dict[str, int] = {}
+        groups: dict[int, list[int]] = {}
+        own = {key for seed in seeds for key in self.franchises.name_keys(self.snapshot.ids[seed])}
+        for place in best:
+            keys = self.franchises.name_keys(self.snapshot.ids[rows[place]])
+            if own.intersection(keys):
+                continue
+            group = next((group_of_key[key] for key in keys if key in group_of_key), int(place))
+            group_of_key.update(dict.fromkeys(keys, group))
+            groups.setdefault(group, []).append(int(place))
+        out = scores.copy()
+        for members in groups.values():
+            if len(members) > 1:  # members are in score order; the earliest release takes the best score
+                by_release = sorted(members, key=lambda m: np.nan_to_num(self._years[rows[m]], nan=np.inf))
+                out[by_release] = scores[members]
+        return out
 
     def shared_candidates(self, row: int, keep: np.ndarray) -> np.ndarray:
         """Rows (among `keep`) that share a telling keyword or a person with `row`, best first."""

@@ -90,7 +90,7 @@ class Recommender:
             features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
         if weights.keywords or weights.directors or weights.cast:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
-        scores = features.blended(row, rows, weights)
+        scores = features.first_films_first(rows, features.blended(row, rows, weights), [row])
         order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
         return self._recommendations(title_id, row, rows[order], scores[order])
 
@@ -171,7 +171,7 @@ class Recommender:
         scores = per_seed.mean(axis=0)
         if avoid_rows:
             scores = scores - AVOID_WEIGHT * np.stack([features.blended(r, rows, weights) for r in avoid_rows]).max(axis=0)
-        scores = np.clip(scores, 0.0, 1.0)
+        scores = features.first_films_first(rows, np.clip(scores, 0.0, 1.0), seed_rows)
         order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
         closest_seed = per_seed[:, order].argmax(axis=0)
         ids = [self.snapshot.ids[r] for r in rows[order]]

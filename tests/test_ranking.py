@@ -234,3 +234,23 @@ def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_cha
     assert features.blended(seed, rows, off) == pytest.approx(before, abs=1e-7)
     lifted = features.blended(seed, rows, dataclasses.replace(default, prominence=1.0))
     assert lifted[0] > lifted[1] and ((0.0 <= lifted) & (lifted <= 1.0)).all()
+
+
+def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_seeds_own(app, monkeypatch):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2"}  # 2001 and its 2003 sequel, by name
+    monkeypatch.setattr(features, "franchises", FranchiseIndex(
+        franchise_record(dataclasses.replace(t, title=renamed.get(t.title_id, t.title))) for t in TITLES))
+    sequel, first, farm, liner = (snapshot.position(t) for t in ("m-4", "m-3", "m-6", "m-7"))
+    rows = np.array([sequel, farm, first, liner])
+    scores = np.array([0.9, 0.7, 0.5, 0.6], dtype=np.float32)
+
+    out = features.first_films_first(rows, scores)
+    assert out.tolist() == pytest.approx([0.5, 0.7, 0.9, 0.6])  # the two swap places, the others keep theirs
+    assert sorted(out.tolist()) == pytest.approx(sorted(scores.tolist()))
+
+    seed_named = features.first_films_first(rows, scores, seeds=[first])  # a seed of that franchise: no swap
+    assert seed_named.tolist() == pytest.approx(scores.tolist())
+
+    monkeypatch.setattr(ranking, "FIRST_FILM_RANKS", 2)  # the first film beyond the checked places: nothing moves
+    assert features.first_films_first(rows, scores).tolist() == pytest.approx(scores.tolist())
