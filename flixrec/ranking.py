@@ -18,7 +18,8 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   (it reuses the crowding's dot products, so it costs little);
 - prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, see
   `vote_rank`): among titles about as close, the one people know is the better suggestion,
-divided by what the seed scores against itself, so a score is in [0, 1]. The default weights and the
+divided by what the seed scores against itself, so a score is in [0, 1]; then another franchise's entries
+among the best take their places in release order (`TitleFeatures.first_films_first`). The default weights and the
 constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
 every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no crowding correction).
 """
