@@ -34,7 +34,8 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from flixrec.franchise import STOP_WORDS, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record, normalise_name
+from flixrec.franchise import (STOP_WORDS, WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between,
+                               franchise_record, normalise_name)
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 
@@ -183,24 +184,29 @@ class TitleFeatures:
         self._franchise_cache[title_id] = found
         return found
 
-    def first_films_first(self, rows: np.ndarray, scores: np.ndarray, seeds: Iterable[int] = ()) -> np.ndarray:
+    def first_films_first(self, rows: np.ndarray, scores: np.ndarray, seeds: Iterable[str] = ()) -> np.ndarray:
         """`scores` with the entries of each other franchise among the FIRST_FILM_RANKS best taking the
         franchise's places in release order, so the film a person names for a franchise (its first) leads it.
-        The seeds' own franchise (when a row keeps it) stays in order of similarity.
+        The seeds' own franchises (when a row keeps them) stay in order of similarity.
 
         Entries count as one franchise when they share a base name (`FranchiseIndex.name_keys`: a dictionary
-        lookup per title, where the whole franchise rule costs far more); their scores are handed out anew,
+        lookup per title, where the whole franchise rule costs far more) and their vectors are as close as
+        the franchise rule asks of a weak link (WEAK_TEXT_SIMILARITY); their scores are handed out anew,
         so the row stays in score order. Measured in docs/ranking.md.
         """
         best = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:FIRST_FILM_RANKS]
+        own = {other for seed in seeds for other in (seed, *self.franchise_of(seed))}
+        own_keys = {key for title_id in own for key in self.franchises.name_keys(title_id)}
         group_of_key: dict[str, int] = {}
         groups: dict[int, list[int]] = {}
-        own = {key for seed in seeds for key in self.franchises.name_keys(self.snapshot.ids[seed])}
         for place in best:
-            keys = self.franchises.name_keys(self.snapshot.ids[rows[place]])
-            if own.intersection(keys):
+            title_id = self.snapshot.ids[rows[place]]
+            keys = self.franchises.name_keys(title_id)
+            if title_id in own or own_keys.intersection(keys):
                 continue
             group = next((group_of_key[key] for key in keys if key in group_of_key), int(place))
+            if group != place and self._vectors[rows[group]] @ self._vectors[rows[place]] < WEAK_TEXT_SIMILARITY:
+                continue  # a namesake told differently (The Host, 2006 and 2013) is another work
             group_of_key.update(dict.fromkeys(keys, group))
             groups.setdefault(group, []).append(int(place))
         out = scores.copy()

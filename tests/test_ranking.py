@@ -238,9 +238,10 @@ def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_cha
 
 def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_seeds_own(app, monkeypatch):
     features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
-    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2"}  # 2001 and its 2003 sequel, by name
+    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2", "m-5": "Night Heist Into Darkness"}  # 2001, 2003, 2003
     monkeypatch.setattr(features, "franchises", FranchiseIndex(
         franchise_record(dataclasses.replace(t, title=renamed.get(t.title_id, t.title))) for t in TITLES))
+    monkeypatch.setattr(features, "_franchise_cache", {})
     sequel, first, farm, liner = (snapshot.position(t) for t in ("m-4", "m-3", "m-6", "m-7"))
     rows = np.array([sequel, farm, first, liner])
     scores = np.array([0.9, 0.7, 0.5, 0.6], dtype=np.float32)
@@ -249,7 +250,8 @@ def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_see
     assert out.tolist() == pytest.approx([0.5, 0.7, 0.9, 0.6])  # the two swap places, the others keep theirs
     assert sorted(out.tolist()) == pytest.approx(sorted(scores.tolist()))
 
-    seed_named = features.first_films_first(rows, scores, seeds=[first])  # a seed of that franchise: no swap
+    assert {"m-3", "m-4"} <= set(features.franchise_of("m-5"))  # linked by name, though its base name differs
+    seed_named = features.first_films_first(rows, scores, seeds=["m-5"])  # a seed of that franchise: no swap
     assert seed_named.tolist() == pytest.approx(scores.tolist())
 
     monkeypatch.setattr(ranking, "FIRST_FILM_RANKS", 2)  # the first film beyond the checked places: nothing moves
