@@ -67,6 +67,7 @@ def leading_pair(name: str) -> str | None:
 
 
 def leading_word_pair(words: list[str]) -> str | None:
+    """`leading_pair` of a name already split into normalised words."""
     while words and words[0] in ("the", "a", "an"):
         words = words[1:]
     if len(words) >= 3 and words[0] not in STOP_WORDS and words[1] not in STOP_WORDS:

@@ -34,8 +34,8 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from flixrec.franchise import (STOP_WORDS, WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between,
-                               franchise_record, normalise_name)
+from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
+from flixrec.franchise_names import STOP_WORDS, normalise_name
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 
