@@ -14,7 +14,11 @@ Strong signals, each enough on its own:
 Weak signals, enough only in pairs or with close overviews (cosine of the title vectors):
 a one-word base name the other extends ("Batman" / "Batman Forever"), a shared leading word pair
 ("Indiana Jones and ..."), a base name of two or more words inside the other's name ("Rise of the Planet
-of the Apes"), and a keyword naming the other's base name ("jurassic park" on Jurassic World).
+of the Apes"), and a keyword naming the other's base name ("jurassic park" on Jurassic World). A base
+name that is a topic rather than a franchise ("wall street", "time machine": a keyword of more titles
+without it in their names than with it) links only titles of that same base name, never one that holds
+it inside a longer name: The Wolf of Wall Street is not of Wall Street's franchise, nor Hot Tub Time
+Machine of The Time Machine's.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from flixrec.franchise_names import (
-    ROLE_WORDS, STOP_WORDS, character_names, franchise_key, leading_pair, leading_word_pair, name_words, normalise_name,
+    ROLE_WORDS, STOP_WORDS, character_names, franchise_key, leading_pair, name_words, normalise_name,
 )
 from flixrec.models import Title
 from flixrec.postings import PostingsBuilder
@@ -42,6 +46,8 @@ GENERIC_ACTOR_SHARE = 0.6
 WEAK_TEXT_SIMILARITY = 0.5
 """One weak name signal counts when the two titles' vectors are at least this close."""
 MAX_NAME_WORDS = 8
+TOPIC_TITLES = 2
+"""A base name given as a keyword to at least this many titles not named by it can be a topic (see _is_topic)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +105,14 @@ class FranchiseIndex:
             c for c, titles in self.by_character.items()
             if c not in self._generic and len(c.split()) >= 2 and len(actors_of[c]) / len(titles) <= GENERIC_ACTOR_SHARE
         }
+        self._topics = frozenset(key for key in self.by_keyword if " " in key and key in self.by_key and self._is_topic(key))
+
+    def _is_topic(self, key: str) -> bool:
+        """Whether a base name is a subject more than a franchise: a keyword of at least TOPIC_TITLES titles
+        without it in their names, and of more such titles than of titles with it in their names."""
+        tagged = self.by_keyword[key]
+        outside = sum(not any(key in name for name in self._primary_names[t]) for t in tagged)
+        return outside >= TOPIC_TITLES and outside > len(tagged) - outside
 
     @staticmethod
     def _file(index: dict[str, list[str]], key: str, title_id: str) -> None:
@@ -124,12 +138,11 @@ class FranchiseIndex:
             if len(parts) >= 2:
                 self._file(self.by_first_word, parts[0], tid)
         for name in names[:2]:
-            all_words = name_words(name)
-            words = all_words[:MAX_NAME_WORDS]
+            words = name_words(name)[:MAX_NAME_WORDS]
             for i in range(len(words)):
                 for j in range(i + 2, len(words) + 1):
                     self._grams.add(" ".join(words[i:j]), row)
-            lead = leading_word_pair(all_words)
+            lead = leading_pair(name)
             if lead:
                 self._file(self.by_lead, lead, tid)
         keywords = tuple(sorted({self._shared(normalise_name(k)) for k in record.keywords}))
@@ -230,7 +243,7 @@ class FranchiseIndex:
         for key in self._keys[tid]:
             strong.update(dict.fromkeys(self.by_key[key], "name"))
             parts = key.split()
-            if sum(w not in STOP_WORDS for w in parts) >= 2:
+            if sum(w not in STOP_WORDS for w in parts) >= 2 and key not in self._topics:
                 for other in self.by_gram.get(key, ()):
                     if other in strong:
                         continue
@@ -251,7 +264,7 @@ class FranchiseIndex:
                 for j in range(i + 2, len(words) + 1):
                     gram = words[i:j]
                     key = " ".join(gram)
-                    if sum(w not in STOP_WORDS for w in gram) < 2 or key not in self.by_key:
+                    if sum(w not in STOP_WORDS for w in gram) < 2 or key not in self.by_key or key in self._topics:
                         continue
                     if i == 0 or (i == 1 and words[0] in ("the", "a", "an")):
                         strong.update(dict.fromkeys(self.by_key[key], "name"))

@@ -39,6 +39,7 @@ _SPACES = re.compile(r"[\s\u3000]+")
 _SUBTITLE = re.compile(r"\s*[:：]\s*|\s+-\s+")
 _ARTICLE = re.compile(r"^(the|a|an)\s+")
 _WORD = re.compile(r"\w+")
+_LEAD_WORD = re.compile(r"\w+(?:['’`]\w+)*")
 
 
 def normalise_name(text: str) -> str:
@@ -62,12 +63,15 @@ def name_words(text: str) -> list[str]:
 
 
 def leading_pair(name: str) -> str | None:
-    """The first two words of a name of three or more (articles skipped), when neither is a stop word."""
-    return leading_word_pair(name_words(name))
+    """The first two words of a name of three or more (articles skipped), when neither is a stop word.
+
+    A contraction or possessive is one word: "She's All That" leads with "she's all", and "She's the Man"
+    has no leading pair ("she s" would join every "She's ...", "I'm ..." and "Devil's ..." title)."""
+    return leading_word_pair(_LEAD_WORD.findall(normalise_name(name)))
 
 
 def leading_word_pair(words: list[str]) -> str | None:
-    """`leading_pair` of a name already split into normalised words."""
+    """`leading_pair` of a name already split into normalised words (contractions kept whole)."""
     while words and words[0] in ("the", "a", "an"):
         words = words[1:]
     if len(words) >= 3 and words[0] not in STOP_WORDS and words[1] not in STOP_WORDS:

@@ -11,6 +11,7 @@ import pytest
 
 from flixrec.models import Title
 from flixrec.franchise import FranchiseIndex, FranchiseRecord, franchise_key, same_franchise
+from flixrec.franchise_names import leading_pair
 
 
 def t(name: str, original: str | None = None, aliases: tuple[str, ...] = (), keywords: tuple[str, ...] = ()) -> Title:
@@ -108,3 +109,37 @@ def test_a_title_naming_another_franchise_in_its_subtitle_does_not_bring_that_fr
     assert "kid" in index.related("wars", close) and "kid2" in index.related("kid", close)
     assert set(index.franchise("wars", close)) == {"kid"}
     assert set(index.franchise("kid2", close)) == {"kid"}  # the franchise itself is whole from inside
+
+
+def test_a_name_that_is_a_topic_links_only_titles_of_that_very_name():
+    street = [_record("wall", "Wall Street", keywords=["wall street"]),
+              _record("sleeps", "Wall Street: Money Never Sleeps", keywords=["wall street"]),
+              _record("wolf", "The Wolf of Wall Street")]
+    others_on_it = [_record("margin", "Margin Call", keywords=["wall street"]),
+                    _record("short", "The Big Short", keywords=["wall street"]),
+                    _record("psycho", "American Psycho", keywords=["wall street"])]
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    assert "wolf" in FranchiseIndex(street).franchise("wall", close)  # a name inside another's, close text: linked
+    topic = FranchiseIndex(street + others_on_it)  # more titles are about Wall Street than named after it
+    assert set(topic.franchise("wall", close)) == {"sleeps"}
+    assert "wolf" not in topic.franchise("sleeps", close) and set(topic.franchise("wolf", close)) == set()
+    apes = FranchiseIndex([_record("apes", "Planet of the Apes", keywords=["planet of the apes"]),
+                           _record("rise", "Rise of the Planet of the Apes", keywords=["planet of the apes"]),
+                           _record("zoo", "Zoo Story", keywords=["planet of the apes", "ape"])])
+    assert set(apes.franchise("apes", close)) == {"rise"}  # a franchise name tagged on one other title stays a name
+
+
+@pytest.mark.parametrize(
+    ("name", "lead"),
+    [("She's All That", "she's all"), ("She's the Man", None), ("I'm Quitting Heroing", "i'm quitting"),
+     ("Indiana Jones and the Temple of Doom", "indiana jones"), ("Angel`s Egg", None)],
+)
+def test_a_leading_pair_keeps_a_contraction_whole(name: str, lead: str | None):
+    assert leading_pair(name) == lead
+
+
+def test_titles_sharing_only_a_contraction_at_the_start_are_not_a_franchise():
+    index = FranchiseIndex([_record("all", "She's All That"), _record("man", "She's the Man Again"),
+                            _record("league", "She's Out of My League")])
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    assert index.franchise("all", close) == {} and index.franchise("league", close) == {}
