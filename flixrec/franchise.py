@@ -46,6 +46,8 @@ GENERIC_ACTOR_SHARE = 0.6
 WEAK_TEXT_SIMILARITY = 0.5
 """One weak name signal counts when the two titles' vectors are at least this close."""
 MAX_NAME_WORDS = 8
+SHORT_NAME = 2
+"""A Latin base name this short ("re", "k") links its namesakes only as a weak signal."""
 TOPIC_TITLES = 2
 """A base name given as a keyword to at least this many titles not named by it can be a topic (see _is_topic)."""
 
@@ -226,7 +228,7 @@ class FranchiseIndex:
             if reason != "name":
                 found.update((other, why) for other, why in self.related(linked, similarity).items() if why == reason)
             elif self._names(title_id, linked):
-                namesakes = {other for key in self._keys[linked] for other in self.by_key[key]}  # name it: no check
+                namesakes = {other for key in self._keys[linked] if not _too_short(key) for other in self.by_key[key]}
                 found.update((other, why) for other, why in self.related(linked, similarity).items()
                              if why == "name" and other not in own and (other in namesakes or self._names(other, linked)))
         found.update(own)  # the title's own links keep their reasons
@@ -241,6 +243,9 @@ class FranchiseIndex:
         """Name links. Runs first, so every strong link here is a "name" one: a title already linked is
         skipped (its weak signals would not count) and whole lists join at once."""
         for key in self._keys[tid]:
+            if _too_short(key):  # "Re:Zero", "Re:Creators", "RE:Cyborg 009": only with a close text
+                _add_weak(weak, strong, self.by_key[key], "short")
+                continue
             strong.update(dict.fromkeys(self.by_key[key], "name"))
             parts = key.split()
             if sum(w not in STOP_WORDS for w in parts) >= 2 and key not in self._topics:
@@ -324,6 +329,12 @@ class FranchiseIndex:
         """Whether two keyword sets share much besides the keyword naming the franchise."""
         shared = (a & b) - {naming}
         return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
+
+
+def _too_short(key: str) -> bool:
+    """Whether a base name is too short to name a franchise alone: SHORT_NAME Latin characters or fewer
+    (what is left of "Re:Zero" or "K: Return of Kings" before the colon)."""
+    return len(key) <= SHORT_NAME and key.isascii()
 
 
 def _add_weak(weak: dict[str, set[str]], strong: dict[str, str], others: Iterable[str], kind: str) -> None:

@@ -143,3 +143,12 @@ def test_titles_sharing_only_a_contraction_at_the_start_are_not_a_franchise():
                             _record("league", "She's Out of My League")])
     close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
     assert index.franchise("all", close) == {} and index.franchise("league", close) == {}
+
+
+def test_a_base_name_of_two_letters_needs_a_close_text():
+    index = FranchiseIndex([_record("zero", "Re:Zero"), _record("zero2", "Re:Zero Season 2"),
+                            _record("creators", "Re:Creators")])
+    texts = {frozenset(("zero", "zero2")): 0.9}
+    by_text = lambda tid, others: [texts.get(frozenset((tid, o)), 0.3) for o in others]  # noqa: E731
+    assert set(index.franchise("zero", by_text)) == {"zero2"}
+    assert index.franchise("creators", by_text) == {}
