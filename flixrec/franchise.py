@@ -5,7 +5,8 @@ a keyword such as "alien", a character called "Jack") never makes two titles a f
 
 Strong signals, each enough on its own:
 - the same base name once sequel numbers, "Part II" and subtitles are stripped ("Toy Story 2",
-  "Alien³", "Scream 4"; one or two Latin letters, "Re:Zero" / "Re:Creators", only as a weak signal), or a base name of two or more words that starts the other's name;
+  "Alien³", "Scream 4"; one or two Latin letters, "Re:Zero" / "Re:Creators", only as a weak signal),
+  or a base name of two or more words that starts the other's name;
 - the same actor in the same role in both (the exact character, or shared rare name words:
   "Ripley" / "Ellen Ripley"), for two such actors, or one with a rare name;
 - a character of two or more words that the same few actors play across titles ("James Bond");
