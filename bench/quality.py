@@ -14,7 +14,9 @@ Development sets (bench/data/, written from common film knowledge and checked ag
 - related_pairs_holdout5.json: 120 more (37 of them anime), checked the same way (no title of any other set),
   drawn with random.Random(5) from the 162 that passed; first ranked to confirm the first-films rule;
 - related_pairs_holdout6.json: 120 more (28 of them anime), checked the same way (no title of any other set),
-  drawn with random.Random(6) from the 350 that passed; never ranked before it confirms a change.
+  drawn with random.Random(6) from the 350 that passed; first ranked to check the franchise name rules;
+- related_pairs_holdout7.json: the other 230 pairs that passed those checks (59 of them anime), never
+  ranked until they confirmed the tag-count prominence of titles without votes.
 
 Printed:
 - franchise_recall_at_10: per group member, the share of the rest of its group in `franchise_titles(k=10)`
@@ -22,8 +24,8 @@ Printed:
 - franchise_leak: the share of `similar_titles(k=10)` slots taken by the seed's own franchise;
 - related_top10 / related_top20: how often the other title of a pair is in the seed's similar titles
   (both directions); related_a_* / related_b_* the same for the even and the odd pairs (a choice that
-  fits only one half shows up); holdout_top10 / holdout_top20, holdout2_* ... holdout6_*
-  the same on the six held-out sets;
+  fits only one half shows up); holdout_top10 / holdout_top20, holdout2_* ... holdout7_*
+  the same on the seven held-out sets;
 - genre_jaccard_at_10 and random_genre_jaccard: genre overlap of a title and its 10 similar titles, and
   of 10 random titles;
 - cross_catalogue: the share of anime among the 20 similar titles of live-action movies, and of
@@ -70,6 +72,10 @@ DATA = Path(__file__).resolve().parent / "data"
 TRANSLATED = [(d["language"], d["title"], d["description"])
               for d in json.loads((DATA / "translated_descriptions.json").read_text())]
 """Descriptions of well-known films in German, Spanish, French, Chinese and Japanese (our own words)."""
+
+
+HELD_OUT = ("holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7")
+"""The held-out sets: bench/data/related_pairs_<name>.json, printed as <name>_top10, <name>_top20, ..."""
 
 
 def normalise(text: str) -> str:
@@ -245,29 +251,24 @@ def main() -> None:
     resolve = Resolver(titles)
     groups = [[t for t in (resolve(n) for n in g["titles"]) if t] for g in json.loads((DATA / "franchises.json").read_text())]
     groups = [g for g in groups if len(g) >= 2]
-    pairs, holdout, holdout2, holdout3, holdout4, holdout5, holdout6 = (
-        [(a, b) for a, b in ((resolve(x), resolve(y)) for x, y in json.loads((DATA / name).read_text())) if a and b]
-        for name in ("related_pairs.json", "related_pairs_holdout.json", "related_pairs_holdout2.json",
-                     "related_pairs_holdout3.json", "related_pairs_holdout4.json", "related_pairs_holdout5.json",
-                     "related_pairs_holdout6.json"))
+    def load(name: str) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in ((resolve(x), resolve(y)) for x, y in json.loads((DATA / name).read_text())) if a and b]
+
+    pairs = load("related_pairs.json")
+    held_out = {name: load(f"related_pairs_{name}.json") for name in HELD_OUT}
     rng = np.random.default_rng(7)
     genre_seeds = [str(t) for t in rng.choice(sorted(t for t, x in titles.items() if x.genres), args.seeds, replace=False)]
     app.similar_titles(genre_seeds[0], 10)  # warm-up: snapshot, catalogue features, franchise index
-    line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs), "holdout_pairs": len(holdout),
-                  "holdout2_pairs": len(holdout2), "holdout3_pairs": len(holdout3),
-                  "holdout4_pairs": len(holdout4), "holdout5_pairs": len(holdout5), "holdout6_pairs": len(holdout6),
-                  "weights": dataclasses.asdict(app.settings.ranking)}
+    line: dict = {"bench": "quality", "titles": len(titles), "groups": len(groups), "pairs": len(pairs)}
+    line |= {f"{name}_pairs": len(held) for name, held in held_out.items()}
+    line["weights"] = dataclasses.asdict(app.settings.ranking)
     if args.only_profiles:
         print(json.dumps(line | related_figures(app, pairs) | profile_figures(app, groups, pairs), ensure_ascii=False))
         return
     line |= franchise_figures(app, groups)
     line |= related_figures(app, pairs, halves=True)
-    line |= related_figures(app, holdout, prefix="holdout")
-    line |= related_figures(app, holdout2, prefix="holdout2")
-    line |= related_figures(app, holdout3, prefix="holdout3")
-    line |= related_figures(app, holdout4, prefix="holdout4")
-    line |= related_figures(app, holdout5, prefix="holdout5")
-    line |= related_figures(app, holdout6, prefix="holdout6")
+    for name, held in held_out.items():
+        line |= related_figures(app, held, prefix=name)
     line |= genre_figures(app, titles, genre_seeds)
     line |= cross_catalogue_figures(app, titles)
     line |= free_text_figures(app, resolve)
