@@ -16,8 +16,9 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   their cosines to its CROWD_NEIGHBOURS nearest titles, below 0 counted as 0): a second-order
   similarity that lifts a title sharing the seed's surroundings even when its own cosine is modest
   (it reuses the crowding's dot products, so it costs little);
-- prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, see
-  `vote_rank`): among titles about as close, the one people know is the better suggestion,
+- prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, or for a
+  title without votes its count of user tags, see `prominence`): among titles about as close, the one
+  people know is the better suggestion,
 divided by what the seed scores against itself, so a score is in [0, 1]; then another franchise's entries
 among the best take their places in release order (`TitleFeatures.first_films_first`). The default weights and the
 constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
@@ -141,11 +142,13 @@ class TitleFeatures:
         cast: list[str] = []
         self.person_names: dict[str, str] = {}
         records: list[FranchiseRecord] = []
+        tag_counts = np.zeros(n, dtype=np.float64)
         for title in titles:
             row = snapshot.position(title.title_id)
             records.append(franchise_record(title))
             if row is None:
                 continue
+            tag_counts[row] = len(title.keywords)
             for keyword, value in keyword_features(title.keywords).items():
                 keyword_rows.append(row)
                 keywords.append(keyword)
@@ -171,7 +174,7 @@ class TitleFeatures:
         self._years = snapshot.numeric["year"]
         self._log_votes = np.log1p(np.nan_to_num(snapshot.numeric["votes"], nan=0.0))
         self._has_votes = ~np.isnan(snapshot.numeric["votes"])
-        self._prominence = vote_rank(snapshot.numeric["votes"])
+        self._prominence = prominence(snapshot.numeric["votes"], tag_counts)
 
     def franchise_of(self, title_id: str) -> dict[str, str]:
         """The titles of this title's franchise (id -> reason), see FranchiseIndex.franchise; cached per title."""
@@ -393,6 +396,18 @@ def vote_rank(votes: np.ndarray) -> np.ndarray:
         below = np.searchsorted(known, votes[has], "left")
         upto = np.searchsorted(known, votes[has], "right")
         out[has] = (below + upto) / (2.0 * len(known))
+    return out
+
+
+def prominence(votes: np.ndarray, tag_counts: np.ndarray) -> np.ndarray:
+    """How widely seen each title is, in [0, 1]: its vote count's mid-rank share among the titles with
+    votes; a title without votes (every anime record) gets its keyword count's share among the titles
+    without, because user tags (bgm.tv's) accumulate with the audience: a widely watched show carries
+    the most, an obscure one few or none."""
+    out = vote_rank(votes)
+    unknown = np.isnan(votes)
+    if unknown.any():
+        out[unknown] = vote_rank(np.asarray(tag_counts, dtype=np.float64)[unknown])
     return out
 
 

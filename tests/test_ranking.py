@@ -218,6 +218,27 @@ def test_vote_rank_keeps_the_order_of_the_counts_within_zero_and_one(counts):
         assert r1 <= r2 and (r1 == r2) == (v1 == v2)
 
 
+def test_prominence_ranks_titles_without_votes_by_their_tag_count_and_keeps_vote_ranks():
+    votes = np.array([10.0, np.nan, 1000.0, np.nan, np.nan, 5.0])
+    tags = np.array([3.0, 30.0, 0.0, 2.0, 30.0, 40.0])
+    out = ranking.prominence(votes, tags)
+    assert out[[0, 2, 5]].tolist() == pytest.approx(ranking.vote_rank(votes)[[0, 2, 5]].tolist())  # votes decide
+    assert out[1] == out[4] > out[3]  # without votes: the widely tagged show above the barely tagged one
+    assert ((0.0 <= out) & (out <= 1.0)).all()
+    assert ranking.prominence(np.array([np.nan, np.nan]), np.array([0.0, 0.0])).tolist() == [0.5, 0.5]
+
+
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 10**7)), st.integers(0, 40)), min_size=1, max_size=60))
+def test_prominence_is_within_zero_and_one_and_orders_tags_among_titles_without_votes(rows):
+    votes = np.array([np.nan if v is None else float(v) for v, _ in rows])
+    tags = np.array([float(t) for _, t in rows])
+    out = ranking.prominence(votes, tags)
+    assert ((0.0 <= out) & (out <= 1.0)).all()
+    unknown = sorted((t, r) for t, r, v in zip(tags, out, votes) if np.isnan(v))
+    for (t1, r1), (t2, r2) in zip(unknown, unknown[1:]):
+        assert r1 <= r2 and (r1 == r2) == (t1 == t2)
+
+
 def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_changes_nothing(app, monkeypatch):
     features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
     seed, known, obscure = (snapshot.position(t) for t in ("m-3", "m-5", "m-4"))  # the same heist story
@@ -234,6 +255,24 @@ def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_cha
     assert features.blended(seed, rows, off) == pytest.approx(before, abs=1e-7)
     lifted = features.blended(seed, rows, dataclasses.replace(default, prominence=1.0))
     assert lifted[0] > lifted[1] and ((0.0 <= lifted) & (lifted <= 1.0)).all()
+
+
+def test_titles_without_votes_are_as_prominent_as_their_tag_count_says(tmp_path, use_embedder):
+    themes = ("heist", "casino", "vault")
+    widely_tagged = dataclasses.replace(TITLES[3], votes=None, keywords=themes + tuple(f"fan tag {i}" for i in range(20)))
+    barely_tagged = dataclasses.replace(TITLES[4], votes=None, keywords=themes)
+    titles = (*TITLES[:3], widely_tagged, barely_tagged, *TITLES[5:])
+    app = FlixRec(build_home(tmp_path, "use-multilingual", use_embedder, titles), embedder=use_embedder)
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    seed, rows = snapshot.position("m-3"), np.array([snapshot.position("m-4"), snapshot.position("m-5")])
+    assert features._prominence[rows[0]] > features._prominence[rows[1]]
+
+    def gap(weight: float) -> float:
+        scores = features.blended(seed, rows, dataclasses.replace(app.settings.ranking, prominence=weight))
+        assert ((0.0 <= scores) & (scores <= 1.0)).all()
+        return float(scores[0] - scores[1])
+
+    assert gap(1.0) > gap(0.0) + 0.05
 
 
 def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_seeds_own(app, monkeypatch):
