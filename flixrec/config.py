@@ -84,7 +84,8 @@ SETTINGS: dict[str, Setting] = {
             ("era", "weight of close release years"),
             ("popularity", "weight of similar vote counts"),
             ("agreement", "weight of neighbourhood agreement (the title sees the seed's nearest titles as the seed does)"),
-            ("prominence", "weight of how widely seen a title is (its vote count's rank in the catalogue)"),
+            ("prominence", "weight of how widely seen a title is (its vote count's rank in the catalogue; "
+                           "without votes, its count of user tags)"),
         )
     },
     "trakt_client_id": Setting("TRAKT_CLIENT_ID", None, "Trakt API key (client id) from https://trakt.tv/oauth/applications"),
