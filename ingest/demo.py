@@ -219,9 +219,9 @@ def _anime_title(item: dict[str, Any]) -> Title:
     bangumi = item.get("bangumi") or {}
     tmdb = item.get("tmdb") or {}
     aliases = [a for a in (item.get("alias") or []) if isinstance(a, str) and a.strip()]
-    english = next((a for a in aliases if _LATIN.search(a) and not _CJK.search(a)), None)
+    latin = [a for a in (*aliases, original) if a and _LATIN.search(a) and not _CJK.search(a)]
     name_cn = text(bangumi.get("name_cn"))
-    title = english or name_cn or original
+    title = next(iter(latin), None) or name_cn or original  # a name an English-reading visitor can read first
     if not title:
         raise ValueError("no name")
     summary = text(item.get("summary"))

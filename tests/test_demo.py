@@ -45,6 +45,10 @@ def test_anime_demo_is_multilingual_with_shows_and_films(demo_reports):
     assert titan.original_title == "進撃の巨人" and "进击的巨人" in titan.aliases
     assert titan.language == "ja" and "Animation" in titan.genres
     assert titan.rating is None and titan.votes is None and titan.runtime is None
+    # a record with no English alias is shown by its Latin original name, not its Chinese one (kept as an alias)
+    by_id = {t.title_id: t for t in report.titles}
+    assert by_id["bgm-839"].title == "PERFECT BLUE" and "蓝色恐惧" in by_id["bgm-839"].aliases
+    assert by_id["bgm-975"].title == "ONE PIECE" and "航海王" in by_id["bgm-975"].aliases
 
 
 def _tmdb_text() -> tuple[str, str]:
