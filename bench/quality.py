@@ -32,6 +32,8 @@ Printed:
   non-anime titles among those of anime; same_work_top10: for titles of one work kept twice (shared
   external id, one per catalogue) the share found in each other's top 10 (None when the catalogue
   has no such duplicates), and duplicate_works: how many such pairs there are;
+- one_franchise_rows: the share of the genre figure's seeds whose 20 similar titles hold 4 or more
+  entries of one other franchise (by base name);
 - free_text_top1 / top5: German, Spanish, French, Chinese and Japanese descriptions finding their film;
 - ablation: related_top10/20 and genre_jaccard_at_10 with each signal's weight set to 0;
 - latency: similar_titles p50/p95 (ms) blended, and text-only, on this home;
@@ -65,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from flixrec.config import Settings  # noqa: E402
+from flixrec.franchise_names import franchise_key  # noqa: E402
 from flixrec.models import RankingWeights, Title  # noqa: E402
 from flixrec.service import FlixRec  # noqa: E402
 
@@ -183,6 +186,20 @@ def cross_catalogue_figures(app: FlixRec, titles: dict[str, Title], seeds: int =
     return out
 
 
+def one_franchise_figures(app: FlixRec, titles: dict[str, Title], seeds: list[str], k: int = 20, most: int = 4) -> dict:
+    """The share of similar rows (k titles) in which one other franchise, by base name (title or original
+    name), holds `most` or more places."""
+    crowded = []
+    for seed in seeds:
+        by_key = collections.defaultdict(set)
+        for other in ranked_ids(app, seed, k):
+            for name in (titles[other].title, titles[other].original_title):
+                if name and franchise_key(name):
+                    by_key[franchise_key(name)].add(other)
+        crowded.append(max(map(len, by_key.values()), default=0) >= most)
+    return {"one_franchise_rows": round(float(np.mean(crowded)), 4)}
+
+
 def free_text_figures(app: FlixRec, resolve: Resolver) -> dict:
     ranks = []
     for _, name, text in TRANSLATED:
@@ -271,6 +288,7 @@ def main() -> None:
         line |= related_figures(app, held, prefix=name)
     line |= genre_figures(app, titles, genre_seeds)
     line |= cross_catalogue_figures(app, titles)
+    line |= one_franchise_figures(app, titles, genre_seeds)
     line |= free_text_figures(app, resolve)
     line |= profile_figures(app, groups, pairs)
     if not args.no_ablation:
