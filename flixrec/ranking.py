@@ -20,7 +20,8 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   title without votes its count of user tags, see `prominence`): among titles about as close, the one
   people know is the better suggestion,
 divided by what the seed scores against itself, so a score is in [0, 1]; then another franchise's entries
-among the best take their places in release order (`TitleFeatures.first_films_first`). The default weights and the
+among the best take their places in release order, and those after its first OTHER_FRANCHISE_ENTRIES wait
+until every other candidate is listed (`TitleFeatures.first_films_first`). The default weights and the
 constants below were chosen on the development sets in bench/data/ by bench/quality.py (docs/ranking.md);
 every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no crowding correction).
 """
@@ -60,6 +61,9 @@ DISTRIBUTION_CROWDED = 2000
 FRANCHISE_CACHE = 4096
 FIRST_FILM_RANKS = 40
 """How many of a ranking's best places `first_films_first` checks for entries of one franchise."""
+OTHER_FRANCHISE_ENTRIES = 2
+"""How many entries of another franchise a row lists before every other candidate: one franchise must not
+fill a row (its other entries are in its own franchise row)."""
 SHARED_CANDIDATES = 400
 BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement", "prominence")
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
@@ -187,10 +191,13 @@ class TitleFeatures:
         self._franchise_cache[title_id] = found
         return found
 
-    def first_films_first(self, rows: np.ndarray, scores: np.ndarray, seeds: Iterable[str] = ()) -> np.ndarray:
+    def first_films_first(self, rows: np.ndarray, scores: np.ndarray,
+                          seeds: Iterable[str] = ()) -> tuple[np.ndarray, np.ndarray]:
         """`scores` with the entries of each other franchise among the FIRST_FILM_RANKS best taking the
-        franchise's places in release order, so the film a person names for a franchise (its first) leads it.
-        The seeds' own franchises (when a row keeps them) stay in order of similarity.
+        franchise's places in release order, so the film a person names for a franchise (its first) leads it,
+        and which rows are held back: a franchise's entries after its first OTHER_FRANCHISE_ENTRIES, which a
+        row lists only after every other candidate (sort by held back, then score).
+        The seeds' own franchises (when a row keeps them) stay in order of similarity and are never held back.
 
         Entries count as one franchise when they share a base name (`FranchiseIndex.name_keys`: a dictionary
         lookup per title, where the whole franchise rule costs far more) and their vectors are as close as
@@ -213,11 +220,13 @@ class TitleFeatures:
             group_of_key.update(dict.fromkeys(keys, group))
             groups.setdefault(group, []).append(int(place))
         out = scores.copy()
+        held_back = np.zeros(len(rows), dtype=bool)
         for members in groups.values():
             if len(members) > 1:  # members are in score order; the earliest release takes the best score
                 by_release = sorted(members, key=lambda m: np.nan_to_num(self._years[rows[m]], nan=np.inf))
                 out[by_release] = scores[members]
-        return out
+                held_back[by_release[OTHER_FRANCHISE_ENTRIES:]] = True
+        return out, held_back
 
     def shared_candidates(self, row: int, keep: np.ndarray) -> np.ndarray:
         """Rows (among `keep`) that share a telling keyword or a person with `row`, best first."""

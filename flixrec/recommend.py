@@ -90,8 +90,8 @@ class Recommender:
             features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
         if weights.keywords or weights.directors or weights.cast:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
-        scores = features.first_films_first(rows, features.blended(row, rows, weights), [title_id])
-        order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
+        scores, held_back = features.first_films_first(rows, features.blended(row, rows, weights), [title_id])
+        order = np.lexsort((self.snapshot.tie_rank[rows], -scores, held_back))[:k]
         return self._recommendations(title_id, row, rows[order], scores[order])
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
@@ -134,8 +134,8 @@ class Recommender:
 
         Candidates are each seed's as in similar_titles (nearest vectors, shared keywords and people);
         a candidate's score is its mean blended score against the seeds minus AVOID_WEIGHT times its
-        highest against an avoided title, clipped to [0, 1] (then the first-films rule, see
-        TitleFeatures.first_films_first); its reasons are those of the seed it is
+        highest against an avoided title, clipped to [0, 1] (then the first-films rule and another
+        franchise's entries held back, see TitleFeatures.first_films_first); its reasons are those of the seed it is
         closest to. One seed and nothing to avoid rank exactly as similar_titles without separating the
         franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title that is not
         indexed yet is only left out.
@@ -172,8 +172,8 @@ class Recommender:
         scores = per_seed.mean(axis=0)
         if avoid_rows:
             scores = scores - AVOID_WEIGHT * np.stack([features.blended(r, rows, weights) for r in avoid_rows]).max(axis=0)
-        scores = features.first_films_first(rows, np.clip(scores, 0.0, 1.0), seeds)
-        order = np.lexsort((self.snapshot.tie_rank[rows], -scores))[:k]
+        scores, held_back = features.first_films_first(rows, np.clip(scores, 0.0, 1.0), seeds)
+        order = np.lexsort((self.snapshot.tie_rank[rows], -scores, held_back))[:k]
         closest_seed = per_seed[:, order].argmax(axis=0)
         ids = [self.snapshot.ids[r] for r in rows[order]]
         titles = self.catalog.find_titles(ids, with_people=False)

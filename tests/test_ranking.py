@@ -285,13 +285,35 @@ def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_see
     rows = np.array([sequel, farm, first, liner])
     scores = np.array([0.9, 0.7, 0.5, 0.6], dtype=np.float32)
 
-    out = features.first_films_first(rows, scores)
+    out, held_back = features.first_films_first(rows, scores)
     assert out.tolist() == pytest.approx([0.5, 0.7, 0.9, 0.6])  # the two swap places, the others keep theirs
-    assert sorted(out.tolist()) == pytest.approx(sorted(scores.tolist()))
+    assert sorted(out.tolist()) == pytest.approx(sorted(scores.tolist())) and not held_back.any()
 
     assert {"m-3", "m-4"} <= set(features.franchise_of("m-5"))  # linked by name, though its base name differs
-    seed_named = features.first_films_first(rows, scores, seeds=["m-5"])  # a seed of that franchise: no swap
+    seed_named, _ = features.first_films_first(rows, scores, seeds=["m-5"])  # a seed of that franchise: no swap
     assert seed_named.tolist() == pytest.approx(scores.tolist())
 
     monkeypatch.setattr(ranking, "FIRST_FILM_RANKS", 2)  # the first film beyond the checked places: nothing moves
-    assert features.first_films_first(rows, scores).tolist() == pytest.approx(scores.tolist())
+    assert features.first_films_first(rows, scores)[0].tolist() == pytest.approx(scores.tolist())
+
+
+def test_another_franchise_lists_two_entries_before_the_other_titles_and_the_rest_after_them(app, monkeypatch):
+    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
+    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2", "m-5": "Night Heist 3"}  # 2001, 2003, 2003
+    monkeypatch.setattr(features, "franchises", FranchiseIndex(
+        franchise_record(dataclasses.replace(t, title=renamed.get(t.title_id, t.title))) for t in TITLES))
+    monkeypatch.setattr(features, "_franchise_cache", {})
+    rows = np.array([snapshot.position(t) for t in ("m-3", "m-4", "m-5", "m-6", "m-7")])
+    scores = np.array([0.9, 0.85, 0.8, 0.5, 0.4], dtype=np.float32)
+
+    out, held_back = features.first_films_first(rows, scores)
+    assert held_back.tolist() == [False, False, True, False, False]  # the third entry waits for the others
+    order = np.lexsort((snapshot.tie_rank[rows], -out, held_back))
+    assert [snapshot.ids[r] for r in rows[order]] == ["m-3", "m-4", "m-6", "m-7", "m-5"]
+    assert not features.first_films_first(rows, scores, seeds=["m-3"])[1].any()  # the seed's own: never held back
+    monkeypatch.setattr(ranking, "OTHER_FRANCHISE_ENTRIES", 3)
+    assert not features.first_films_first(rows, scores)[1].any()
+
+    monkeypatch.setattr(ranking, "OTHER_FRANCHISE_ENTRIES", 2)
+    shown = [r.title.title_id for r in app.similar_titles("m-8", k=7)]  # every title but the seed
+    assert len(shown) == 7 and set(renamed) <= set(shown)  # exactly k whenever k pass: held back, not dropped
