@@ -275,12 +275,18 @@ def test_titles_without_votes_are_as_prominent_as_their_tag_count_says(tmp_path,
     assert gap(1.0) > gap(0.0) + 0.05
 
 
-def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_seeds_own(app, monkeypatch):
+def _renamed(app, monkeypatch, renamed: dict[str, str]):
+    """The app's title features with a franchise index built from TITLES under the `renamed` names."""
     features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
-    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2", "m-5": "Night Heist Into Darkness"}  # 2001, 2003, 2003
     monkeypatch.setattr(features, "franchises", FranchiseIndex(
         franchise_record(dataclasses.replace(t, title=renamed.get(t.title_id, t.title))) for t in TITLES))
     monkeypatch.setattr(features, "_franchise_cache", {})
+    return features, snapshot
+
+
+def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_seeds_own(app, monkeypatch):
+    renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2", "m-5": "Night Heist Into Darkness"}  # 2001, 2003, 2003
+    features, snapshot = _renamed(app, monkeypatch, renamed)
     sequel, first, farm, liner = (snapshot.position(t) for t in ("m-4", "m-3", "m-6", "m-7"))
     rows = np.array([sequel, farm, first, liner])
     scores = np.array([0.9, 0.7, 0.5, 0.6], dtype=np.float32)
@@ -298,11 +304,8 @@ def test_the_first_film_of_another_franchise_takes_its_best_place_not_of_the_see
 
 
 def test_another_franchise_lists_two_entries_before_the_other_titles_and_the_rest_after_them(app, monkeypatch):
-    features, snapshot = app._current_recommender().features, app._current_recommender().snapshot
     renamed = {"m-3": "Night Heist", "m-4": "Night Heist 2", "m-5": "Night Heist 3"}  # 2001, 2003, 2003
-    monkeypatch.setattr(features, "franchises", FranchiseIndex(
-        franchise_record(dataclasses.replace(t, title=renamed.get(t.title_id, t.title))) for t in TITLES))
-    monkeypatch.setattr(features, "_franchise_cache", {})
+    features, snapshot = _renamed(app, monkeypatch, renamed)
     rows = np.array([snapshot.position(t) for t in ("m-3", "m-4", "m-5", "m-6", "m-7")])
     scores = np.array([0.9, 0.85, 0.8, 0.5, 0.4], dtype=np.float32)
 
