@@ -135,9 +135,9 @@ class Recommender:
         Candidates are each seed's as in similar_titles (nearest vectors, shared keywords and people);
         a candidate's score is its mean blended score against the seeds minus AVOID_WEIGHT times its
         highest against an avoided title, clipped to [0, 1] (then the first-films rule and another
-        franchise's entries held back, see TitleFeatures.first_films_first); its reasons are those of the seed it is
-        closest to. One seed and nothing to avoid rank exactly as similar_titles without separating the
-        franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title that is not
+        franchise's entries held back, see TitleFeatures.first_films_first); its reasons are those of the
+        seed it is closest to. One seed and nothing to avoid rank exactly as similar_titles without
+        separating the franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title that is not
         indexed yet is only left out.
         """
         seeds = list(dict.fromkeys(seeds))

@@ -221,7 +221,7 @@ def _anime_title(item: dict[str, Any]) -> Title:
     aliases = [a for a in (item.get("alias") or []) if isinstance(a, str) and a.strip()]
     latin = [a for a in (*aliases, original) if a and _LATIN.search(a) and not _CJK.search(a)]
     name_cn = text(bangumi.get("name_cn"))
-    title = next(iter(latin), None) or name_cn or original  # a name an English-reading visitor can read first
+    title = (latin[0] if latin else None) or name_cn or original  # a name an English reader can read first
     if not title:
         raise ValueError("no name")
     summary = text(item.get("summary"))
