@@ -41,6 +41,9 @@ if opened:  # a click on a bar or a point: that title's own similar titles, on F
     st.page_link("streamlit_app.py", label=f"Find titles similar to {name or 'the clicked title'}",
                  icon=":material/arrow_forward:", query_params=state.title_link_params(opened, name))
 st.altair_chart(charts.score_histogram(view), width="stretch", height=320)
-st.caption("Bars start at 0, so their lengths compare honestly. Scores are cosine similarities of the title embeddings. The map projects the chosen title, its "
+st.caption("Bars start at 0, so their lengths compare honestly. Scores are the blended similarity of Find similar (story, "
+           "keywords, people, genres, era and how widely seen, from 0 to 1). The histogram counts every other title, so "
+           "above the cut-off it also holds the chosen title's franchise and titles the filters leave out. "
+           "The map projects the chosen title, its "
            "similar titles and its franchise onto their two main directions of variation (PCA), so nearby "
            "points read as alike; distances are approximate.")

@@ -213,6 +213,8 @@ def test_similarity_charts_page(app_env, demo_app):
     cutoff_rows = [row for row in dataset_rows(histogram) if "cutoff" in row]
     assert cutoff_rows and cutoff_rows[0]["cutoff"] == round(expected[-1].score, 3)
     assert sum(row.get("titles", 0) for row in dataset_rows(histogram)) == demo_app.status().catalog_titles - 1
+    parts = {row["part"] for row in dataset_rows(histogram) if "part" in row}  # never "the top k": the franchise is in there
+    assert parts == {"below the cut-off", "at or above the cut-off"}
 
 
 def test_similarity_charts_without_a_title_point_to_find_similar(app_env):

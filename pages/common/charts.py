@@ -86,8 +86,14 @@ def neighbourhood_map(view: SimilarityMap) -> alt.LayerChart:
     )
 
 
+BELOW_CUTOFF, ABOVE_CUTOFF = "below the cut-off", "at or above the cut-off"
+
+
 def score_histogram(view: SimilarityMap, bins: int = 50) -> alt.LayerChart:
-    """How the whole catalogue scores against the seed, with the top-k cut-off marked (log count axis)."""
+    """How the whole catalogue scores against the seed, with the top-k cut-off marked (log count axis).
+
+    Every other title is counted, so the bins above the cut-off also hold the seed's franchise (kept apart)
+    and titles the filters leave out: the legend never calls them the top k (the page's caption says why)."""
     scores = np.asarray(view.distribution, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     counts, _ = np.histogram(scores, bins=edges)
@@ -95,7 +101,7 @@ def score_histogram(view: SimilarityMap, bins: int = 50) -> alt.LayerChart:
     frame = pd.DataFrame(
         {
             "start": edges[:-1].round(3), "end": edges[1:].round(3), "titles": counts,
-            "part": ["reaches the top-k" if cutoff is not None and end > cutoff else "below the cut-off" for end in edges[1:]],
+            "part": [ABOVE_CUTOFF if cutoff is not None and end > cutoff else BELOW_CUTOFF for end in edges[1:]],
         }
     )
     frame = frame[frame["titles"] > 0]
@@ -104,7 +110,7 @@ def score_histogram(view: SimilarityMap, bins: int = 50) -> alt.LayerChart:
         .mark_bar()
         .encode(
             color=alt.Color("part:N", title=None, legend=alt.Legend(orient="bottom"),
-                            scale=alt.Scale(domain=["below the cut-off", "reaches the top-k"], range=["#9aa5b1", ROLE_COLOURS["similar"]])),
+                            scale=alt.Scale(domain=[BELOW_CUTOFF, ABOVE_CUTOFF], range=["#9aa5b1", ROLE_COLOURS["similar"]])),
             x=alt.X("start:Q", bin="binned", title="Similarity to the chosen title", scale=alt.Scale(domain=[0, 1])),
             x2="end:Q",
             y=alt.Y("titles:Q", title="Titles (log scale)", scale=alt.Scale(type="symlog"),
