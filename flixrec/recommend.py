@@ -185,13 +185,14 @@ class Recommender:
             for rank, (tid, r, score, c) in enumerate(found, start=1)
         ]
 
-    def score_distribution(self, title_id: str) -> np.ndarray:
+    def score_distribution(self, title_id: str, weights: RankingWeights | None = None) -> np.ndarray:
         """The blended score of every other indexed title against this one (how far the top-k stands out;
-        crowding measured for the best titles only, see TitleFeatures.distribution)."""
+        crowding measured for the best titles only, see TitleFeatures.distribution), with `weights` or the
+        settings' weights, like the top-k it is shown next to."""
         self._seed_vector(title_id)
         row = self.snapshot.position(title_id)
         others = np.delete(np.arange(len(self.snapshot)), row)
-        return self.features.distribution(row, others, self.weights)
+        return self.features.distribution(row, others, weights or self.weights)
 
     def _recommendations(self, seed_id: str, row: int, rows: np.ndarray,
                          scores: np.ndarray) -> tuple[Title, list[Recommendation]]:

@@ -348,10 +348,10 @@ class FlixRec:
         """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
         return str(self._current_recommender().snapshot.stamp)
 
-    def score_distribution(self, title_id: str) -> np.ndarray:
-        """Every other title's similarity to this one."""
+    def score_distribution(self, title_id: str, weights: RankingWeights | None = None) -> np.ndarray:
+        """Every other title's similarity to this one (with `weights`, or the settings' ranking weights)."""
         recommender = self._current_recommender()
-        return recommender.score_distribution(self.catalog.current_title_id(check_title_id(title_id)))
+        return recommender.score_distribution(self.catalog.current_title_id(check_title_id(title_id)), weights)
 
     def vectors_of(self, title_ids: list[str]) -> np.ndarray:
         """The stored vectors of these indexed titles (for neighbourhood maps)."""
@@ -441,7 +441,7 @@ class FlixRec:
                 "genres": [", ".join(t.genres) for t, *_ in entries],
             }
         )
-        return SimilarityMap(view.seed, view.similar, points, self.score_distribution(title_id))
+        return SimilarityMap(view.seed, view.similar, points, self.score_distribution(title_id, weights))
 
     def catalogue_frame(self) -> pd.DataFrame:
         """Every title as a table row (see flixrec.explore.CATALOGUE_COLUMNS), reloaded after a new build."""

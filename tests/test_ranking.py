@@ -101,6 +101,9 @@ def test_text_only_weights_rank_by_the_cosine_alone(app):
     distribution = app.score_distribution("m-8")
     assert len(blended) == len(plain) == 7
     assert max(r.score for r in blended) == pytest.approx(float(distribution.max()), abs=1e-5)
+    plain_distribution = app.score_distribution("m-8", RankingWeights.text_only())  # as the charts page asks
+    assert max(r.score for r in plain) == pytest.approx(float(plain_distribution.max()), abs=1e-5)
+    assert not np.allclose(plain_distribution, distribution)
 
 
 def test_text_only_weights_keep_the_plain_cosine(app):
