@@ -166,9 +166,10 @@ else:
     st.markdown("Search the demo catalogue of TMDB movies and anime shows and films. Try one of these:")
     for column, example in zip(st.columns(len(EXAMPLES)), EXAMPLES):
         column.button(example, key=f"example:{example}", on_click=search_for, args=(example,), width="stretch")
-    st.caption("Titles are compared by what they are about (overview, tagline and genres, embedded with a "
-               "multilingual sentence model), so a Japanese summary can match an English one. The sidebar "
-               "filters apply to the results; every view has a shareable URL.")
+    st.caption("Titles are compared by what they are about: their story (overview, tagline, genres and keywords, "
+               "embedded with a multilingual sentence model, so a Japanese summary can match an English one), "
+               "shared themes, directors and leading actors, and era; among titles about as close, the widely "
+               "seen one comes first. The sidebar filters apply to the results; every view has a shareable URL.")
     if warming.ready:
         st.caption(":material/check_circle: The language model is loaded: descriptions search at once.")
     else:
