@@ -59,11 +59,10 @@ def status_panel(settings: Settings, status: Any) -> None:
         column.markdown(f"<small>{label}</small><br><b>{html.escape(str(value))}</b>", unsafe_allow_html=True)
 
     st.subheader("Ingest and sync runs", anchor=False)
-    runs = [
-        {"checkpoint": key, "last run": when(value.get("at")) if isinstance(value, dict) else "-",
-         "details": ", ".join(f"{k} {v}" for k, v in value.items() if k != "at" and isinstance(v, int | float))
-         if isinstance(value, dict) else ""}
-        for key, value in sorted(status.sync_state.items())
+    runs = [  # a run's checkpoint is a record; a bare value is internal bookkeeping (the embedding recipe)
+        {"checkpoint": key, "last run": when(value.get("at")),
+         "details": ", ".join(f"{k} {v}" for k, v in value.items() if k != "at" and isinstance(v, int | float))}
+        for key, value in sorted(status.sync_state.items()) if isinstance(value, dict)
     ]
     if runs:
         st.dataframe(runs, hide_index=True, width="stretch")

@@ -249,6 +249,8 @@ def test_data_page_reports_counts_and_never_shows_the_key(app_env, demo_app):
     assert "use-multilingual" in page and "512" in page and "python -m ingest embed" in page
     assert "configured (never shown)" in page and "sekrit" not in page
     assert str(app_env.home) not in page and "FLIXREC_SHOW_PATHS" in page  # no server path for visitors
+    shown_runs = " ".join(str(frame.value) for frame in at.dataframe)  # a run's checkpoint, never bookkeeping
+    assert "embedding_recipe" not in shown_runs and "embedding_recipe" not in page
     operator = new_app()
     operator.secrets["FLIXREC_SHOW_PATHS"] = "true"
     operator.switch_page(DATA).run()
