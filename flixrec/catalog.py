@@ -483,11 +483,12 @@ class Catalog:
         with self._begin() as conn:
             self._set_state(conn, {key: value}, utcnow())
 
-    def states(self, prefix: str = "") -> dict[str, Any]:
-        """Every checkpoint whose key starts with `prefix`."""
+    def states(self, prefix: str = "", column: str = "value") -> dict[str, Any]:
+        """Every checkpoint whose key starts with `prefix`: its value, or with column="updated_at" when it
+        was last written (a run's last commit)."""
         t = sync_state_table
         with self._connect() as conn:
-            rows = conn.execute(sa.select(t.c.key, t.c.value).where(t.c.key.startswith(prefix))).tuples().all()
+            rows = conn.execute(sa.select(t.c.key, t.c[column]).where(t.c.key.startswith(prefix))).tuples().all()
         return dict(rows)
 
     @staticmethod

@@ -54,6 +54,8 @@ class Status:
     stale_in_index: int
     index_problems: tuple[str, ...] = ()
     """What is wrong with the published build (interrupted, damaged snapshot, disagreeing ledger), one line each."""
+    sync_updated: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """When each checkpoint in sync_state was last written."""
 
     @property
     def in_agreement(self) -> bool:
@@ -400,6 +402,7 @@ class FlixRec:
             dimension=dimension,
             catalog_updated=catalog.last_updated() if has_catalog else None,
             sync_state=catalog.states() if has_catalog else {},
+            sync_updated=catalog.states(column="updated_at") if has_catalog else {},
             missing_from_index=sum(1 for tid, h in hashes.items() if tid not in stored or stored[tid][0] != h),
             stale_in_index=sum(1 for tid in stored if tid not in hashes),
             index_problems=problems,

@@ -60,7 +60,7 @@ def status_panel(settings: Settings, status: Any) -> None:
 
     st.subheader("Ingest and sync runs", anchor=False)
     runs = [  # a run's checkpoint is a record; a bare value is internal bookkeeping (the embedding recipe)
-        {"checkpoint": key, "last run": when(value.get("at")),
+        {"checkpoint": key, "last run": when(value.get("at") or status.sync_updated.get(key)),
          "details": ", ".join(f"{k} {v}" for k, v in value.items() if k != "at" and isinstance(v, int | float))}
         for key, value in sorted(status.sync_state.items()) if isinstance(value, dict)
     ]

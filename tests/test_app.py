@@ -257,6 +257,22 @@ def test_data_page_reports_counts_and_never_shows_the_key(app_env, demo_app):
     assert str(app_env.home) in texts(ok(operator))
 
 
+def test_data_page_shows_when_a_run_without_its_own_time_last_wrote_its_checkpoint(tmp_path, monkeypatch, use_embedder):
+    from conftest import build_home
+    from flixrec.catalog import Catalog
+    from small_catalogue import SMALL_TITLES
+
+    settings = build_home(tmp_path / "home", "use-multilingual", use_embedder, SMALL_TITLES[:4])
+    Catalog.open(settings.database_url).set_state("trakt:movies:popular", {"page": 3})  # a crawl's cursor: no "at"
+    monkeypatch.setenv("FLIXREC_HOME", str(settings.home))
+    monkeypatch.setenv("FLIXREC_MODEL", "use-multilingual")
+    at = new_app()
+    at.switch_page(DATA).run()
+    runs = ok(at).dataframe[0].value
+    row = runs[runs["checkpoint"] == "trakt:movies:popular"].iloc[0]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row["last run"]) and row["details"] == "page 3"
+
+
 def test_a_malformed_database_url_never_shows_its_password_or_a_path(tmp_path, monkeypatch):
     monkeypatch.setenv("FLIXREC_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FLIXREC_DATABASE_URL", "postgres:S3CRETPW@db.internal/flixrec")
