@@ -7,7 +7,7 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   is (see `TitleFeatures.crowding`): a title close to everything in the seed's neighbourhood (a hub)
   says less by being close to the seed than one close to the seed alone;
 - keywords: cosine of TF-IDF keyword vectors (a rare theme counts more than "based on novel"); a
-  keyword also counts its words at KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien" and "invasion";
+  keyword also counts its words at title_signals.KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien" and "invasion";
 - directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
 - genres: Jaccard of the genre sets;
 - era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
@@ -17,7 +17,7 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   similarity that lifts a title sharing the seed's surroundings even when its own cosine is modest
   (it reuses the crowding's dot products, so it costs little);
 - prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, or for a
-  title without votes its count of user tags, see `prominence`): among titles about as close, the one
+  title without votes its count of user tags, see `title_signals.prominence`): among titles about as close, the one
   people know is the better suggestion,
 divided by what the seed scores against itself, so a score is in [0, 1]; then another franchise's entries
 among the best take their places in release order, and those after its first OTHER_FRANCHISE_ENTRIES wait
@@ -28,30 +28,24 @@ every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
 
 from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
-from flixrec.franchise_names import STOP_WORDS, normalise_name
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
+from flixrec.title_signals import WORD_FEATURE_PREFIX, keyword_features, prominence, story_line, tfidf_matrix
 
 LEADING_CAST = 6
 ERA_YEARS = 5.0
 """Release years this far apart keep 1/e of the era signal."""
-KEYWORD_WORD_WEIGHT = 0.5
-"""What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
 CROWD_K = 10
 """A title's crowding: the mean cosine of its CROWD_K closest titles in the seed's neighbourhood."""
 CROWD_PENALTY = 0.5
 """How much a candidate's crowding (above the neighbourhood's mean) lowers its text signal."""
-COMMON_FEATURE_SHARE = 0.05
-"""A keyword or person on more than this share of titles tells nothing ("based on novel")."""
 VECTOR_CANDIDATES = 200
 CROWD_NEIGHBOURS = VECTOR_CANDIDATES
 """The seed's neighbourhood, in which crowding is measured: its nearest titles by the title vectors (no more
@@ -69,66 +63,11 @@ BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity",
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
 MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
 """Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
-_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
-_KEYWORD_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
-_WORD_PREFIX = "~"
-"""Marks a keyword's single-word feature (never shown as a shared theme)."""
-_SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "es", "ed", "ic", "s")
-_STORY_STOP = frozenset(
-    "that this with from they their them when where while which what into after before about over only "
-    "have has been were will would could should must also then than there these those your young life "
-    "world find finds must help year years time man woman story film takes becomes begins".split()
-)
 
 
 def match_label(score: float) -> str:
     """A word for a score: 'Very similar', 'Similar' or 'Related'."""
     return next(label for threshold, label in MATCH_LABELS if score >= threshold)
-
-
-def _tfidf(rows: list[int], features: list[str], n: int,
-           values: list[float] | None = None) -> tuple[sp.csr_matrix, list[str]]:
-    """Unit-row TF-IDF matrix of (row, feature[, value]) entries (value 1 by default, a feature listed
-    twice on a row counts once); features on too many titles weigh nothing."""
-    vocabulary: dict[str, int] = {}
-    cols = [vocabulary.setdefault(f, len(vocabulary)) for f in features]
-    if values is None:
-        matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, len(vocabulary)),
-                               dtype=np.float32)
-        matrix.data[:] = 1.0
-    else:
-        matrix = sp.csr_matrix((np.asarray(values, dtype=np.float32), (rows, cols)), shape=(n, len(vocabulary)),
-                               dtype=np.float32)
-    df = np.asarray((matrix > 0).sum(axis=0)).ravel()
-    idf = np.log(max(n, 1) / np.maximum(df, 1)).astype(np.float32)
-    idf[df > max(10, COMMON_FEATURE_SHARE * n)] = 0.0
-    matrix = sp.csr_matrix(matrix @ sp.diags(idf))
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
-
-
-def keyword_features(keywords: Iterable[str]) -> dict[str, float]:
-    """A title's keyword features: each keyword (1) and each of its stemmed words (KEYWORD_WORD_WEIGHT)."""
-    features: dict[str, float] = {}
-    for keyword in keywords:
-        keyword = normalise_name(keyword)
-        if not keyword:
-            continue
-        features[keyword] = 1.0
-        for word in _KEYWORD_WORD.findall(keyword):
-            if word not in _STORY_STOP and word not in STOP_WORDS:
-                key = _WORD_PREFIX + _stem(word)
-                features[key] = max(features.get(key, 0.0), KEYWORD_WORD_WEIGHT)
-    return features
-
-
-def _stem(word: str) -> str:
-    """A crude English stem ("invasions" -> "invas", "volcanic" -> "volcan"): enough to match a keyword's words."""
-    for suffix in _SUFFIXES:
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
 
 
 class TitleFeatures:
@@ -165,9 +104,9 @@ class TitleFeatures:
                 elif person.role == "cast" and person.position < LEADING_CAST:
                     cast_rows.append(row)
                     cast.append(person.person_id)
-        self.keywords, self.keyword_names = _tfidf(keyword_rows, keywords, n, keyword_values)
-        self.directors, self.director_ids = _tfidf(director_rows, directors, n)
-        self.cast, self.cast_ids = _tfidf(cast_rows, cast, n)
+        self.keywords, self.keyword_names = tfidf_matrix(keyword_rows, keywords, n, keyword_values)
+        self.directors, self.director_ids = tfidf_matrix(director_rows, directors, n)
+        self.cast, self.cast_ids = tfidf_matrix(cast_rows, cast, n)
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
@@ -367,7 +306,7 @@ class TitleFeatures:
     def reasons(self, row: int, other: int, seed: Title, title: Title) -> tuple[Reason, ...]:
         """Why `title` is similar to `seed`: shared themes, people (with roles), genres, and the matching story line."""
         reasons: list[Reason] = []
-        shared = [k for k in self._shared(self.keywords, row, other, self.keyword_names) if not k.startswith(_WORD_PREFIX)]
+        shared = [k for k in self._shared(self.keywords, row, other, self.keyword_names) if not k.startswith(WORD_FEATURE_PREFIX)]
         if shared:
             reasons.append(Reason("keywords", "Shared themes: " + ", ".join(shared[:4])))
         for kind, matrix, ids, label in (("director", self.directors, self.director_ids, "Same director"),
@@ -395,31 +334,6 @@ class TitleFeatures:
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
 
 
-def vote_rank(votes: np.ndarray) -> np.ndarray:
-    """Each title's vote count as its mid-rank share of the known counts, in [0, 1]; unknown counts 0.5
-    (neither widely nor rarely seen: anime records carry no votes)."""
-    known = np.sort(votes[~np.isnan(votes)])
-    out = np.full(len(votes), 0.5, dtype=np.float32)
-    if len(known):
-        has = ~np.isnan(votes)
-        below = np.searchsorted(known, votes[has], "left")
-        upto = np.searchsorted(known, votes[has], "right")
-        out[has] = (below + upto) / (2.0 * len(known))
-    return out
-
-
-def prominence(votes: np.ndarray, tag_counts: np.ndarray) -> np.ndarray:
-    """How widely seen each title is, in [0, 1]: its vote count's mid-rank share among the titles with
-    votes; a title without votes (every anime record) gets its keyword count's share among the titles
-    without, because user tags (bgm.tv's) accumulate with the audience: a widely watched show carries
-    the most, an obscure one few or none."""
-    out = vote_rank(votes)
-    unknown = np.isnan(votes)
-    if unknown.any():
-        out[unknown] = vote_rank(np.asarray(tag_counts, dtype=np.float64)[unknown])
-    return out
-
-
 def _crowded(weights: RankingWeights) -> bool:
     """Whether the blend corrects the text signal for crowding (not for the plain cosine of text_only())."""
     return any(getattr(weights, name) for name in BLEND_SIGNALS)
@@ -441,29 +355,3 @@ def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
     """(columns, values) of one CSR row, without scipy's slow row indexing."""
     start, end = matrix.indptr[row], matrix.indptr[row + 1]
     return matrix.indices[start:end], matrix.data[start:end]
-
-
-def story_line(seed: Title, title: Title, limit: int = 160) -> str | None:
-    """The sentence of `title`'s overview that shares the most telling words with the seed's story."""
-    wanted = _seed_story_words(" ".join(filter(None, (seed.overview, seed.tagline, " ".join(seed.keywords)))))
-    if not wanted or not title.overview:
-        return None
-    best, best_hits = None, 0
-    for sentence in re.split(r"(?<=[.!?。！？])\s*", title.overview):
-        hits = len(_story_words(sentence) & wanted)
-        if hits > best_hits:
-            best, best_hits = sentence.strip(), hits
-    if best is None or best_hits < 2:
-        return None
-    return best if len(best) <= limit else best[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-@functools.lru_cache(maxsize=256)
-def _seed_story_words(text: str) -> frozenset[str]:
-    """A seed's story words, computed once for all of its candidates (the same text for each)."""
-    return frozenset(_story_words(text))
-
-
-def _story_words(text: str) -> set[str]:
-    words = {w.casefold() for w in _WORD.findall(text)}
-    return {w.rstrip("s") for w in words if w not in _STORY_STOP}

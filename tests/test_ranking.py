@@ -12,8 +12,8 @@ from conftest import build_home
 
 from flixrec.franchise import FranchiseIndex, franchise_record
 from flixrec.models import Person, RankingWeights, Title
-from flixrec import ranking
-from flixrec.ranking import KEYWORD_WORD_WEIGHT, keyword_features
+from flixrec import ranking, title_signals
+from flixrec.title_signals import KEYWORD_WORD_WEIGHT, keyword_features
 from flixrec.service import FlixRec
 
 
@@ -206,15 +206,15 @@ def test_agreement_lifts_the_titles_that_share_the_seeds_neighbourhood_and_weigh
 
 
 def test_vote_rank_is_the_mid_rank_share_of_known_counts_with_unknown_in_the_middle():
-    ranks = ranking.vote_rank(np.array([10.0, np.nan, 1000.0, 10.0, 5.0]))
+    ranks = title_signals.vote_rank(np.array([10.0, np.nan, 1000.0, 10.0, 5.0]))
     assert ranks.tolist() == pytest.approx([0.5, 0.5, 0.875, 0.5, 0.125])
-    assert ranking.vote_rank(np.array([np.nan, np.nan])).tolist() == [0.5, 0.5]
+    assert title_signals.vote_rank(np.array([np.nan, np.nan])).tolist() == [0.5, 0.5]
 
 
 @given(st.lists(st.one_of(st.none(), st.integers(0, 10**7)), min_size=1, max_size=60))
 def test_vote_rank_keeps_the_order_of_the_counts_within_zero_and_one(counts):
     votes = np.array([np.nan if c is None else float(c) for c in counts])
-    ranks = ranking.vote_rank(votes)
+    ranks = title_signals.vote_rank(votes)
     assert ((0.0 <= ranks) & (ranks <= 1.0)).all()
     known = [(v, r) for v, r in zip(votes, ranks) if not np.isnan(v)]
     for (v1, r1), (v2, r2) in zip(sorted(known), sorted(known)[1:]):
@@ -224,18 +224,18 @@ def test_vote_rank_keeps_the_order_of_the_counts_within_zero_and_one(counts):
 def test_prominence_ranks_titles_without_votes_by_their_tag_count_and_keeps_vote_ranks():
     votes = np.array([10.0, np.nan, 1000.0, np.nan, np.nan, 5.0])
     tags = np.array([3.0, 30.0, 0.0, 2.0, 30.0, 40.0])
-    out = ranking.prominence(votes, tags)
-    assert out[[0, 2, 5]].tolist() == pytest.approx(ranking.vote_rank(votes)[[0, 2, 5]].tolist())  # votes decide
+    out = title_signals.prominence(votes, tags)
+    assert out[[0, 2, 5]].tolist() == pytest.approx(title_signals.vote_rank(votes)[[0, 2, 5]].tolist())  # votes decide
     assert out[1] == out[4] > out[3]  # without votes: the widely tagged show above the barely tagged one
     assert ((0.0 <= out) & (out <= 1.0)).all()
-    assert ranking.prominence(np.array([np.nan, np.nan]), np.array([0.0, 0.0])).tolist() == [0.5, 0.5]
+    assert title_signals.prominence(np.array([np.nan, np.nan]), np.array([0.0, 0.0])).tolist() == [0.5, 0.5]
 
 
 @given(st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 10**7)), st.integers(0, 40)), min_size=1, max_size=60))
 def test_prominence_is_within_zero_and_one_and_orders_tags_among_titles_without_votes(rows):
     votes = np.array([np.nan if v is None else float(v) for v, _ in rows])
     tags = np.array([float(t) for _, t in rows])
-    out = ranking.prominence(votes, tags)
+    out = title_signals.prominence(votes, tags)
     assert ((0.0 <= out) & (out <= 1.0)).all()
     unknown = sorted((t, r) for t, r, v in zip(tags, out, votes) if np.isnan(v))
     for (t1, r1), (t2, r2) in zip(unknown, unknown[1:]):
@@ -254,7 +254,7 @@ def test_prominence_lifts_the_widely_seen_title_among_equals_and_weight_zero_cha
 
     votes = np.full(len(snapshot), 1000.0)
     votes[known], votes[obscure] = 900_000.0, 10.0
-    monkeypatch.setattr(features, "_prominence", ranking.vote_rank(votes))
+    monkeypatch.setattr(features, "_prominence", title_signals.vote_rank(votes))
     assert features.blended(seed, rows, off) == pytest.approx(before, abs=1e-7)
     lifted = features.blended(seed, rows, dataclasses.replace(default, prominence=1.0))
     assert lifted[0] > lifted[1] and ((0.0 <= lifted) & (lifted <= 1.0)).all()
