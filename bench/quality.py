@@ -193,9 +193,9 @@ def one_franchise_figures(app: FlixRec, titles: dict[str, Title], seeds: list[st
     for seed in seeds:
         by_key = collections.defaultdict(set)
         for other in ranked_ids(app, seed, k):
-            for name in (titles[other].title, titles[other].original_title):
-                if name and franchise_key(name):
-                    by_key[franchise_key(name)].add(other)
+            for key in {franchise_key(name) for name in (titles[other].title, titles[other].original_title) if name}:
+                if key:
+                    by_key[key].add(other)
         crowded.append(max(map(len, by_key.values()), default=0) >= most)
     return {"one_franchise_rows": round(float(np.mean(crowded)), 4)}
 

@@ -7,7 +7,8 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   is (see `TitleFeatures.crowding`): a title close to everything in the seed's neighbourhood (a hub)
   says less by being close to the seed than one close to the seed alone;
 - keywords: cosine of TF-IDF keyword vectors (a rare theme counts more than "based on novel"); a
-  keyword also counts its words at title_signals.KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien" and "invasion";
+  keyword also counts its words at title_signals.KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien"
+  and "invasion";
 - directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
 - genres: Jaccard of the genre sets;
 - era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
@@ -17,8 +18,8 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   similarity that lifts a title sharing the seed's surroundings even when its own cosine is modest
   (it reuses the crowding's dot products, so it costs little);
 - prominence: how widely seen the candidate is (its vote count's rank among the catalogue's, or for a
-  title without votes its count of user tags, see `title_signals.prominence`): among titles about as close, the one
-  people know is the better suggestion,
+  title without votes its count of user tags, see `title_signals.prominence`): among titles about as
+  close, the one people know is the better suggestion,
 divided by what the seed scores against itself, so a score is in [0, 1]; then another franchise's entries
 among the best take their places in release order, and those after its first OTHER_FRANCHISE_ENTRIES wait
 until every other candidate is listed (`TitleFeatures.first_films_first`). The default weights and the

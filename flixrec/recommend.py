@@ -137,8 +137,8 @@ class Recommender:
         highest against an avoided title, clipped to [0, 1] (then the first-films rule and another
         franchise's entries held back, see TitleFeatures.first_films_first); its reasons are those of the
         seed it is closest to. One seed and nothing to avoid rank exactly as similar_titles without
-        separating the franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title that is not
-        indexed yet is only left out.
+        separating the franchise. Raises TitleNotFound for an unknown seed or avoided id; an avoided title
+        that is not indexed yet is only left out.
         """
         seeds = list(dict.fromkeys(seeds))
         if not seeds or k <= 0:

@@ -31,7 +31,7 @@ _STORY_STOP = frozenset(
 
 
 def tfidf_matrix(rows: list[int], features: list[str], n: int,
-           values: list[float] | None = None) -> tuple[sp.csr_matrix, list[str]]:
+                 values: list[float] | None = None) -> tuple[sp.csr_matrix, list[str]]:
     """Unit-row TF-IDF matrix of (row, feature[, value]) entries (value 1 by default, a feature listed
     twice on a row counts once); features on too many titles weigh nothing."""
     vocabulary: dict[str, int] = {}
