@@ -9,7 +9,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 MEDIA_TYPES = ("movie", "show")
@@ -24,7 +24,8 @@ NUMERIC_FIELDS = ("year", "runtime", "votes", "rating")
 
 @dataclasses.dataclass(frozen=True)
 class Person:
-    """Someone credited on a title: cast (in billing order), a director, a show's creator, a writer.
+    """Someone credited on a title: cast (in billing order), a director, a show's creator, a writer, or
+    one of the other key crew (CREW_JOBS: producer, composer, cinematographer, editor, production designer).
 
     `role` is one of PERSON_ROLES; `job` the credit as the source words it ("Screenplay", "Creator");
     `episode_count` how many episodes of a show the credit covers (None for movies or when unknown).
@@ -39,8 +40,24 @@ class Person:
     episode_count: int | None = None
 
 
-PERSON_ROLES = ("cast", "director", "creator", "writer", "episode director")
-"""A show's directors are per episode ("episode director"); its creators play the part a movie's directors do."""
+PERSON_ROLES = ("cast", "director", "creator", "writer", "episode director", "crew")
+"""A show's directors are per episode ("episode director"); its creators play the part a movie's directors do.
+"crew" credits are the other key jobs behind the camera (CREW_JOBS); `job` says which."""
+CREW_JOBS = ("Original Music Composer", "Music", "Director of Photography", "Editor", "Production Design",
+             "Producer", "Executive Producer")
+"""The jobs kept as "crew" credits, as TMDB and Trakt word them: the team that shapes how a film looks and
+sounds, whose other films often feel alike (the same composer, cinematographer or producer). A person
+holding several on one title keeps the first in this order (a credit is one role per person)."""
+MAX_CREW_PER_JOB = 4
+"""Crew credits kept per job and title, in credit order (a blockbuster lists a dozen executive producers)."""
+MAX_WRITERS = 10
+"""Writer credits kept per title, in credit order (a show's staff runs long)."""
+
+
+def crew_job(jobs: Iterable[str]) -> str | None:
+    """The CREW_JOBS job a credit is kept under (the first in CREW_JOBS' order), or None."""
+    held = set(jobs)
+    return next((job for job in CREW_JOBS if job in held), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +148,11 @@ class Title:
     def writers(self) -> list[str]:
         """Writers' names, in credit order."""
         return [p.name for p in sorted(self.people, key=lambda p: p.position) if p.role == "writer"]
+
+    @property
+    def crew(self) -> list[tuple[str, str]]:
+        """(name, job) of the key crew ("crew" credits), in credit order."""
+        return [(p.name, p.job or "crew") for p in sorted(self.people, key=lambda p: p.position) if p.role == "crew"]
 
     @property
     def spoken_languages(self) -> frozenset[str]:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flixrec.models import Person, Title, language_of
+from flixrec.models import MAX_CREW_PER_JOB, MAX_WRITERS, Person, Title, crew_job, language_of
 from ingest.errors import DemoDataUnavailable
 from ingest.values import number, text, whole_number
 
@@ -123,9 +123,29 @@ def _tmdb_people(row: dict[str, str]) -> tuple[Person, ...]:
     out: list[Person] = []
     for member in json.loads(row["cast"] or "[]")[:CAST_KEPT]:
         out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "cast", int(member.get("order", 0)), member.get("character") or None))
-    directors = [m for m in json.loads(row["crew"] or "[]") if m.get("job") == "Director"]
+    crew = [m for m in json.loads(row["crew"] or "[]") if isinstance(m, dict) and m.get("name")]
+    directors = [m for m in crew if m.get("job") == "Director"]
     for position, member in enumerate(directors):
         out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "director", position))
+    writers: dict[int, list[str]] = {}  # person -> their writing jobs, in credit order
+    for member in crew:
+        if member.get("department") == "Writing" and (len(writers) < MAX_WRITERS or int(member["id"]) in writers):
+            writers.setdefault(int(member["id"]), []).append(str(member.get("job") or "Writer"))
+    names = {int(m["id"]): m["name"] for m in crew}
+    for position, (person, jobs) in enumerate(writers.items()):
+        out.append(Person(f"tmdb-{person}", names[person], "writer", position, job=", ".join(dict.fromkeys(jobs))))
+    jobs_of: dict[int, list[str]] = {}
+    for member in crew:
+        jobs_of.setdefault(int(member["id"]), []).append(str(member.get("job")))
+    per_job: dict[str, int] = {}
+    kept: list[tuple[int, str]] = []
+    for person, jobs in jobs_of.items():  # credit order: a person's first credit places them
+        job = crew_job(jobs)
+        if job is not None and per_job.get(job, 0) < MAX_CREW_PER_JOB:
+            per_job[job] = per_job.get(job, 0) + 1
+            kept.append((person, job))
+    for position, (person, job) in enumerate(kept):
+        out.append(Person(f"tmdb-{person}", names[person], "crew", position, job=job))
     return tuple(out)
 
 

@@ -25,7 +25,8 @@ CERTIFICATIONS = {"movie": ("G", "PG", "PG-13", "R", None), "show": ("TV-PG", "T
 def people(media: str, trakt_id: int) -> dict[str, Any]:
     """Cast and crew of one title, shaped as Trakt sends them.
 
-    Movies: 3-5 cast, a director (one title in five has two) and a second unit director, a writer.
+    Movies: 3-5 cast, a director (one title in five has two) and a second unit director, a writer, a
+    composer who also produces, six executive producers.
     Shows: every cast and crew entry has `episode_count`; "created by" holds one or two creators; the
     directing group lists episode directors (most episodes first is NOT guaranteed), except one show in
     six whose directing group holds only a script supervisor; one cast entry in four has `characters`
@@ -62,7 +63,10 @@ def people(media: str, trakt_id: int) -> dict[str, Any]:
             directors.append(credit(chosen[0], ["Director"], 0))
         directors.append(credit(chosen[4], ["Second Unit Director"], 0))
         writing = [credit(chosen[6], ["Screenplay"], 0)]
-        return {"cast": cast, "crew": {"directing": directors, "writing": writing}}
+        producers = [credit(401 + (trakt_id + j) % 50, ["Executive Producer"], 0) for j in range(6)]
+        return {"cast": cast, "crew": {"directing": directors, "writing": writing,
+                                       "sound": [credit(chosen[7], ["Original Music Composer", "Music"], 0)],
+                                       "production": [credit(chosen[7], ["Producer"], 0), *producers]}}
     if trakt_id % 6 == 0:
         directing = [credit(chosen[5], ["Script Supervisor"], 12)]
     else:

@@ -30,6 +30,7 @@ def test_tmdb_demo_has_every_movie_with_people_and_float_ratings(demo_reports):
     assert avatar.title == "Avatar" and avatar.year == 2009 and avatar.runtime == 162
     assert isinstance(avatar.rating, float) and avatar.rating == 7.2
     assert "James Cameron" in avatar.directors and avatar.cast[0] == "Sam Worthington"
+    assert avatar.writers == ["James Cameron"] and ("James Horner", "Original Music Composer") in avatar.crew
     assert {"Action", "Science Fiction"} <= set(avatar.genres) and "space war" in avatar.keywords
     # the rows FlixRec crashed on: empty or zero runtime is unknown, not 0
     assert by_id["tmdb-movie-370980"].runtime is None

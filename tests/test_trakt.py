@@ -14,6 +14,7 @@ from fake_trakt import FakeTrakt
 from flixrec.catalog import Catalog, title_to_row, utcnow
 from flixrec.config import Settings
 from flixrec.errors import ConfigError, FlixrecError
+from flixrec.models import MAX_CREW_PER_JOB
 from ingest.__main__ import main as ingest_main
 from ingest.errors import IngestError, TraktAuthError, TraktRateLimited
 from ingest.trakt.client import Pacer, TraktClient
@@ -87,6 +88,11 @@ def test_a_record_with_every_extended_field_null_maps_to_nulls(fake_trakt):
     assert to_title({"title": None, "original_title": None, "ids": {"trakt": 9}}, "movie") is None
 
 
+def by_role(people):
+    """Credits in the catalogue's order: by role, then position."""
+    return sorted(people, key=lambda p: (p.role, p.position))
+
+
 def test_people_keep_cast_order_and_only_directors(fake_trakt):
     data = fake_trakt.people("movie", 10)  # 10 % 5 == 0: two directors
     people = to_people(data)
@@ -98,6 +104,17 @@ def test_people_keep_cast_order_and_only_directors(fake_trakt):
               for d in data["crew"]["directing"] if d["job"] == "Director"}
     assert {p.person_id for p in directors} == wanted and len(directors) == 2
     assert to_people(None) == () and to_people({"cast": None, "crew": None}) == ()
+
+
+def test_key_crew_are_kept_one_credit_each_and_capped_per_job(fake_trakt):
+    data = fake_trakt.people("movie", 10)
+    crew = [p for p in to_people(data) if p.role == "crew"]
+    composer = data["crew"]["sound"][0]["person"]["name"]  # also listed as a producer: one credit, the first job
+    assert [(p.name, p.job) for p in crew if p.name == composer] == [(composer, "Original Music Composer")]
+    executives = [p for p in crew if p.job == "Executive Producer"]
+    assert len(data["crew"]["production"]) == 7 and len(executives) == MAX_CREW_PER_JOB  # credit order kept
+    assert [p.name for p in executives] == [e["person"]["name"] for e in data["crew"]["production"][1:1 + MAX_CREW_PER_JOB]]
+    assert [p.position for p in crew] == list(range(len(crew)))
 
 
 def test_catalogue_row_hash_equals_the_models_hash(fake_trakt):
@@ -294,7 +311,9 @@ def test_people_crawl_is_checkpointed_and_survives_a_recrawl(fake_trakt, catalog
         recrawl = run_crawl(client, catalog, search_plan("show", None), restart=True)
     assert (recrawl.new, recrawl.updated, recrawl.unchanged) == (0, 0, 60)
     show = catalog.get_title("trakt-show-10")
-    assert show.people == to_people(fake_trakt.people("show", 10), media="show")
+    assert by_role(show.people) == by_role(to_people(fake_trakt.people("show", 10), media="show"))
+    assert show.crew == [(e["person"]["name"], "Director of Photography")
+                         for e in fake_trakt.people("show", 10)["crew"]["camera"]]  # key crew are kept
     assert len(show.creators) == 2 and show.directors == []  # a show's directors direct episodes (issue 15)
     assert show.cast == [c["person"]["name"] for c in fake_trakt.people("show", 10)["cast"]]
 
@@ -421,5 +440,6 @@ def test_a_crawl_over_the_demo_catalogue_merges_instead_of_duplicating(fake_trak
         again = run_crawl(client, catalog, search_plan("movie", None), restart=True)
         assert (again.new, again.updated, again.unchanged) == (0, 0, 300) and catalog.count() == 360
         crawl_people(client, catalog, "movie")  # the Trakt record's own people now lead
-    assert catalog.get_title("tmdb-movie-500003").people == to_people(fake_trakt.people("movie", 3))
-    assert catalog.find_records(["trakt-movie-3"])["trakt-movie-3"].people == to_people(fake_trakt.people("movie", 3))
+    wanted = by_role(to_people(fake_trakt.people("movie", 3)))
+    assert by_role(catalog.get_title("tmdb-movie-500003").people) == wanted
+    assert by_role(catalog.find_records(["trakt-movie-3"])["trakt-movie-3"].people) == wanted

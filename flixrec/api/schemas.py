@@ -69,9 +69,10 @@ class PersonOut(BaseModel):
 
     person_id: str
     name: str
-    role: str = Field(description="cast or director")
-    position: int = Field(description="billing order among the cast")
+    role: str = Field(description="cast, director, creator, writer, episode director or crew")
+    position: int = Field(description="credit order among the title's credits of this role")
     character: str | None = None
+    job: str | None = Field(default=None, description="the credit as the source words it: Screenplay, Editor, ...")
 
 
 class ExternalIds(BaseModel):
@@ -115,7 +116,7 @@ class TitleDetail(TitleSummary):
 class ReasonOut(BaseModel):
     """Why a title was recommended (one short reason)."""
 
-    kind: str
+    kind: str = Field(description="keywords, director, cast, genres, story, franchise or text")
     text: str
 
 
@@ -338,8 +339,8 @@ def title_detail(title: Title) -> TitleDetail:
         status=title.status, aired_episodes=title.aired_episodes, source=title.source,
         ids=ExternalIds(trakt=title.trakt_id, tmdb=title.tmdb_id, imdb=title.imdb_id, slug=title.slug),
         links=title.links(),
-        people=[PersonOut(person_id=p.person_id, name=p.name, role=p.role, position=p.position, character=p.character)
-                for p in title.people],
+        people=[PersonOut(person_id=p.person_id, name=p.name, role=p.role, position=p.position, character=p.character,
+                          job=p.job) for p in title.people],
         directors=title.directors, cast=title.cast,
     )
 

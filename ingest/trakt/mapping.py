@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flixrec.models import Person, Title
+from flixrec.models import MAX_CREW_PER_JOB, MAX_WRITERS, Person, Title, crew_job
 from ingest.values import number, text, whole_number
 
-MAX_WRITERS = 10
+CREW_DEPARTMENTS = ("sound", "camera", "editing", "art", "production")
+"""Trakt's crew groups that hold CREW_JOBS (composer, cinematographer, editor, production designer, producers)."""
 MAX_EPISODE_DIRECTORS = 5
 
 
@@ -154,12 +155,14 @@ def _character(entry: Mapping[str, Any]) -> str | None:
 
 
 def to_people(data: Mapping[str, Any] | None, max_cast: int = 20, media: str = "movie") -> tuple[Person, ...]:
-    """Cast (billing order, up to `max_cast`), directors, creators and writers from a Trakt `/people` answer.
+    """Cast (billing order, up to `max_cast`), directors, creators, writers and key crew from a Trakt `/people` answer.
 
     A movie's directors are the directing group's "Director" jobs. A show's directing group lists who
     directed episodes (each with `episode_count`): they become "episode director" credits (the most
     episodes first, up to MAX_EPISODE_DIRECTORS), and the show's creators (`crew["created by"]`) its
-    "creator" credits. Writers keep their job ("Screenplay", "Novel", "Staff Writer").
+    "creator" credits. Writers keep their job ("Screenplay", "Novel", "Staff Writer"). Key crew (CREW_JOBS, up
+    to MAX_CREW_PER_JOB per job) become "crew" credits; a person holding several keeps their first (one
+    credit per role).
     """
     if not isinstance(data, dict):
         return ()
@@ -208,6 +211,15 @@ def to_people(data: Mapping[str, Any] | None, max_cast: int = 20, media: str = "
         if counts.get("writer", 0) >= MAX_WRITERS:
             break
         add(entry, "writer", job=", ".join(_jobs(entry)) or None)
+    per_job: dict[str, int] = {}
+    for department in CREW_DEPARTMENTS:
+        entries = by_episodes(group(department)) if media == "show" else group(department)
+        for entry in entries:
+            job = crew_job(_jobs(entry))
+            if job is not None and per_job.get(job, 0) < MAX_CREW_PER_JOB:
+                before = len(out)
+                add(entry, "crew", job=job)
+                per_job[job] = per_job.get(job, 0) + (len(out) > before)
     return tuple(out)
 
 
