@@ -78,8 +78,11 @@ SETTINGS: dict[str, Setting] = {
         for name, help_text in (
             ("text", "weight of the title vectors' cosine in 'similar titles'"),
             ("keywords", "weight of shared keywords (rare ones count more)"),
-            ("directors", "weight of shared directors ('favour same director')"),
+            ("directors", "weight of shared directors alone ('favour same director'; the crew weight counts them "
+                          "already)"),
             ("cast", "weight of shared leading actors ('favour same cast')"),
+            ("crew", "weight of a shared team behind the camera (directors, writers, composer, cinematographer, "
+                     "editor, designer, producers)"),
             ("genres", "weight of shared genres"),
             ("era", "weight of close release years"),
             ("popularity", "weight of similar vote counts"),

@@ -307,7 +307,7 @@ class Match:
 
 
 FAVOURED_PEOPLE = 0.5
-"""The weight of shared directors or cast when a person asks to favour them (the default is 0.1)."""
+"""The weight of shared directors or cast when a person asks to favour them (the defaults are 0 and 0.1)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,8 +316,11 @@ class RankingWeights:
 
     text: float = 1.0
     keywords: float = 0.5
-    directors: float = 0.1
+    directors: float = 0.0
+    """Directors alone: 0 by default because `crew` counts them already; "favour same director" raises it."""
     cast: float = 0.1
+    crew: float = 0.3
+    """Everyone credited behind the camera (directors, creators, writers, CREW_JOBS); see docs/ranking.md."""
     genres: float = 0.1
     era: float = 0.1
     popularity: float = 0.05
@@ -335,8 +338,8 @@ class RankingWeights:
 
     @classmethod
     def text_only(cls) -> RankingWeights:
-        """The plain cosine of the title vectors (no keywords, people, genres, era, popularity, agreement or prominence)."""
-        return cls(1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        """The plain cosine of the title vectors (every other signal off)."""
+        return cls(**{field.name: 0.0 for field in dataclasses.fields(cls)} | {"text": 1.0})
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -349,7 +352,7 @@ class RankingWeights:
 class Reason:
     """One reason a title is recommended: its kind and a sentence for people."""
 
-    kind: str  # "keywords" | "director" | "cast" | "genres" | "story" | "franchise" | "text"
+    kind: str  # "keywords" | "director" | "cast" | "crew" | "genres" | "story" | "franchise" | "text"
     text: str
 
 

@@ -10,6 +10,9 @@ and a rare theme is still reachable. Each candidate is then scored by a weighted
   keyword also counts its words at title_signals.KEYWORD_WORD_WEIGHT, so "alien invasion" meets "alien"
   and "invasion";
 - directors, cast: cosine of TF-IDF vectors of directors and of the six leading actors;
+- crew: cosine of TF-IDF vectors of everyone credited behind the camera (directors, creators, writers,
+  composer, cinematographer, editor, production designer, producers), each credit counted as
+  title_signals.CREW_JOB_WEIGHTS says: the same team often makes films that feel alike;
 - genres: Jaccard of the genre sets;
 - era: closeness of the release years (exp(-|Δyear| / ERA_YEARS));
 - popularity: closeness of the vote counts on a log scale;
@@ -38,7 +41,9 @@ import scipy.sparse as sp
 from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
-from flixrec.title_signals import WORD_FEATURE_PREFIX, keyword_features, prominence, story_line, tfidf_matrix
+from flixrec.title_signals import (
+    WORD_FEATURE_PREFIX, crew_label, crew_weight, keyword_features, prominence, story_line, tfidf_matrix,
+)
 
 LEADING_CAST = 6
 ERA_YEARS = 5.0
@@ -60,7 +65,7 @@ OTHER_FRANCHISE_ENTRIES = 2
 """How many entries of another franchise a row lists before every other candidate: one franchise must not
 fill a row (its other entries are in its own franchise row)."""
 SHARED_CANDIDATES = 400
-BLEND_SIGNALS = ("keywords", "directors", "cast", "genres", "era", "popularity", "agreement", "prominence")
+BLEND_SIGNALS = ("keywords", "directors", "cast", "crew", "genres", "era", "popularity", "agreement", "prominence")
 """The signals besides the text; with all of them off the ranking is the plain cosine (the index's contract)."""
 MATCH_LABELS = ((0.5, "Very similar"), (0.35, "Similar"), (0.0, "Related"))
 """Labels for a score, best first (thresholds from the score distribution on the demo catalogue)."""
@@ -84,7 +89,13 @@ class TitleFeatures:
         directors: list[str] = []
         cast_rows: list[int] = []
         cast: list[str] = []
+        crew_rows: list[int] = []
+        crew: list[str] = []
+        crew_values: list[float] = []
+        crew_job_weight: dict[str, float] = {}
         self.person_names: dict[str, str] = {}
+        self.crew_jobs: dict[str, str] = {}
+        """A crew member's job for a reason ("music", "writer"): their weightiest credit anywhere."""
         records: list[FranchiseRecord] = []
         tag_counts = np.zeros(n, dtype=np.float64)
         for title in titles:
@@ -97,6 +108,19 @@ class TitleFeatures:
                 keyword_rows.append(row)
                 keywords.append(keyword)
                 keyword_values.append(value)
+            credited: dict[str, float] = {}  # one value per person: their weightiest credit on this title
+            for person in title.people:
+                weight = crew_weight(person)
+                if weight > credited.get(person.person_id, 0.0):
+                    credited[person.person_id] = weight
+                    if weight > crew_job_weight.get(person.person_id, 0.0):
+                        crew_job_weight[person.person_id] = weight
+                        self.crew_jobs[person.person_id] = crew_label(person)
+            for person_id, weight in credited.items():
+                if weight > 0:
+                    crew_rows.append(row)
+                    crew.append(person_id)
+                    crew_values.append(weight)
             for person in title.people:
                 self.person_names[person.person_id] = person.name
                 if person.role == "director":
@@ -108,7 +132,8 @@ class TitleFeatures:
         self.keywords, self.keyword_names = tfidf_matrix(keyword_rows, keywords, n, keyword_values)
         self.directors, self.director_ids = tfidf_matrix(director_rows, directors, n)
         self.cast, self.cast_ids = tfidf_matrix(cast_rows, cast, n)
-        self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast)]
+        self.crew, self.crew_ids = tfidf_matrix(crew_rows, crew, n, crew_values)
+        self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast, self.crew)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
         self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
@@ -171,7 +196,7 @@ class TitleFeatures:
     def shared_candidates(self, row: int, keep: np.ndarray) -> np.ndarray:
         """Rows (among `keep`) that share a telling keyword or a person with `row`, best first."""
         scores = np.zeros(len(self.snapshot), dtype=np.float32)
-        for matrix, by_feature in zip((self.keywords, self.directors, self.cast), self._by_feature):
+        for matrix, by_feature in zip((self.keywords, self.directors, self.cast, self.crew), self._by_feature):
             columns, values = _row(matrix, row)
             if len(columns):
                 scores += (by_feature[columns].T @ values).astype(np.float32)
@@ -260,7 +285,8 @@ class TitleFeatures:
         elif crowded:
             text = text - CROWD_PENALTY * self.crowding(row, rows)
         out["text"] = np.clip(text, 0, 1)
-        for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast)):
+        for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast),
+                               ("crew", self.crew)):
             out[name] = np.asarray((features[rows] @ features[row].T).todense()).ravel()
         inter = self._genres[rows] @ self._genres[row]
         union = self._genre_counts[rows] + self._genre_counts[row] - inter
@@ -298,6 +324,7 @@ class TitleFeatures:
         present = {
             "text": True, "keywords": len(_row(self.keywords, row)[0]) > 0,
             "directors": len(_row(self.directors, row)[0]) > 0, "cast": len(_row(self.cast, row)[0]) > 0,
+            "crew": len(_row(self.crew, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
             "agreement": _crowded(weights), "prominence": True,
@@ -310,11 +337,17 @@ class TitleFeatures:
         shared = [k for k in self._shared(self.keywords, row, other, self.keyword_names) if not k.startswith(WORD_FEATURE_PREFIX)]
         if shared:
             reasons.append(Reason("keywords", "Shared themes: " + ", ".join(shared[:4])))
+        named: set[str] = set()
         for kind, matrix, ids, label in (("director", self.directors, self.director_ids, "Same director"),
                                          ("cast", self.cast, self.cast_ids, "Also starring")):
-            people = [self.person_names.get(p, p) for p in self._shared(matrix, row, other, ids)]
-            if people:
-                reasons.append(Reason(kind, f"{label}: " + ", ".join(people[:3])))
+            shared_people = self._shared(matrix, row, other, ids)[:3]
+            named.update(shared_people)
+            if shared_people:
+                reasons.append(Reason(kind, f"{label}: " + ", ".join(self.person_names.get(p, p) for p in shared_people)))
+        crew = [p for p in self._shared(self.crew, row, other, self.crew_ids) if p not in named][:3]
+        if crew:
+            reasons.append(Reason("crew", "Same crew: " + ", ".join(
+                f"{self.person_names.get(p, p)} ({self.crew_jobs.get(p, 'crew')})" for p in crew)))
         genres = [g for g in title.genres if g in seed.genres]
         if genres:
             reasons.append(Reason("genres", "Both " + " · ".join(genres[:4])))

@@ -88,7 +88,7 @@ class Recommender:
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
         if filters is None or filters.is_empty():  # the seed's unfiltered nearest are among these: no second search
             features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
-        if weights.keywords or weights.directors or weights.cast:
+        if weights.keywords or weights.directors or weights.cast or weights.crew:
             rows = np.union1d(rows, features.shared_candidates(row, keep))
         scores, held_back = features.first_films_first(rows, features.blended(row, rows, weights), [title_id])
         order = np.lexsort((self.snapshot.tie_rank[rows], -scores, held_back))[:k]
@@ -165,7 +165,7 @@ class Recommender:
             for seed_row, found in zip(seed_rows, hits):
                 features.neighbourhood(seed_row, np.union1d(found, left_out))
         rows = np.unique(np.concatenate(hits))
-        if weights.keywords or weights.directors or weights.cast:
+        if weights.keywords or weights.directors or weights.cast or weights.crew:
             for seed_row in seed_rows:
                 rows = np.union1d(rows, features.shared_candidates(seed_row, keep))
         per_seed = np.stack([features.blended(seed_row, rows, weights) for seed_row in seed_rows])

@@ -1,6 +1,6 @@
 """What each title brings to the blend on its own: keyword features (a keyword and its stemmed words),
-TF-IDF vectors of such features, how widely seen it is (vote rank, or user tags without votes), and the
-overview sentence a reason quotes. flixrec.ranking combines them per seed and candidate."""
+what each credit behind the camera counts, TF-IDF vectors of such features, how widely seen it is (vote
+rank, or user tags without votes), and the overview sentence a reason quotes. flixrec.ranking combines them per seed and candidate."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from flixrec.franchise_names import STOP_WORDS, normalise_name
-from flixrec.models import Title
+from flixrec.models import Person, Title
 
 KEYWORD_WORD_WEIGHT = 0.5
 """What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
 COMMON_FEATURE_SHARE = 0.05
 """A keyword or person on more than this share of titles tells nothing ("based on novel")."""
+CREW_ROLE_WEIGHTS = {"director": 1.0, "creator": 1.0, "writer": 1.0, "episode director": 0.7}
+CREW_JOB_WEIGHTS = {"Original Music Composer": 1.0, "Music": 1.0, "Director of Photography": 0.7, "Editor": 0.7,
+                    "Production Design": 0.7, "Producer": 0.5, "Executive Producer": 0.3}
+"""What a shared credit counts in the crew signal: the story's authors fully, the composer too, those who
+shape the look a little less, producers (whose films range widest) least. Measured in docs/ranking.md."""
 _WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
 _KEYWORD_WORD = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 WORD_FEATURE_PREFIX = "~"
@@ -50,6 +55,25 @@ def tfidf_matrix(rows: list[int], features: list[str], n: int,
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
+
+
+def crew_weight(person: Person) -> float:
+    """What this credit counts in the crew signal (0 for cast and for jobs outside CREW_JOB_WEIGHTS)."""
+    if person.role == "crew":
+        return CREW_JOB_WEIGHTS.get(person.job or "", 0.0)
+    return CREW_ROLE_WEIGHTS.get(person.role, 0.0)
+
+
+CREW_LABELS = {"Original Music Composer": "music", "Music": "music", "Director of Photography": "cinematography",
+               "Editor": "editing", "Production Design": "production design", "Producer": "producer",
+               "Executive Producer": "executive producer"}
+
+
+def crew_label(person: Person) -> str:
+    """A credit's job in a few words for a reason: "music", "writer", "director"."""
+    if person.role == "crew":
+        return CREW_LABELS.get(person.job or "", (person.job or "crew").lower())
+    return person.role
 
 
 def keyword_features(keywords: Iterable[str]) -> dict[str, float]:

@@ -79,7 +79,9 @@ def test_a_shared_director_lifts_a_title_and_its_weight_turns_it_off(app):
 
     ranked = [r.title.title_id for r in app.similar_titles("m-3", k=3)]
     assert ranked.index("m-4") < ranked.index("m-5")  # same story, keywords and year: the director decides
-    assert gap() > gap(dataclasses.replace(app.settings.ranking, directors=0.0)) + 0.02
+    nobody = dataclasses.replace(app.settings.ranking, directors=0.0, crew=0.0)
+    assert gap() > gap(nobody) + 0.02  # by default the crew signal counts the director
+    assert gap(dataclasses.replace(nobody, directors=0.3)) > gap(nobody) + 0.02  # and so does directors alone
     assert gap(dataclasses.replace(app.settings.ranking, directors=1.0)) > gap() + 0.02
 
 
@@ -93,6 +95,37 @@ def test_every_result_says_why_with_people_and_their_roles(app):
     assert "Crime" in reasons["genres"]
     assert all(0.0 <= r.score <= 1.0 and r.label for r in results)
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def crew(person: str, name: str, job: str) -> Person:
+    return Person(f"c-{person}", name, "crew", job=job)
+
+
+CHASE = "A getaway driver takes one last job and is chased across the city by the police."
+CREW_TITLES = (
+    movie(1, "Night Drive", 2011, CHASE, ("Crime",), ("getaway",),
+          (crew("score", "Hans Zimmer", "Original Music Composer"), crew("lens", "Roger Deakins", "Director of Photography"))),
+    movie(2, "Wheelman", 2012, CHASE, ("Crime",), ("getaway",),
+          (crew("score", "Hans Zimmer", "Original Music Composer"), crew("lens", "Roger Deakins", "Director of Photography"))),
+    movie(3, "Fast Lane", 2012, CHASE, ("Crime",), ("getaway",), (crew("other", "Someone Else", "Original Music Composer"),)),
+    movie(4, "A Quiet Farm", 1980, "A widow keeps her family farm going through a hard winter.", ("Drama",), ("farm",)),
+)
+
+
+def test_a_shared_crew_lifts_a_title_and_the_reason_names_them_with_their_jobs(tmp_path, use_embedder):
+    app = FlixRec(build_home(tmp_path, "use-multilingual", use_embedder, CREW_TITLES), embedder=use_embedder)
+    results = app.similar_titles("m-1", k=3)
+    assert [r.title.title_id for r in results][:2] == ["m-2", "m-3"]  # twins but for the team behind the camera
+    reasons = {r.kind: r.text for r in results[0].reasons}
+    assert reasons["crew"] == "Same crew: Hans Zimmer (music), Roger Deakins (cinematography)"
+    assert "crew" not in {r.kind for r in results[1].reasons}
+
+    def gap(weights: RankingWeights) -> float:
+        scores = {r.title.title_id: r.score for r in app.similar_titles("m-1", k=3, weights=weights)}
+        return scores["m-2"] - scores["m-3"]
+
+    assert gap(app.settings.ranking) > 0.05
+    assert abs(gap(dataclasses.replace(app.settings.ranking, crew=0.0))) < 0.01
 
 
 def test_text_only_weights_rank_by_the_cosine_alone(app):

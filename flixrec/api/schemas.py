@@ -116,7 +116,7 @@ class TitleDetail(TitleSummary):
 class ReasonOut(BaseModel):
     """Why a title was recommended (one short reason)."""
 
-    kind: str = Field(description="keywords, director, cast, genres, story, franchise or text")
+    kind: str = Field(description="keywords, director, cast, crew, genres, story, franchise or text")
     text: str
 
 
