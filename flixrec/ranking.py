@@ -42,7 +42,7 @@ from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRec
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 from flixrec.title_signals import (
-    WORD_FEATURE_PREFIX, crew_label, crew_weight, keyword_features, prominence, story_line, tfidf_matrix,
+    CREW_LABELS, WORD_FEATURE_PREFIX, crew_label, crew_weight, keyword_features, prominence, story_line, tfidf_matrix,
 )
 
 LEADING_CAST = 6
@@ -92,10 +92,8 @@ class TitleFeatures:
         crew_rows: list[int] = []
         crew: list[str] = []
         crew_values: list[float] = []
-        crew_job_weight: dict[str, float] = {}
+        crew_jobs: list[int] = []
         self.person_names: dict[str, str] = {}
-        self.crew_jobs: dict[str, str] = {}
-        """A crew member's job for a reason ("music", "writer"): their weightiest credit anywhere."""
         records: list[FranchiseRecord] = []
         tag_counts = np.zeros(n, dtype=np.float64)
         for title in titles:
@@ -108,19 +106,16 @@ class TitleFeatures:
                 keyword_rows.append(row)
                 keywords.append(keyword)
                 keyword_values.append(value)
-            credited: dict[str, float] = {}  # one value per person: their weightiest credit on this title
+            credited: dict[str, tuple[float, int]] = {}  # person -> their weightiest credit here (weight, job)
             for person in title.people:
                 weight = crew_weight(person)
-                if weight > credited.get(person.person_id, 0.0):
-                    credited[person.person_id] = weight
-                    if weight > crew_job_weight.get(person.person_id, 0.0):
-                        crew_job_weight[person.person_id] = weight
-                        self.crew_jobs[person.person_id] = crew_label(person)
-            for person_id, weight in credited.items():
-                if weight > 0:
-                    crew_rows.append(row)
-                    crew.append(person_id)
-                    crew_values.append(weight)
+                if weight > credited.get(person.person_id, (0.0, 0))[0]:
+                    credited[person.person_id] = (weight, CREW_LABELS.index(crew_label(person)))
+            for person_id, (weight, job) in credited.items():
+                crew_rows.append(row)
+                crew.append(person_id)
+                crew_values.append(weight)
+                crew_jobs.append(job)
             for person in title.people:
                 self.person_names[person.person_id] = person.name
                 if person.role == "director":
@@ -133,6 +128,10 @@ class TitleFeatures:
         self.directors, self.director_ids = tfidf_matrix(director_rows, directors, n)
         self.cast, self.cast_ids = tfidf_matrix(cast_rows, cast, n)
         self.crew, self.crew_ids = tfidf_matrix(crew_rows, crew, n, crew_values)
+        self._crew_column = {person_id: col for col, person_id in enumerate(self.crew_ids)}
+        self._crew_jobs = sp.csr_matrix((np.asarray(crew_jobs, dtype=np.int8),
+                                         (crew_rows, [self._crew_column[p] for p in crew])), shape=self.crew.shape)
+        """Each crew credit's job (an index into CREW_LABELS), so a reason says what a person did on each title."""
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast, self.crew)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
@@ -346,8 +345,8 @@ class TitleFeatures:
                 reasons.append(Reason(kind, f"{label}: " + ", ".join(self.person_names.get(p, p) for p in shared_people)))
         crew = [p for p in self._shared(self.crew, row, other, self.crew_ids) if p not in named][:3]
         if crew:
-            reasons.append(Reason("crew", "Same crew: " + ", ".join(
-                f"{self.person_names.get(p, p)} ({self.crew_jobs.get(p, 'crew')})" for p in crew)))
+            reasons.append(Reason("crew", "Same crew: " + ", ".join(self._crew_credit(p, row, other, seed, title)
+                                                                    for p in crew)))
         genres = [g for g in title.genres if g in seed.genres]
         if genres:
             reasons.append(Reason("genres", "Both " + " · ".join(genres[:4])))
@@ -358,6 +357,18 @@ class TitleFeatures:
             cosine = float(self._vectors[row] @ self._vectors[other])
             reasons.append(Reason("text", f"Told alike: {max(cosine, 0.0):.0%} similar overview and tone"))
         return tuple(reasons)
+
+    def _crew_credit(self, person_id: str, row: int, other: int, seed: Title, title: Title) -> str:
+        """"Name (job)", or "Name (job of Seed; other job of Title)" when their jobs on the two titles differ."""
+        jobs = []
+        for at in (row, other):
+            columns, codes = _row(self._crew_jobs, at)
+            where = np.flatnonzero(columns == self._crew_column[person_id])
+            jobs.append(CREW_LABELS[int(codes[where[0]])])
+        name = self.person_names.get(person_id, person_id)
+        if jobs[0] == jobs[1]:
+            return f"{name} ({jobs[0]})"
+        return f"{name} ({jobs[0]} of {seed.title}; {jobs[1]} of {title.title})"
 
     @staticmethod
     def _shared(matrix: sp.csr_matrix, row: int, other: int, names: list[str]) -> list[str]:

@@ -64,16 +64,18 @@ def crew_weight(person: Person) -> float:
     return CREW_ROLE_WEIGHTS.get(person.role, 0.0)
 
 
-CREW_LABELS = {"Original Music Composer": "music", "Music": "music", "Director of Photography": "cinematography",
-               "Editor": "editing", "Production Design": "production design", "Producer": "producer",
-               "Executive Producer": "executive producer"}
+JOB_LABELS = {"Original Music Composer": "music", "Music": "music", "Director of Photography": "cinematography",
+              "Editor": "editing", "Production Design": "production design", "Producer": "producer",
+              "Executive Producer": "executive producer"}
+CREW_LABELS = ("crew", *CREW_ROLE_WEIGHTS, *dict.fromkeys(JOB_LABELS.values()))
+"""Every credit's job in a few words, as a reason says it ("music", "writer")."""
 
 
 def crew_label(person: Person) -> str:
-    """A credit's job in a few words for a reason: "music", "writer", "director"."""
+    """A credit's job in a few words for a reason (one of CREW_LABELS): "music", "writer", "director"."""
     if person.role == "crew":
-        return CREW_LABELS.get(person.job or "", (person.job or "crew").lower())
-    return person.role
+        return JOB_LABELS.get(person.job or "", "crew")
+    return person.role if person.role in CREW_ROLE_WEIGHTS else "crew"
 
 
 def keyword_features(keywords: Iterable[str]) -> dict[str, float]:
