@@ -155,6 +155,11 @@ class Title:
         return [(p.name, p.job or "crew") for p in sorted(self.people, key=lambda p: p.position) if p.role == "crew"]
 
     @property
+    def composers(self) -> list[str]:
+        """Names of those who wrote the music, in credit order."""
+        return [name for name, job in self.crew if job in ("Original Music Composer", "Music")]
+
+    @property
     def spoken_languages(self) -> frozenset[str]:
         """Every language the title is known in: `languages` and the original `language`."""
         return frozenset(self.languages or ()) | ({self.language} if self.language else frozenset())

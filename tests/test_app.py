@@ -96,6 +96,8 @@ def test_an_exact_unique_name_goes_straight_to_results(app_env):
     ok(at)
     assert not keyed(at, "pick:")
     assert at.subheader[0].value == "Interstellar (2014)" and len(shown_ids(at)) == 20
+    credits = next(c.value for c in at.caption if c.value.startswith("Directed by"))
+    assert "Written by Christopher Nolan, Jonathan Nolan" in credits and "Music by Hans Zimmer" in credits
 
 
 def test_a_typo_offers_did_you_mean_cards(app_env, demo_app):

@@ -105,7 +105,7 @@ def score_text(rec: Recommendation) -> str:
 def reasons_text(rec: Recommendation) -> str:
     """The ranking's reasons ('Same director: … · Shared themes: heist, dreams'), most telling first, empty when none.
 
-    A card shows one line of them (the whole text on hover), so the story line, the longest, comes last.
+    A card shows two lines of them (the whole text on hover), so the story line, the longest, comes last.
     """
     reasons = sorted(getattr(rec, "reasons", None) or (), key=lambda r: getattr(r, "kind", "") == "story")
     return " · ".join(str(getattr(r, "text", r)) for r in reasons[:3])
@@ -152,7 +152,7 @@ def card_html(title: Title, rank: int | None = None, score: str = "", reasons: s
         '<div class="fx-overview" style="font-size:.85rem;display:-webkit-box;-webkit-line-clamp:2;'
         f'-webkit-box-orient:vertical;overflow:hidden">{html.escape(overview)}</div>',
         f'<div class="fx-reasons" title="{html.escape(reasons)}" style="font-size:.75rem;opacity:.75;margin-top:.2rem;'
-        f'display:-webkit-box;-webkit-line-clamp:1;-webkit-box-orient:vertical;overflow:hidden">{html.escape(reasons)}</div>'
+        f'display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden">{html.escape(reasons)}</div>'
         if reasons else "",
         "</div></div>",
     ]
@@ -180,8 +180,12 @@ def seed_header(title: Title) -> None:
             people = []
             if title.directors:
                 people.append("Directed by " + md(", ".join(title.directors[:3])))
+            if title.writers:
+                people.append("Written by " + md(", ".join(title.writers[:3])))
             if title.cast:
                 people.append("With " + md(", ".join(title.cast[:5])))
+            if title.composers:
+                people.append("Music by " + md(", ".join(title.composers[:2])))
             if people:
                 st.caption(" · ".join(people))
             if title.links():
