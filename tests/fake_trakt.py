@@ -156,9 +156,16 @@ class FakeTrakt:
             self.overrides[(media, trakt_id)] = {**previous, **changes, "updated_at": now}
             self._listings.clear()
 
+    people_without_crew = False
+    """Answer /people with cast, directing and writing only, as Trakt does for many small titles."""
+
     def people(self, media: str, trakt_id: int) -> dict[str, Any]:
         """Cast and crew of one title, as Trakt sends them (see fake_trakt_records.people)."""
-        return records.people(media, trakt_id)
+        answer = records.people(media, trakt_id)
+        if self.people_without_crew:
+            kept = ("directing", "writing", "created by")
+            answer = {**answer, "crew": {k: v for k, v in answer["crew"].items() if k in kept}}
+        return answer
 
     def translations(self, media: str, trakt_id: int, language: str | None = None) -> list[dict[str, Any]]:
         """Translations of one title (all, or one language), as Trakt sends them (see fake_trakt_records.translations)."""

@@ -200,6 +200,21 @@ def test_5_people_reach_titles_added_after_a_completed_people_crawl(catalog):
     assert all(t.people for t in catalog.iter_titles(with_people=True))
 
 
+def test_5_credits_stored_before_key_crew_were_kept_are_fetched_once_more(catalog):
+    with FakeTrakt(movies=6, shows=0, client_id=KEY) as fake, client_for(fake) as client:
+        run_crawl(client, catalog, search_plan("movie", None))
+        assert crawl_people(client, catalog, "movie").titles == 6
+        before_crew = [dataclasses.replace(t, people=tuple(p for p in t.people if p.role != "crew"))
+                       for t in catalog.iter_records(source="trakt")]
+        catalog.upsert_titles(before_crew[:4])  # as a people crawl before issue 12 stored them
+        fake.people_without_crew = True
+        assert crawl_people(client, catalog, "movie").titles == 4  # asked again, once
+        assert crawl_people(client, catalog, "movie").titles == 0  # Trakt lists no key crew for them: not again
+        fake.people_without_crew = False
+        assert crawl_people(client, catalog, "movie", restart=True).titles == 4
+    assert all(t.crew for t in catalog.iter_titles(with_people=True))
+
+
 def test_5_titles_trakt_has_no_people_for_are_not_asked_again(catalog):
     with FakeTrakt(movies=12, shows=0, client_id=KEY) as fake, client_for(fake) as client:
         run_crawl(client, catalog, search_plan("movie", None))
@@ -358,7 +373,8 @@ def test_6_shows_whose_people_were_mapped_the_old_way_are_fetched_again(catalog)
         old_way = (Person("trakt-person-1", "Episode Director", "director"),)  # as the old mapping stored it
         catalog.upsert_titles([dataclasses.replace(t, people=old_way) for t in catalog.iter_titles()])
         refreshed = crawl_people(client, catalog, "show")
-        assert refreshed.titles == 4 and crawl_people(client, catalog, "movie").titles == 0  # movies' were right
+        assert refreshed.titles == 4 and crawl_people(client, catalog, "movie").titles == 3  # no key crew yet
+        assert crawl_people(client, catalog, "show").titles == crawl_people(client, catalog, "movie").titles == 0
     assert all(not t.directors and t.creators for t in catalog.iter_titles(with_people=True) if t.media_type == "show")
 
 

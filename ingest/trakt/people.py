@@ -1,9 +1,10 @@
-"""The people crawl: cast, directors, creators and writers of the catalogue's Trakt titles, one request per
-title, checkpointed.
+"""The people crawl: cast, directors, creators, writers and key crew of the catalogue's Trakt titles, one
+request per title, checkpointed.
 
-Which titles still need people is read from the catalogue itself (titles without credits), so titles added
-after a finished people crawl are fetched by the next one. The checkpoint only remembers the titles Trakt
-gave no people for (by trakt id), so they are not asked again on every run (`--restart` asks again).
+Which titles still need people is read from the catalogue itself (titles without credits, or with credits
+stored before a kind of credit was kept), so titles added after a finished people crawl are fetched by the
+next one. The checkpoint only remembers the titles Trakt gave no people or no key crew for (by trakt id),
+so they are not asked again on every run (`--restart` asks again).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def people_key(media: str) -> str:
 
 
 def needs_people(title: Title) -> bool:
-    """No credits yet, or a show's credits from before issue 15 (episode directors stored as its directors)."""
-    if not title.people:
+    """No credits yet, a show's credits from before issue 15 (episode directors stored as its directors), or
+    credits from before the key crew were kept (issue 12: no "crew" credit)."""
+    if not title.people or not any(p.role == "crew" for p in title.people):
         return True
     return title.media_type == "show" and any(p.role == "director" for p in title.people)
 
@@ -85,7 +87,7 @@ def crawl_people(client: TraktClient, catalog: Catalog, media: str, *, batch_siz
             summary.missing += 1
         if people:
             summary.with_people += 1
-        else:
+        if not any(p.role == "crew" for p in people):  # nothing (more) to ask Trakt for next time
             asked.add(title.trakt_id)
         batch.append(dataclasses.replace(title, people=people))
         if progress is not None:
