@@ -16,7 +16,10 @@ Development sets (bench/data/, written from common film knowledge and checked ag
 - related_pairs_holdout6.json: 120 more (28 of them anime), checked the same way (no title of any other set),
   drawn with random.Random(6) from the 350 that passed; first ranked to check the franchise name rules;
 - related_pairs_holdout7.json: the other 230 pairs that passed those checks (59 of them anime), never
-  ranked until they confirmed the tag-count prominence of titles without votes.
+  ranked until they confirmed the tag-count prominence of titles without votes;
+- related_pairs_holdout8.json: 150 fresh pairs (32 of them anime), written and checked the same way against
+  a catalogue with crew credits, drawn with random.Random(8) from the 277 that passed; first ranked to
+  confirm the crew signal.
 
 Printed:
 - franchise_recall_at_10: per group member, the share of the rest of its group in `franchise_titles(k=10)`
@@ -24,8 +27,8 @@ Printed:
 - franchise_leak: the share of `similar_titles(k=10)` slots taken by the seed's own franchise;
 - related_top10 / related_top20: how often the other title of a pair is in the seed's similar titles
   (both directions); related_a_* / related_b_* the same for the even and the odd pairs (a choice that
-  fits only one half shows up); holdout_top10 / holdout_top20, holdout2_* ... holdout7_*
-  the same on the seven held-out sets;
+  fits only one half shows up); holdout_top10 / holdout_top20, holdout2_* ... holdout8_*
+  the same on the eight held-out sets;
 - genre_jaccard_at_10 and random_genre_jaccard: genre overlap of a title and its 10 similar titles, and
   of 10 random titles;
 - cross_catalogue: the share of anime among the 20 similar titles of live-action movies, and of
@@ -77,7 +80,7 @@ TRANSLATED = [(d["language"], d["title"], d["description"])
 """Descriptions of well-known films in German, Spanish, French, Chinese and Japanese (our own words)."""
 
 
-HELD_OUT = ("holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7")
+HELD_OUT = ("holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")
 """The held-out sets: bench/data/related_pairs_<name>.json, printed as <name>_top10, <name>_top20, ..."""
 
 
