@@ -19,6 +19,8 @@ The planner picks, per query, the cheapest way that still returns the exact rank
   scan plan's; it is calibrated per query kind and filter share, and is off where calibration fails.
 
 Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so results are stable.
+The last query's stage-1 scores of every row are kept per thread: a similar-titles call searches twice
+with the seed's vector (its filtered candidates, the seed's unfiltered neighbourhood) and scans once.
 """
 
 from __future__ import annotations
@@ -256,6 +258,7 @@ class VectorSearch:
         self.exact_rows = exact_rows
         self.mode = mode
         self.last_plan: Plan | None = None
+        self._last_head = threading.local()
 
     def _plan(self, passing: int, k: int = 20, item: bool = False) -> tuple[str, Setting | None]:
         """The method for a query, and the clustered stage's setting when that is the method."""
@@ -330,7 +333,11 @@ class VectorSearch:
         reduced = projection.basis.T @ query
         split = projection.head.shape[1]
         gather = method == "projected-gather"
-        head = np.take(projection.head, rows, axis=0) @ reduced[:split] if gather else _scan(projection.head, reduced[:split])
+        if gather:
+            scanned = self._scanned_head(reduced[:split])
+            head = scanned[rows] if scanned is not None else np.take(projection.head, rows, axis=0) @ reduced[:split]
+        else:
+            head = self._head_scores(reduced[:split])
         mask = None if gather else keep  # which head entries may be chosen
         shortlist, prefilter = projection.sizes(item, k) if self.mode == "auto" else (self.shortlist, projection.prefilter)
         size = min(max(shortlist, k), passing)
@@ -344,6 +351,20 @@ class VectorSearch:
             best = _top_indices(approx, size, mask)
             short = rows[best] if gather else best
         return np.sort(short)  # sorted rows read the memory-mapped matrix in order
+
+    def _head_scores(self, head_query: np.ndarray) -> np.ndarray:
+        """Stage-1 scores of every row (the projection's head block), the last query's reused (per thread)."""
+        scores = self._scanned_head(head_query)
+        if scores is None:
+            assert self.projection is not None
+            scores = _scan(self.projection.head, head_query)
+            self._last_head.value = (head_query.copy(), scores)
+        return scores
+
+    def _scanned_head(self, head_query: np.ndarray) -> np.ndarray | None:
+        """The stage-1 scores of every row when this thread's last full scan was for this query, else None."""
+        last = getattr(self._last_head, "value", None)
+        return last[1] if last is not None and np.array_equal(last[0], head_query) else None
 
     def _best(self, rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k best (rows, scores), by score then tie rank."""

@@ -301,13 +301,14 @@ class TitleFeatures:
 
     def blended(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of `rows` against `row`, each in [0, 1] (1 = as similar as the seed to itself)."""
-        return self._combine(row, self.components(row, rows, _crowded(weights), weights.agreement > 0), weights)
+        parts = self.components(row, rows, corrects_crowding(weights), weights.agreement > 0)
+        return self._combine(row, parts, weights)
 
     def distribution(self, row: int, rows: np.ndarray, weights: RankingWeights) -> np.ndarray:
         """Blended scores of many rows (a chart of every title): crowding is measured only for the
         DISTRIBUTION_CROWDED best by the rest of the blend, so the cost stays bounded; the tail keeps its
         uncorrected text signal and has no agreement. The best rows score exactly as `blended` scores them."""
-        if not _crowded(weights) or len(rows) <= DISTRIBUTION_CROWDED:
+        if not corrects_crowding(weights) or len(rows) <= DISTRIBUTION_CROWDED:
             return self.blended(row, rows, weights)
         scores = self._combine(row, self.components(row, rows, crowded=False), weights)
         best = np.argpartition(-scores, DISTRIBUTION_CROWDED)[:DISTRIBUTION_CROWDED]
@@ -326,7 +327,7 @@ class TitleFeatures:
             "crew": len(_row(self.crew, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
-            "agreement": _crowded(weights), "prominence": True,
+            "agreement": corrects_crowding(weights), "prominence": True,
         }
         return max(sum(getattr(weights, name) for name, has in present.items() if has), 1e-9)
 
@@ -379,7 +380,7 @@ class TitleFeatures:
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
 
 
-def _crowded(weights: RankingWeights) -> bool:
+def corrects_crowding(weights: RankingWeights) -> bool:
     """Whether the blend corrects the text signal for crowding (not for the plain cosine of text_only())."""
     return any(getattr(weights, name) for name in BLEND_SIGNALS)
 

@@ -16,7 +16,7 @@ from flixrec.catalog import Catalog
 from flixrec.errors import IndexNotBuilt, TitleNotFound
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import Filters, Reason, Recommendation, Title
-from flixrec.ranking import VECTOR_CANDIDATES, RankingWeights, TitleFeatures, match_label
+from flixrec.ranking import VECTOR_CANDIDATES, RankingWeights, TitleFeatures, corrects_crowding, match_label
 
 AVOID_WEIGHT = 0.5
 """How strongly a title's closeness to an avoided title lowers its multi-seed score (see recommend_for)."""
@@ -84,9 +84,12 @@ class Recommender:
         passing = int(keep.sum())
         if passing == 0 or k <= 0:
             return None, []
+        filtered = not (filters is None or filters.is_empty())
+        if filtered and corrects_crowding(weights):
+            features.neighbourhood(row)  # its unfiltered scan first: the filtered search reuses the scan's scores
         hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
-        if filters is None or filters.is_empty():  # the seed's unfiltered nearest are among these: no second search
+        if not filtered:  # the seed's unfiltered nearest are among these: no second search
             features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
         if weights.keywords or weights.directors or weights.cast or weights.crew:
             rows = np.union1d(rows, features.shared_candidates(row, keep))

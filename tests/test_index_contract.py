@@ -288,6 +288,30 @@ def test_item_queries_get_their_own_calibrated_sizes_and_keep_the_recall():
     assert search.last_plan.candidates >= projection.shortlist
 
 
+def test_a_reused_scan_answers_exactly_as_a_fresh_search_for_every_plan_order():
+    """The head scores kept from a thread's last full scan serve the next search with the same vector (a
+    filtered one gathers from them) and never a search with another vector."""
+    rng = np.random.default_rng(4)
+    n = 12_000
+    rows = rng.standard_normal((200, 48))[rng.integers(0, 200, n)] + 0.6 * rng.standard_normal((n, 48))
+    rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    projection = dataclasses.replace(Projection.fit(rows, dims=16), shortlist=300, prefilter=0)
+    masks = [None, rng.random(n) < 0.5, rng.random(n) < 0.3]  # full scans, and a gather that keeps part of what passes
+
+    def answer(search: VectorSearch, vector: np.ndarray, keep: np.ndarray | None) -> tuple[list[int], list[float]]:
+        got, scores = search.top_k(vector, 200, keep, item=True)
+        return got.tolist(), scores.tolist()
+
+    for seed in rng.choice(n, 6, replace=False):
+        other = rows[(seed + 1) % n]
+        fresh = [answer(VectorSearch(rows, np.arange(n), projection, mode="projected"), rows[seed], m) for m in masks]
+        reusing = VectorSearch(rows, np.arange(n), projection, mode="projected")
+        for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2]):
+            answer(reusing, other, None)  # another vector's scan in between must not be reused
+            for i in order:
+                assert answer(reusing, rows[seed], masks[i]) == fresh[i]
+
+
 def test_calibration_picks_the_cheapest_sizes_that_reach_the_recall():
     """A larger shortlist with a much smaller prefilter wins when its gathers are cheaper (300k x 512)."""
     n, d, tail_dims = 300_000, 512, 64
