@@ -1,6 +1,7 @@
 """What each title brings to the blend on its own: keyword features (a keyword and its stemmed words),
 what each credit behind the camera counts, TF-IDF vectors of such features, how widely seen it is (vote
-rank, or user tags without votes), and the overview sentence a reason quotes. flixrec.ranking combines them per seed and candidate."""
+rank, or user tags without votes), and the overview sentence a reason quotes. flixrec.ranking combines
+them per seed and candidate."""
 
 from __future__ import annotations
 
