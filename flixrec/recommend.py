@@ -161,9 +161,14 @@ class Recommender:
         if passing == 0:
             return []
         fetch = min(passing, max(VECTOR_CANDIDATES, 4 * k))
-        hits = [np.array([self.snapshot.position(tid) for tid, _ in self.snapshot.nearest(vector, fetch, keep, item=True)],
-                         dtype=np.int64) for _, vector in seed_titles]
-        if filters is None or filters.is_empty():  # each seed's unfiltered nearest are among its hits and the left-out
+        filtered = not (filters is None or filters.is_empty())
+        hits = []
+        for seed_row, (_, vector) in zip(seed_rows, seed_titles):
+            if filtered and corrects_crowding(weights):
+                features.neighbourhood(seed_row)  # its unfiltered scan first: the filtered search reuses it
+            found = self.snapshot.nearest(vector, fetch, keep, item=True)
+            hits.append(np.array([self.snapshot.position(tid) for tid, _ in found], dtype=np.int64))
+        if not filtered:  # each seed's unfiltered nearest are among its hits and the left-out
             left_out = np.array(seed_rows + avoid_rows, dtype=np.int64)
             for seed_row, found in zip(seed_rows, hits):
                 features.neighbourhood(seed_row, np.union1d(found, left_out))
