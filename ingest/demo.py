@@ -123,7 +123,7 @@ def _tmdb_people(row: dict[str, str]) -> tuple[Person, ...]:
     out: list[Person] = []
     for member in json.loads(row["cast"] or "[]")[:CAST_KEPT]:
         out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "cast", int(member.get("order", 0)), member.get("character") or None))
-    crew = [m for m in json.loads(row["crew"] or "[]") if isinstance(m, dict) and m.get("name")]
+    crew = [m for m in json.loads(row["crew"] or "[]") if isinstance(m, dict) and m.get("name") and m.get("id") is not None]
     directors = [m for m in crew if m.get("job") == "Director"]
     for position, member in enumerate(directors):
         out.append(Person(f"tmdb-{int(member['id'])}", member["name"], "director", position))
