@@ -48,6 +48,8 @@ CREW_JOBS = ("Original Music Composer", "Music", "Director of Photography", "Edi
 """The jobs kept as "crew" credits, as TMDB and Trakt word them: the team that shapes how a film looks and
 sounds, whose other films often feel alike (the same composer, cinematographer or producer). A person
 holding several on one title keeps the first in this order (a credit is one role per person)."""
+MUSIC_JOBS = ("Original Music Composer", "Music")
+"""The CREW_JOBS of those who wrote the music ("Music by …")."""
 MAX_CREW_PER_JOB = 4
 """Crew credits kept per job and title, in credit order (a blockbuster lists a dozen executive producers)."""
 MAX_WRITERS = 10
@@ -157,7 +159,7 @@ class Title:
     @property
     def composers(self) -> list[str]:
         """Names of those who wrote the music, in credit order."""
-        return [name for name, job in self.crew if job in ("Original Music Composer", "Music")]
+        return [name for name, job in self.crew if job in MUSIC_JOBS]
 
     @property
     def spoken_languages(self) -> frozenset[str]:

@@ -85,8 +85,7 @@ class Recommender:
         if passing == 0 or k <= 0:
             return None, []
         filtered = not (filters is None or filters.is_empty())
-        if filtered and corrects_crowding(weights):
-            features.neighbourhood(row)  # its unfiltered scan first: the filtered search reuses the scan's scores
+        self._neighbourhood_first(row, filtered, weights)
         hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
         if not filtered:  # the seed's unfiltered nearest are among these: no second search
@@ -96,6 +95,12 @@ class Recommender:
         scores, held_back = features.first_films_first(rows, features.blended(row, rows, weights), [title_id])
         order = np.lexsort((self.snapshot.tie_rank[rows], -scores, held_back))[:k]
         return self._recommendations(title_id, row, rows[order], scores[order])
+
+    def _neighbourhood_first(self, row: int, filtered: bool, weights: RankingWeights) -> None:
+        """Before a filtered search for this seed, find its unfiltered neighbourhood (when the blend needs it):
+        the engine keeps that scan, so the filtered search that follows reuses it instead of scanning again."""
+        if filtered and corrects_crowding(weights):
+            self.features.neighbourhood(row)
 
     def franchise_titles(self, title_id: str, k: int = 10) -> list[Recommendation]:
         """Sequels, prequels, series seasons and same-name titles of `title_id`, in order of release.
@@ -164,8 +169,7 @@ class Recommender:
         filtered = not (filters is None or filters.is_empty())
         hits = []
         for seed_row, (_, vector) in zip(seed_rows, seed_titles):
-            if filtered and corrects_crowding(weights):
-                features.neighbourhood(seed_row)  # its unfiltered scan first: the filtered search reuses it
+            self._neighbourhood_first(seed_row, filtered, weights)
             found = self.snapshot.nearest(vector, fetch, keep, item=True)
             hits.append(np.array([self.snapshot.position(tid) for tid, _ in found], dtype=np.int64))
         if not filtered:  # each seed's unfiltered nearest are among its hits and the left-out

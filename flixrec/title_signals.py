@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from flixrec.franchise_names import STOP_WORDS, normalise_name
-from flixrec.models import Person, Title
+from flixrec.models import MUSIC_JOBS, Person, Title
 
 KEYWORD_WORD_WEIGHT = 0.5
 """What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
@@ -65,9 +65,9 @@ def crew_weight(person: Person) -> float:
     return CREW_ROLE_WEIGHTS.get(person.role, 0.0)
 
 
-JOB_LABELS = {"Original Music Composer": "music", "Music": "music", "Director of Photography": "cinematography",
-              "Editor": "editing", "Production Design": "production design", "Producer": "producer",
-              "Executive Producer": "executive producer"}
+JOB_LABELS = dict.fromkeys(MUSIC_JOBS, "music") | {
+    "Director of Photography": "cinematography", "Editor": "editing", "Production Design": "production design",
+    "Producer": "producer", "Executive Producer": "executive producer"}
 CREW_LABELS = ("crew", *CREW_ROLE_WEIGHTS, *dict.fromkeys(JOB_LABELS.values()))
 """Every credit's job in a few words, as a reason says it ("music", "writer")."""
 

@@ -43,7 +43,7 @@ def people_key(media: str) -> str:
 def needs_people(title: Title) -> bool:
     """No credits yet, a show's credits from before issue 15 (episode directors stored as its directors), or
     credits from before the key crew were kept (issue 12: no "crew" credit)."""
-    if not title.people or not any(p.role == "crew" for p in title.people):
+    if not title.people or not title.crew:
         return True
     return title.media_type == "show" and any(p.role == "director" for p in title.people)
 
@@ -87,9 +87,10 @@ def crawl_people(client: TraktClient, catalog: Catalog, media: str, *, batch_siz
             summary.missing += 1
         if people:
             summary.with_people += 1
-        if not any(p.role == "crew" for p in people):  # nothing (more) to ask Trakt for next time
+        credited = dataclasses.replace(title, people=people)
+        if not credited.crew:  # nothing (more) to ask Trakt for next time
             asked.add(title.trakt_id)
-        batch.append(dataclasses.replace(title, people=people))
+        batch.append(credited)
         if progress is not None:
             progress(1)
         if len(batch) >= batch_size:
