@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -85,14 +86,29 @@ CALLS = st.one_of(
 )
 
 
-def _check_ranked(results: list[Recommendation], k: Any, seed: str | None, filters: Filters | None) -> None:
-    """A ranked list: at most k, ranks 1.., scores in [0, 1] non-increasing, filters kept, seed absent."""
+def _check_ranked(results: list[Recommendation], k: Any, seed: str | None, filters: Filters | None,
+                  by_release: bool = False, name_keys: Callable[[str], tuple[str, ...]] | None = None) -> None:
+    """A ranked list: at most k, ranks 1.., scores in [0, 1] non-increasing, filters kept, seed absent.
+
+    A franchise row is in order of release instead. A similar-titles row (`name_keys` given) may list,
+    after the rest, another franchise's entries beyond its first two, each in score order: a second run
+    of scores whose titles share a base name with a title listed before them.
+    """
     assert isinstance(k, int) and 1 <= k <= MAX_K, f"a result for an invalid k={k!r}"
     assert len(results) <= k
     assert [r.rank for r in results] == list(range(1, len(results) + 1))
     scores = [r.score for r in results]
     assert all(0.0 <= s <= 1.0 and not math.isnan(s) for s in scores)
-    assert scores == sorted(scores, reverse=True)
+    if by_release:
+        years = [(r.title.year is None, r.title.year or 0) for r in results]
+        assert years == sorted(years)
+    else:
+        drop = next((i for i in range(1, len(scores)) if scores[i] > scores[i - 1]), len(scores))
+        assert scores[:drop] == sorted(scores[:drop], reverse=True) and scores[drop:] == sorted(scores[drop:], reverse=True)
+        if drop < len(scores):
+            assert name_keys is not None, "a ranked list out of score order"
+            shown = {key for r in results[:drop] for key in name_keys(r.title.title_id)}
+            assert all(shown & set(name_keys(r.title.title_id)) for r in results[drop:]), "held back without a franchise"
     if filters is not None:
         broken = [r.title.title_id for r in results if not filters.accepts(r.title)]
         assert not broken, f"results break their filters: {broken}"
@@ -107,14 +123,14 @@ def _check(app: FlixRec, call: tuple) -> None:
     if name in ("similar_titles", "similar_view"):
         seed, k, filters = args[0], args[1], args[2]
         ranked = result.similar if name == "similar_view" else result
-        _check_ranked(ranked, k, seed, filters)
+        _check_ranked(ranked, k, seed, filters, name_keys=app._current_recommender().features.franchises.name_keys)
         if name == "similar_view":
-            _check_ranked(result.franchise, 10, seed, None)
+            _check_ranked(result.franchise, 10, seed, None, by_release=True)
             assert not {r.title.title_id for r in result.franchise} & (filters.exclude_ids if filters else set())
     elif name == "similar_to_text":
         _check_ranked(result, args[1], None, args[2])
     elif name == "franchise_titles":
-        _check_ranked(result, args[1], args[0], None)
+        _check_ranked(result, args[1], args[0], None, by_release=True)
     elif name == "search_titles":
         assert isinstance(args[1], int) and 1 <= args[1] <= MAX_K and len(result) <= args[1]
     elif name == "get_title":
