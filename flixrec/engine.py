@@ -17,6 +17,9 @@ The planner picks, per query, the cheapest way that still returns the exact rank
 - many pass, and the index has calibrated clusters (flixrec.ivf): the clustered first stage reads only
   the nearest clusters' rows, when its estimated cost (`ivf_calibration.clustered_cost`) is below the
   scan plan's; it is calibrated per query kind and filter share, and is off where calibration fails.
+- many pass, and the index has a calibrated neighbour graph (flixrec.graph): a best-first walk of the
+  graph gathers the candidates, when its time measured at calibration is below the scan plan's cost;
+  when it meets fewer than k passing rows the scan plans answer instead.
 
 Ties come back in a fixed order (the caller's `tie_rank`, title-id order), so results are stable.
 The last query's stage-1 scores of every row are kept per thread: a similar-titles call searches twice
@@ -32,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
 
 PROJECTED_DIMS = 128
@@ -222,7 +226,7 @@ def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int
 class Plan:
     """How one query was answered (for benchmarks and tests)."""
 
-    method: str  # "exact-gather" | "exact-full" | "projected-gather" | "projected-full" | "clustered"
+    method: str  # "exact-gather" | "exact-full" | "projected-gather" | "projected-full" | "clustered" | "graph"
     passing: int
     candidates: int
 
@@ -240,8 +244,9 @@ class VectorSearch:
         exact_rows: int = EXACT_ROWS,
         mode: str = "auto",
         clusters: Clusters | None = None,
+        graph: NeighbourGraph | None = None,
     ):
-        if mode not in ("auto", "exact", "projected", "clustered"):
+        if mode not in ("auto", "exact", "projected", "clustered", "graph"):
             raise ValueError(f"unknown search mode {mode!r}")
         self.matrix = matrix
         self.tie_rank = tie_rank
@@ -254,20 +259,30 @@ class VectorSearch:
         # the clustered stage reads the projection's columns; "clustered" forces it (benchmarks, tests)
         usable = projection is not None and clusters is not None and (clusters.enabled or mode == "clustered")
         self.clusters = clusters if usable and mode in ("auto", "clustered") else None
+        # the graph's entries are found in the projection's space; "graph" forces it (benchmarks, tests)
+        usable = projection is not None and graph is not None and (graph.enabled or mode == "graph")
+        self.graph = graph if usable and mode in ("auto", "graph") else None
         self.shortlist = shortlist
         self.exact_rows = exact_rows
         self.mode = mode
         self.last_plan: Plan | None = None
         self._last_head = threading.local()
 
-    def _plan(self, passing: int, k: int = 20, item: bool = False) -> tuple[str, Setting | None]:
-        """The method for a query, and the clustered stage's setting when that is the method."""
+    def _plan(self, passing: int, k: int = 20, item: bool = False) -> tuple[str, Setting | int | None]:
+        """The method for a query, and the clustered stage's setting (or the graph's width) when that is the method."""
         n = len(self.matrix)
         if self.mode == "exact" or self.projection is None:
             return ("exact-gather" if passing * 3 < n else "exact-full"), None
         if self.mode == "auto" and passing <= max(self.exact_rows, self.shortlist):
             return "exact-gather", None
         method = "projected-gather" if passing * 3 < n else "projected-full"
+        if self.graph is not None:
+            walk = self.graph.setting(item, k, passing / n)
+            if self.mode == "graph":
+                return "graph", walk[0] if walk else max(4 * k, 64)
+            scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing, *self.projection.sizes(item, k))
+            if walk is not None and walk[1] < scan:
+                return "graph", walk[0]
         if self.clusters is None:
             return method, None
         kind = ("item" if k <= 20 else "item_wide" if k <= ITEM_K else None) if item else ("any" if k <= 20 else None)
@@ -287,10 +302,11 @@ class VectorSearch:
         return ("clustered", setting) if clustered < scan else (method, None)
 
     def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
-              item: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              item: bool = False, row: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, exact scores) of the k best rows among `keep`, best first, ties in tie_rank order.
 
-        `item`: the vector is a stored row (similar titles), so the projection's item sizes apply.
+        `item`: the vector is a stored row (similar titles), so the projection's item sizes apply;
+        `row`: that row, when known (the neighbour graph's walk starts there).
         """
         n = len(self.matrix)
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -301,6 +317,13 @@ class VectorSearch:
         if passing == 0:
             return empty
         method, setting = self._plan(passing, k, item)
+        if method == "graph":
+            assert isinstance(setting, int) and self.graph is not None
+            candidates = self.graph.search(self.matrix, self.projection, query, setting, keep, row)
+            if candidates.size >= min(k, passing):
+                self.last_plan = Plan(method, passing, int(candidates.size))
+                return self._best(candidates, np.take(self.matrix, candidates, axis=0) @ query, min(k, passing))
+            method = "projected-gather" if passing * 3 < n else "projected-full"  # the walk met too few: scan
         # the passing rows' numbers are needed only by the plans that gather them
         rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
         if method == "exact-gather":

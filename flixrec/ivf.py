@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-CLUSTER_FROM_ROWS = 40_000
-"""Below this many vectors the scan plans are cheap enough: no clusters are fitted."""
+CLUSTER_FROM_ROWS = 500_000
+"""Below this many vectors the stage is not calibrated: at 300k its probes need 18-25% of the rows and
+calibration turned every level off (docs/performance.md), while it serves at 1M."""
 FIT_ITERATIONS = 5
 FIT_SAMPLE_PER_CLUSTER = 12
 """k-means runs on a seeded sample of this many rows per cluster, then assigns every row."""
@@ -98,11 +99,18 @@ class Clusters:
         offsets[1:] = np.cumsum(np.bincount(assign, minlength=count))
         built = cls(order, offsets, centroids, np.ascontiguousarray(head[order]))
         if calibrate:
-            from flixrec.ivf_calibration import calibrate_clusters
+            built = built.calibrated(matrix, projection, seed=seed, against_scan=against_scan)
+        return dataclasses.replace(built, fit_seconds=time.perf_counter() - began + built.fit_seconds)
 
-            built = dataclasses.replace(built, settings=calibrate_clusters(matrix, projection, built, assign, seed=seed,
-                                                                         against_scan=against_scan))
-        return dataclasses.replace(built, fit_seconds=time.perf_counter() - began)
+    def calibrated(self, matrix: np.ndarray, projection, seed: int = 0, against_scan: bool = True) -> Clusters:
+        """These clusters with their settings calibrated (flixrec.ivf_calibration)."""
+        from flixrec.ivf_calibration import calibrate_clusters
+
+        began = time.perf_counter()
+        assign = np.empty(len(self.order), dtype=np.int64)
+        assign[self.order] = np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+        settings = calibrate_clusters(matrix, projection, self, assign, seed=seed, against_scan=against_scan)
+        return dataclasses.replace(self, settings=settings, fit_seconds=self.fit_seconds + time.perf_counter() - began)
 
     def save(self, directory: Path) -> None:
         """Write the arrays and settings beside a snapshot's files (only when enabled)."""

@@ -215,7 +215,8 @@ class TitleFeatures:
         if cached is not None:
             return cached
         if among is None:
-            found, _ = self.snapshot.search.top_k(self.snapshot.matrix[row], CROWD_NEIGHBOURS + 1, None, item=True)
+            found, _ = self.snapshot.search.top_k(self.snapshot.matrix[row], CROWD_NEIGHBOURS + 1, None, item=True,
+                                                  row=row)
         else:
             cosines = self._vectors[among] @ self._vectors[row]
             found = among[np.lexsort((self.snapshot.tie_rank[among], -cosines))]

@@ -86,7 +86,7 @@ class Recommender:
             return None, []
         filtered = not (filters is None or filters.is_empty())
         self._neighbourhood_first(row, filtered, weights)
-        hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True)
+        hits = self.snapshot.nearest(vector, min(passing, max(VECTOR_CANDIDATES, 4 * k)), keep, item=True, row=row)
         rows = np.array([self.snapshot.position(tid) for tid, _ in hits], dtype=np.int64)
         if not filtered:  # the seed's unfiltered nearest are among these: no second search
             features.neighbourhood(row, np.union1d(rows, np.array(left_out, dtype=np.int64)))
@@ -170,7 +170,7 @@ class Recommender:
         hits = []
         for seed_row, (_, vector) in zip(seed_rows, seed_titles):
             self._neighbourhood_first(seed_row, filtered, weights)
-            found = self.snapshot.nearest(vector, fetch, keep, item=True)
+            found = self.snapshot.nearest(vector, fetch, keep, item=True, row=seed_row)
             hits.append(np.array([self.snapshot.position(tid) for tid, _ in found], dtype=np.int64))
         if not filtered:  # each seed's unfiltered nearest are among its hits and the left-out
             left_out = np.array(seed_rows + avoid_rows, dtype=np.int64)

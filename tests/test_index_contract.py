@@ -2,7 +2,8 @@
 
 Backends: the snapshot read back from Chroma ranked exactly; the memory-mapped snapshot files written
 by ingest with the default planner; the projected shortlist forced on every query; the clustered first
-stage (flixrec.ivf) forced on every query; and the planner
+stage (flixrec.ivf) forced on every query; the neighbour graph (flixrec.graph) forced on every query
+(under narrow filters its walk meets fewer than k passing rows and the scan answers); and the planner
 with small thresholds so that one query set goes through every plan. The corpus is a seeded, clustered
 set of titles with varied (sometimes unknown) metadata and a few exact duplicate vectors (ties).
 """
@@ -18,6 +19,8 @@ import pytest
 from flixrec.catalog import Catalog
 from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes, stage_cost
 from flixrec.errors import TitleNotFound
+from flixrec.graph import KINDS as GRAPH_KINDS
+from flixrec.graph import NeighbourGraph
 from flixrec.ivf import KINDS, Clusters
 from flixrec.index import (
     IndexSnapshot,
@@ -114,6 +117,12 @@ def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
         clusters = dataclasses.replace(Clusters.fit(snapshot.matrix, projection, clusters=32, calibrate=False),
                                        settings={kind: by_level for kind in KINDS})
         snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, mode="clustered", clusters=clusters)
+    elif kind == "graph":  # a width of 96 for k <= 40; wider asks (similar titles fetch 200) walk 4k
+        projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=400)
+        clusters = Clusters.fit(snapshot.matrix, projection, clusters=32, calibrate=False)
+        graph = dataclasses.replace(NeighbourGraph.fit(snapshot.matrix, projection, clusters.centroids, calibrate=False),
+                                    settings={kind: [(96, 0.0)] for kind in GRAPH_KINDS})
+        snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, mode="graph", graph=graph)
     elif kind == "planner-small":
         projection = dataclasses.replace(Projection.fit(snapshot.matrix, dims=24), shortlist=600)
         snapshot.search = VectorSearch(snapshot.matrix, snapshot.tie_rank, projection, exact_rows=300)
@@ -121,7 +130,7 @@ def _snapshot(kind: str, index: VectorIndex) -> IndexSnapshot:
 
 
 @pytest.fixture(scope="module", params=["chroma-exact", "snapshot-files", "projected", "projected-two-stage", "clustered",
-                                               "planner-small"])
+                                               "graph", "planner-small"])
 def backend(request, corpus):
     """A Recommender over one backend ranking by the vectors' cosine alone (the index's contract), with the corpus."""
     settings, catalog, index, titles, vectors = corpus

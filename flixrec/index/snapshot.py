@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from flixrec.engine import PROJECT_FROM_ROWS, Projection, VectorSearch
+from flixrec.graph import GRAPH_FROM_ROWS, NeighbourGraph
 from flixrec.ivf import CLUSTER_FROM_ROWS, Clusters
 from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS, Filters
 
@@ -43,6 +44,7 @@ class IndexSnapshot:
     spoken_matrix: np.ndarray | None = None  # (n, s) bool: Title.spoken_languages (`languages` + `language`)
     spoken_languages: list[str] | None = None
     clusters: Clusters | None = None  # the clustered first stage (flixrec.ivf), see fit_clusters
+    graph: NeighbourGraph | None = None  # the neighbour graph (flixrec.graph), see fit_clusters
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -61,19 +63,25 @@ class IndexSnapshot:
         if self.projection is None and (len(self.ids) >= PROJECT_FROM_ROWS or self.search_mode == "projected"):
             self.projection = Projection.fit(self.matrix)
         self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode,
-                                   clusters=self.clusters)
+                                   clusters=self.clusters, graph=self.graph)
 
     def fit_clusters(self) -> None:
-        """Fit the clustered first stage (flixrec.ivf) when the index is large and the projection calibrated.
+        """Fit the first stages beyond the scan when the index is large and the projection calibrated:
+        k-means clusters, the neighbour graph built from them (flixrec.graph), and the clustered stage
+        (flixrec.ivf), each calibrated.
 
         Done when a build's snapshot is written (store.write_snapshot: minutes at 1M), never when a
-        snapshot is read back from Chroma or from files written before the clusters (the scan plans).
+        snapshot is read back from Chroma or from files written before them (the scan plans).
         """
-        large = len(self.ids) >= CLUSTER_FROM_ROWS
+        large = len(self.ids) >= min(CLUSTER_FROM_ROWS, GRAPH_FROM_ROWS)
         if self.clusters is None and large and self.projection is not None and self.projection.shortlist:
-            self.clusters = Clusters.fit(self.matrix, self.projection)
+            clusters = Clusters.fit(self.matrix, self.projection, calibrate=False)
+            if len(self.ids) >= GRAPH_FROM_ROWS:
+                self.graph = NeighbourGraph.fit(self.matrix, self.projection, clusters.centroids)
+            if len(self.ids) >= CLUSTER_FROM_ROWS:
+                self.clusters = clusters.calibrated(self.matrix, self.projection)
             self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode,
-                                       clusters=self.clusters)
+                                       clusters=self.clusters, graph=self.graph)
 
     @classmethod
     def from_records(cls, records: Records, stamp: str | None = None) -> IndexSnapshot:
@@ -172,14 +180,14 @@ class IndexSnapshot:
         return keep
 
     def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
-                item: bool = False) -> list[tuple[str, float]]:
+                item: bool = False, row: int | None = None) -> list[tuple[str, float]]:
         """The k rows most similar to `vector` among `keep`: (title_id, score in [0, 1]), best first.
 
         Exact scores and order; min(k, rows kept) results. The plan (exact or projected shortlist) is
         chosen per query by how many rows pass, see `flixrec.engine`. `item`: `vector` is a stored
-        title's (similar titles), not free text.
+        title's (similar titles), not free text; `row`: that title's row, when known.
         """
-        rows, scores = self.search.top_k(vector, k, keep, item=item)
+        rows, scores = self.search.top_k(vector, k, keep, item=item, row=row)
         return [(self.ids[row], float(min(1.0, max(0.0, score)))) for row, score in zip(rows, scores)]
 
     def scores_against(self, vector: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ readers fall back to Chroma and the next build writes them.
 Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
   float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | when calibrated:
-  ivf_*.npy and ivf.json (the clustered first stage, flixrec.ivf; optional) | ids.npy (n,)
+  ivf_*.npy and ivf.json (the clustered first stage, flixrec.ivf; optional), graph_*.npy and graph.json
+  (the neighbour graph, flixrec.graph; optional) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
   genre_matrix, certification, spoken_matrix) | meta.json (format, stamp, model, n, d, languages, genres,
   certifications, spoken_languages, and each file's size and blake2b checksum), written last: a
@@ -41,6 +42,7 @@ import numpy as np
 
 from flixrec.engine import PROJECT_FROM_ROWS, Projection
 from flixrec.index.collection import VectorIndex
+from flixrec.graph import WIDTH, NeighbourGraph
 from flixrec.ivf import Clusters
 from flixrec.index.snapshot import IndexSnapshot, Records
 from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS
@@ -124,6 +126,13 @@ def _check_shapes(snapshot: IndexSnapshot, meta: dict[str, Any]) -> None:
             raise SnapshotDamaged(f"{name} has shape {tuple(actual)}, {expected} expected")
     if n and (int(snapshot.tie_rank.min()) < 0 or int(snapshot.tie_rank.max()) >= n):
         raise SnapshotDamaged("tie_rank.npy holds ranks outside the index")
+    graph = snapshot.graph
+    if graph is not None:  # the walk reads rows by these numbers unchecked (compiled): they must be in range
+        if graph.links.shape != (n, WIDTH):
+            raise SnapshotDamaged(f"graph_links.npy has shape {graph.links.shape}, {(n, WIDTH)} expected")
+        for name, array in (("graph_links.npy", graph.links), ("graph_entries.npy", graph.entries)):
+            if array.size and (int(array.min()) < -1 or int(array.max()) >= n):
+                raise SnapshotDamaged(f"{name} holds rows outside the index")
 
 
 def snapshot_problem(index: VectorIndex, stamp: str | None, verify: bool = True) -> str | None:
@@ -157,6 +166,8 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             snapshot.fit_clusters()
             if snapshot.clusters is not None and snapshot.clusters.enabled:
                 snapshot.clusters.save(tmp)
+            if snapshot.graph is not None and snapshot.graph.enabled:
+                snapshot.graph.save(tmp)
         np.save(tmp / "ids.npy", snapshot.ids.astype(str))
         np.save(tmp / "tie_rank.npy", snapshot.tie_rank)
         np.savez(tmp / "columns.npz", media_type=snapshot.media_type, language=snapshot.language,
@@ -245,6 +256,7 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
                                     np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
                                     int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
         clusters = Clusters.load(directory) if projection is not None else None  # None: written before them
+        graph = NeighbourGraph.load(directory) if projection is not None else None
         with np.load(directory / "columns.npz") as archive:
             optional = [name for name in ("certification", "spoken_matrix") if name in archive.files]  # newer builds
             columns = {name: archive[name] for name in (*NUMERIC_FIELDS, "media_type", "language", "genre_matrix", *optional)}
@@ -271,6 +283,7 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             projection=projection,
             search_mode=search_mode,
             clusters=clusters,
+            graph=graph,
         )
     except SnapshotDamaged:
         raise
