@@ -19,6 +19,8 @@ Figures per suite (all latencies are single-query, OPENBLAS_NUM_THREADS=1, milli
 - clusters: the clustered first stage (flixrec.ivf): cluster count, k-means + calibration seconds
   (fit_s, 0 when read from a build's files), memory of its arrays, the calibrated settings per query kind
   and filter level (fraction of passing rows probed, prefilter, shortlist; null: off);
+- graph: the neighbour graph (flixrec.graph): links + calibration seconds (fit_s, 0 when read from a
+  build's files), memory, the calibrated (width, ms) per query kind and filter level (null: off);
 - exact_<sel>: exact numpy (gathered sub-matrix) p50/p95 — the old query path;
 - seed_<sel>: the seed's approach (exact top-69, then filter): share of queries with fewer than k;
 - chroma_<sel>: Chroma query with `where` (as today): p50 and recall@20 (300k only, few queries);
@@ -196,7 +198,7 @@ def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], q
             began = time.perf_counter()
             keep = snapshot.mask(flt)
             keep[row] = False
-            rows, _ = snapshot.search.top_k(snapshot.matrix[row], K, keep, item=True)  # as similar_titles asks
+            rows, _ = snapshot.search.top_k(snapshot.matrix[row], K, keep, item=True, row=int(row))  # as similar_titles asks
             fast_t.append(time.perf_counter() - began)
             plans.add(snapshot.search.last_plan.method)
             found.append(rows)
@@ -394,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     line["clusters"] = None if clusters is None else {
         "count": len(clusters.offsets) - 1, "fit_s": round(clusters.fit_seconds, 1), "mib": round(clusters.nbytes / 2**20, 1),
         "enabled": snapshot.search.clusters is not None, "settings": clusters.settings}
+    graph = snapshot.graph
+    line["graph"] = None if graph is None else {
+        "fit_s": round(graph.fit_seconds, 1), "mib": round(graph.nbytes / 2**20, 1),
+        "enabled": snapshot.search.graph is not None, "settings": graph.settings}
     truths: dict = {}
     line.update(bench_queries(snapshot, filters, queries, chroma, args.chroma_queries, truths))
     if args.peers:
