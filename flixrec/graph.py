@@ -108,7 +108,7 @@ class NeighbourGraph:
     def fit(cls, matrix: np.ndarray, projection, centroids: np.ndarray, seed: int = 0,
             calibrate: bool = True) -> NeighbourGraph:
         """Links from the rows sharing clusters (exact scores), then the widths calibrated."""
-        from flixrec.graph_kernels import best_others, offer, top_columns, with_reverse_links
+        from flixrec.graph_kernels import offer, top_columns, with_reverse_links
 
         began = time.perf_counter()
         n = len(matrix)
@@ -140,7 +140,7 @@ class NeighbourGraph:
                 continue
             vectors = full[members]
             gram = vectors @ vectors.T  # the members' exact scores against each other
-            chosen = best_others(gram, min(CANDIDATES_PER_CLUSTER, len(members) - 1))
+            chosen = top_columns(gram, min(CANDIDATES_PER_CLUSTER, len(members) - 1), True)
             offer(members, gram, chosen, near, near_scores, filled)
         links = with_reverse_links(near, WIDTH)
         graph = cls(links, entries, np.ascontiguousarray(centroids, dtype=np.float32))

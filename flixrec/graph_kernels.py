@@ -121,16 +121,17 @@ def search(matrix, links, query, entries, ef, keep, filtered, visited, epoch):
 
 
 @njit(cache=True, parallel=True)
-def top_columns(scores, count):
-    """Per row, the columns of its `count` highest scores, best first."""
+def top_columns(scores, count, skip_own=False):
+    """Per row, the columns of its `count` highest scores, best first (-1 pads); `skip_own`: a square block
+    of rows against themselves, where row i's own column i does not count."""
     rows, columns = scores.shape
     out = np.empty((rows, count), dtype=np.int32)
     for i in prange(rows):
         best = np.full(count, -np.inf, dtype=np.float32)
-        where = np.zeros(count, dtype=np.int32)
+        where = np.full(count, -1, dtype=np.int32)
         for c in range(columns):
             value = scores[i, c]
-            if value > best[count - 1]:
+            if value > best[count - 1] and not (skip_own and c == i):
                 p = count - 1
                 while p > 0 and best[p - 1] < value:
                     best[p] = best[p - 1]
@@ -139,29 +140,6 @@ def top_columns(scores, count):
                 best[p] = value
                 where[p] = c
         out[i] = where
-    return out
-
-
-@njit(cache=True, parallel=True)
-def best_others(gram, count):
-    """Per row of a square score block , the columns of its `count` highest scores
-    other than itself."""
-    size = gram.shape[0]
-    out = np.empty((size, count), dtype=np.int32)
-    for a in prange(size):
-        best = np.full(count, -np.inf, dtype=np.float32)
-        where = np.full(count, -1, dtype=np.int32)
-        for b in range(size):
-            value = gram[a, b]
-            if b != a and value > best[count - 1]:
-                p = count - 1
-                while p > 0 and best[p - 1] < value:
-                    best[p] = best[p - 1]
-                    where[p] = where[p - 1]
-                    p -= 1
-                best[p] = value
-                where[p] = b
-        out[a] = where
     return out
 
 
