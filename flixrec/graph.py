@@ -1,4 +1,4 @@
-"""A neighbour-graph first stage for unfiltered and widely filtered queries (issue 19).
+"""A neighbour-graph first stage for unfiltered queries (issue 19).
 
 Each row is linked to its nearest rows (exact scores), plus the rows that link to it; a query walks the
 graph best-first from the rows nearest the query's clusters and hands the best `ef` rows it met to the
@@ -9,7 +9,8 @@ CLUSTERS_PER_ROW nearest k-means centroids (the clustered stage's, flixrec.ivf),
 cluster are scored against each other exactly (one matrix product per cluster), and each row keeps its
 LINKS best; the search width `ef` is calibrated per query kind and filter share on sample queries
 (the smallest whose recall reaches GRAPH_RECALL), with its measured time, so the planner takes the graph
-only where it is faster than the scan plans; a kind or share where no width reaches the recall is off.
+only where it is faster than the scan plans; a kind or share where no width reaches the recall is off
+(then the scan plans answer, as they do for a build whose clustering left far neighbours unlinked).
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ GRAPH_RECALL = 0.996
 the engine's 0.995 for another sample of queries."""
 LEVELS = (1.0,)
 """Filter shares calibrated: a query whose share is s uses the largest level <= s. Only unfiltered
-queries: under a filter half the rows pass, the walk reached recall 0.985-0.988 at widths already slower
-than the scan (docs/performance.md)."""
+queries: where half the rows pass, the walk reached recall 0.973-0.991 at widths 64-512, under the bar
+(docs/performance.md)."""
 KINDS = {"any": 20, "item": 20, "item_wide": 40}
 """Query kinds and the k each is calibrated for: free text, a stored row's neighbours (k <= 20, k <= 40).
-The ~200 candidates similar titles rank need widths slower than the scan for the same recall."""
-FILES = ("graph_links.npy", "graph_entries.npy", "graph_centroids.npy", "graph.json")
+The ~200 candidates similar titles rank are not calibrated: those calls take the scan plans."""
 
 Setting = tuple[int, float]
 """(ef, measured ms per query at calibration)."""
