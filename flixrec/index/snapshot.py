@@ -74,7 +74,8 @@ class IndexSnapshot:
         snapshot is read back from Chroma or from files written before them (the scan plans).
         """
         large = len(self.ids) >= min(CLUSTER_FROM_ROWS, GRAPH_FROM_ROWS)
-        if self.clusters is None and large and self.projection is not None and self.projection.shortlist:
+        fitted = self.clusters is not None or self.graph is not None
+        if not fitted and large and self.projection is not None and self.projection.shortlist:
             clusters = Clusters.fit(self.matrix, self.projection, calibrate=False)
             if len(self.ids) >= GRAPH_FROM_ROWS:
                 self.graph = NeighbourGraph.fit(self.matrix, self.projection, clusters.centroids)
@@ -188,7 +189,7 @@ class IndexSnapshot:
         title's (similar titles), not free text; `row`: that title's row, when known.
         """
         rows, scores = self.search.top_k(vector, k, keep, item=item, row=row)
-        return [(self.ids[row], float(min(1.0, max(0.0, score)))) for row, score in zip(rows, scores)]
+        return [(self.ids[found], float(min(1.0, max(0.0, score)))) for found, score in zip(rows, scores)]
 
     def scores_against(self, vector: np.ndarray) -> np.ndarray:
         """Cosine similarity of every indexed title to `vector`, clipped to [0, 1] (for distributions)."""
