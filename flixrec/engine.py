@@ -7,8 +7,9 @@ The planner picks, per query, the cheapest way that still returns the exact rank
 - many pass, and the index is small (no projection): one full matrix-vector product, the rows that
   fail masked with -inf (no fancy-index copy of a large sub-matrix);
 - many pass, large index: a two-stage scan of a `Projection` (the vectors' 128 strongest principal
-  directions, as two 64-column blocks: stage 1 reads an eighth of the full scan's bytes and keeps the
-  best `prefilter` rows, stage 2 adds the second block for those and keeps the best `shortlist`),
+  directions, as two 64-column blocks, read as int8 codes (flixrec.codes): stage 1 reads a 32nd of the
+  full scan's bytes and keeps the best `prefilter` rows, stage 2 adds the second block for those and
+  keeps the best `shortlist`),
   then the shortlist is re-scored exactly with the full float32 vectors. Scores and order are always
   exact; only shortlist membership is approximate, so both sizes are calibrated at build time on
   sample queries: the pair of least estimated cost (`stage_cost`) whose recall@20 reaches
@@ -29,12 +30,11 @@ with the seed's vector (its filtered candidates, the seed's unfiltered neighbour
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
 
@@ -58,10 +58,9 @@ EXACT_ROWS = 2_048
 """When at most this many rows (or the shortlist's) pass the filter, they are ranked exactly without the
 projection; above it, gathering every passing row's full vector costs more than the projected stages."""
 FIT_SAMPLE = 20_000
-SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
-"""Threads that share a full first-stage scan (numpy releases the GIL; one core's memory bandwidth bounds it)."""
-SCAN_SPLIT_ROWS = 100_000
-"""Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
+FULL_SCAN_FROM = 10
+"""A projected plan scans every row's head codes (masking the rest) once at least 1/FULL_SCAN_FROM of the
+rows pass; below that it gathers the passing rows' float32 head (the two cost the same near 10% at 300k)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +79,11 @@ class Projection:
     prefilter: int = 0  # rows kept by the head score for stage 2; 0: no first stage (all passing rows)
     item_shortlist: int = 0  # the same two sizes for item queries (a stored row's neighbours); 0: as above
     item_prefilter: int = 0
+    codes: ProjectedCodes | None = None  # int8 codes of head and tail, derived from them when not given
+
+    def __post_init__(self) -> None:
+        if self.codes is None:
+            object.__setattr__(self, "codes", ProjectedCodes.of(self.head, self.tail))
 
     def sizes(self, item: bool, k: int) -> tuple[int, int]:
         """(shortlist, prefilter) for a query: item queries sit on the data and need smaller ones."""
@@ -159,6 +163,8 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
     """Head-score and projected-score ranks of each query's exact top k rows (`exclude[i]`: a row that
     query i must not count, itself)."""
     split = projection.head.shape[1]
+    assert projection.codes is not None
+    head_codes, tail_codes = projection.codes.dequantized()  # the values the stages rank by
     head_ranks, full_ranks = [], []
     for start in range(0, len(vectors), block):
         part = vectors[start : start + block]
@@ -166,8 +172,8 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
         for row in range(0, len(matrix), 65_536):  # blocks: a memory-mapped matrix is not read in one go
             exact[:, row : row + 65_536] = part @ np.asarray(matrix[row : row + 65_536]).T
         reduced = part @ projection.basis
-        head = reduced[:, :split] @ projection.head.T
-        full = head + reduced[:, split:] @ projection.tail.T
+        head = reduced[:, :split] @ head_codes.T
+        full = head + reduced[:, split:] @ tail_codes.T
         for i in range(len(part)):
             if exclude is not None:
                 skip = exclude[start + i]
@@ -185,23 +191,37 @@ def gather_cost(megabytes: float) -> float:
 
 
 def scan_cost(megabytes: float) -> float:
-    """Estimated ms to scan `megabytes` of rows in order (memory bandwidth of one core)."""
+    """Estimated ms to scan `megabytes` of float32 rows in order (memory bandwidth of one core)."""
     return 0.06 * megabytes
 
 
+def code_scan_cost(values: int) -> float:
+    """Estimated ms to scan this many int8 codes: each is converted on the way, so the scan takes about
+    half the time of float32 values, not a quarter (flixrec.codes)."""
+    return scan_cost(values * 2e-6)
+
+
+def scans_every_row(passing: int, n: int) -> bool:
+    """Whether a plan reads every row's head (and masks) rather than gathering the passing rows'."""
+    return passing * FULL_SCAN_FROM >= n
+
+
 def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -> float:
-    """Estimated ms of the stages after the head scan: the tail scores (gathered for the `prefilter`
+    """Estimated ms of the stages after the head scan: the tail codes (gathered for the `prefilter`
     rows, or scanned for all when 0) and the exact re-score of the `shortlist` rows."""
-    tail = gather_cost(prefilter * tail_dims * 4e-6) if prefilter else scan_cost(n * tail_dims * 4e-6)
+    tail = gather_cost(prefilter * tail_dims * 1e-6) if prefilter else code_scan_cost(n * tail_dims)
     return tail + gather_cost(shortlist * d * 4e-6)
 
 
 def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortlist: int, prefilter: int) -> float:
-    """Estimated ms of the projected plan for `passing` rows: the head scan (two threads share one core's
-    bandwidth: 4.5 ms alone, 2.7 ms together) or gather of the passing rows, then `stage_cost`."""
-    read = n if passing * 3 >= n else passing
-    head_cost = scan_cost(read * projection.head.shape[1] * 4e-6)
-    head_cost *= (0.6 if SCAN_THREADS > 1 and read >= SCAN_SPLIT_ROWS else 1.0) if read == n else 2.0
+    """Estimated ms of the projected plan for `passing` rows: the scan of every row's head codes (shared by
+    two threads when large) or the gather of the passing rows' float32 head, then `stage_cost`."""
+    if scans_every_row(passing, n):
+        read = n
+        head_cost = code_scan_cost(n * projection.head.shape[1]) * (0.6 if SCAN_THREADS > 1 and n >= SCAN_SPLIT_ROWS else 1.0)
+    else:
+        read = passing
+        head_cost = 2.0 * scan_cost(passing * projection.head.shape[1] * 4e-6)
     return head_cost + stage_cost(read, d, projection.tail.shape[1], shortlist, prefilter)
 
 
@@ -275,7 +295,7 @@ class VectorSearch:
             return ("exact-gather" if passing * 3 < n else "exact-full"), None
         if self.mode == "auto" and passing <= max(self.exact_rows, self.shortlist):
             return "exact-gather", None
-        method = "projected-gather" if passing * 3 < n else "projected-full"
+        method = "projected-full" if scans_every_row(passing, n) else "projected-gather"
         if self.graph is not None:
             walk = self.graph.setting(item, k, passing / n)
             if self.mode == "graph":
@@ -323,7 +343,7 @@ class VectorSearch:
             if candidates.size >= min(k, passing):
                 self.last_plan = Plan(method, passing, int(candidates.size))
                 return self._best(candidates, np.take(self.matrix, candidates, axis=0) @ query, min(k, passing))
-            method = "projected-gather" if passing * 3 < n else "projected-full"  # the walk met too few: scan
+            method = "projected-full" if scans_every_row(passing, n) else "projected-gather"  # the walk met too few
         # the passing rows' numbers are needed only by the plans that gather them
         rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
         if method == "exact-gather":
@@ -367,12 +387,13 @@ class VectorSearch:
         if prefilter and shortlist < prefilter < passing:
             best = _top_indices(head, prefilter, mask)
             where = rows[best] if gather else best
-            approx = head[best] + np.take(projection.tail, where, axis=0) @ reduced[split:]
+            approx = head[best] + projection.codes.tail_scores(where, reduced[split:])
             short = where[_top_indices(approx, size)]
         else:
-            approx = head + (np.take(projection.tail, rows, axis=0) if gather else projection.tail) @ reduced[split:]
-            best = _top_indices(approx, size, mask)
-            short = rows[best] if gather else best
+            # no prefilter (or one keeping every passing row): each passing row gets its tail score
+            where = rows if gather else (np.arange(len(head)) if keep is None else np.flatnonzero(keep))
+            approx = (head if gather else head[where]) + projection.codes.tail_scores(where, reduced[split:])
+            short = where[_top_indices(approx, size)]
         return np.sort(short)  # sorted rows read the memory-mapped matrix in order
 
     def _head_scores(self, head_query: np.ndarray) -> np.ndarray:
@@ -380,7 +401,7 @@ class VectorSearch:
         scores = self._scanned_head(head_query)
         if scores is None:
             assert self.projection is not None
-            scores = _scan(self.projection.head, head_query)
+            scores = self.projection.codes.head_scores(head_query)
             self._last_head.value = (head_query.copy(), scores)
         return scores
 
@@ -426,29 +447,3 @@ def _top_indices(values: np.ndarray, size: int, keep: np.ndarray | None = None) 
         return candidates
     kept = values if keep is None else values[candidates]
     return np.sort(candidates[np.argpartition(-kept, size - 1)[:size]])
-
-
-_scan_pool: ThreadPoolExecutor | None = None
-_scan_lock = threading.Lock()
-
-
-def _scan(rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """rows @ vector, split across SCAN_THREADS threads when large (the caller computes one part)."""
-    n = len(rows)
-    if SCAN_THREADS == 1 or n < SCAN_SPLIT_ROWS:
-        return rows @ vector
-    global _scan_pool
-    with _scan_lock:
-        if _scan_pool is None:
-            _scan_pool = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="flixrec-scan")
-    out = np.empty(n, dtype=np.result_type(rows.dtype, vector.dtype))
-    bounds = np.linspace(0, n, SCAN_THREADS + 1).astype(int)
-
-    def part(i: int) -> None:
-        np.matmul(rows[bounds[i] : bounds[i + 1]], vector, out=out[bounds[i] : bounds[i + 1]])
-
-    futures = [_scan_pool.submit(part, i) for i in range(1, SCAN_THREADS)]
-    part(0)
-    for future in futures:
-        future.result()
-    return out

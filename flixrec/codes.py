@@ -1,0 +1,140 @@
+"""The projection's rows as int8 codes: the projected scan stages read a quarter of the float32 bytes.
+
+Each projected column gets one scale (its largest magnitude maps to 127), so a code times its column's
+scale is the projected value to within half a step. On the 300k bench the ranks the stages use did not
+move (docs/performance.md, "Int8 codes"). The head block is stored in tiles of TILE rows, column after
+column, so the full scan runs down contiguous columns (vectorised across rows); the tail block stays row
+after row, for gathering the few rows stage 2 needs. Only shortlist membership depends on the codes: the
+shortlist is always re-scored exactly with the float32 vectors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+TILE = 1024
+"""Rows per tile of the head codes (one tile's scores fit in the first-level cache)."""
+SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
+"""Threads that share a full head scan (the compiled loop releases the GIL)."""
+SCAN_SPLIT_ROWS = 100_000
+"""Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectedCodes:
+    """int8 codes of a Projection's head and tail blocks, with one float32 scale per column."""
+
+    head_tiles: np.ndarray  # (ceil(n / TILE), h, TILE) int8; rows past n are zeros
+    head_scale: np.ndarray  # (h,) float32
+    tail: np.ndarray  # (n, t) int8
+    tail_scale: np.ndarray  # (t,) float32
+    rows: int
+
+    @classmethod
+    def of(cls, head: np.ndarray, tail: np.ndarray) -> ProjectedCodes:
+        """Quantize a projection's blocks (in row blocks: a memory-mapped block is not read in one go)."""
+        n, h = head.shape
+        head_scale, tail_scale = _scales(head), _scales(tail)
+        tiles = np.zeros((-(-n // TILE), h, TILE), dtype=np.int8)
+        codes = np.empty(tail.shape, dtype=np.int8)
+        for start in range(0, n, 64 * TILE):
+            part = _quantize(np.asarray(head[start : start + 64 * TILE]), head_scale)
+            count = len(part)
+            padded = np.zeros((-(-count // TILE) * TILE, h), dtype=np.int8)
+            padded[:count] = part
+            first = start // TILE
+            tiles[first : first + len(padded) // TILE] = padded.reshape(-1, TILE, h).transpose(0, 2, 1)
+            codes[start : start + count] = _quantize(np.asarray(tail[start : start + count]), tail_scale)
+        return cls(tiles, head_scale, codes, tail_scale, n)
+
+    @property
+    def nbytes(self) -> int:
+        return self.head_tiles.nbytes + self.tail.nbytes
+
+    def head_query(self, head_query: np.ndarray) -> np.ndarray:
+        """The head part of a projected query, folded with the column scales (the kernels' input)."""
+        return np.ascontiguousarray(head_query * self.head_scale, dtype=np.float32)
+
+    def head_scores(self, head_query: np.ndarray) -> np.ndarray:
+        """Head scores of every row, the scan split across SCAN_THREADS threads when large (the caller
+        computes one part)."""
+        query = self.head_query(head_query)
+        tiles = len(self.head_tiles)
+        out = np.empty(tiles * TILE, dtype=np.float32)
+        parts = SCAN_THREADS if self.rows >= SCAN_SPLIT_ROWS else 1
+        bounds = np.linspace(0, tiles, parts + 1).astype(int)
+        futures = [_pool().submit(self.scan_head, query, out, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+        self.scan_head(query, out, bounds[0], bounds[1])
+        for future in futures:
+            future.result()
+        return out[: self.rows]
+
+    def scan_head(self, query: np.ndarray, out: np.ndarray, first_tile: int, last_tile: int) -> None:
+        """Head scores of tiles [first_tile, last_tile) into out (padded length); `query` from head_query."""
+        _scan_tiles(self.head_tiles, query, out, first_tile, last_tile)
+
+    def tail_scores(self, rows: np.ndarray, tail_query: np.ndarray) -> np.ndarray:
+        """Tail scores of these rows (float32, in their order)."""
+        out = np.empty(len(rows), dtype=np.float32)
+        _gather_scores(self.tail, np.ascontiguousarray(rows, dtype=np.int64),
+                       np.ascontiguousarray(tail_query * self.tail_scale, dtype=np.float32), out)
+        return out
+
+    def dequantized(self) -> tuple[np.ndarray, np.ndarray]:
+        """(head, tail) as the stages see them, float32 (for calibration: the ranks the queries will get)."""
+        head = self.head_tiles.transpose(0, 2, 1).reshape(-1, self.head_tiles.shape[1])[: self.rows]
+        return head * self.head_scale, self.tail * self.tail_scale
+
+
+_scan_pool: ThreadPoolExecutor | None = None
+_scan_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _scan_pool
+    with _scan_lock:
+        if _scan_pool is None:
+            _scan_pool = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="flixrec-scan")
+        return _scan_pool
+
+
+def _scales(block: np.ndarray) -> np.ndarray:
+    """Per-column scale mapping the column's largest magnitude to 127 (1 for an all-zero column)."""
+    top = np.zeros(block.shape[1], dtype=np.float32)
+    for start in range(0, len(block), 65_536):
+        np.maximum(top, np.abs(np.asarray(block[start : start + 65_536])).max(axis=0, initial=0.0), out=top)
+    return np.where(top > 0, top / 127.0, 1.0).astype(np.float32)
+
+
+def _quantize(block: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(block / scale), -127, 127).astype(np.int8)
+
+
+@njit(cache=True, fastmath=True, nogil=True)  # nogil: the engine splits one scan across threads
+def _scan_tiles(tiles, query, out, first, last):
+    width, size = tiles.shape[1], tiles.shape[2]
+    total = np.empty(size, dtype=np.float32)
+    for tile in range(first, last):
+        total[:] = 0.0
+        for column in range(width):
+            weight = query[column]
+            for i in range(size):
+                total[i] += np.float32(tiles[tile, column, i]) * weight
+        out[tile * size : (tile + 1) * size] = total
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def _gather_scores(codes, rows, query, out):
+    width = codes.shape[1]
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        total = np.float32(0.0)
+        for column in range(width):
+            total += np.float32(codes[row, column]) * query[column]
+        out[i] = total

@@ -1,0 +1,75 @@
+"""The projection's int8 codes (flixrec.codes) and the projected plans reading them (flixrec.engine)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flixrec import codes as codes_module
+from flixrec.codes import TILE, ProjectedCodes
+from flixrec.engine import Projection, VectorSearch
+
+
+def _block(rows: int, width: int, seed: int) -> np.ndarray:
+    """Columns of falling spread, like principal components, one of them all zeros."""
+    rng = np.random.default_rng(seed)
+    block = (rng.standard_normal((rows, width)) * np.linspace(2.0, 0.05, width)).astype(np.float32)
+    block[:, width // 2] = 0.0
+    return block
+
+
+@pytest.mark.parametrize("rows", [1, TILE - 1, TILE, 3 * TILE + 17])
+def test_codes_hold_each_value_within_half_a_step_and_the_scan_matches_them(rows):
+    head, tail = _block(rows, 16, 1), _block(rows, 8, 2)
+    codes = ProjectedCodes.of(head, tail)
+    assert codes.head_tiles.shape == (-(-rows // TILE), 16, TILE) and codes.head_tiles.dtype == np.int8
+    assert codes.tail.shape == (rows, 8) and codes.tail.dtype == np.int8
+    head_values, tail_values = codes.dequantized()
+    assert np.all(np.abs(head_values - head) <= codes.head_scale / 2 + 1e-6)
+    assert np.all(np.abs(tail_values - tail) <= codes.tail_scale / 2 + 1e-6)
+    assert np.all(np.isfinite(codes.head_scale)) and np.all(codes.head_scale > 0)  # the zero column too
+
+    query = np.random.default_rng(3).standard_normal(24).astype(np.float32)
+    out = np.full(len(codes.head_tiles) * TILE, np.nan, dtype=np.float32)
+    codes.scan_head(codes.head_query(query[:16]), out, 0, len(codes.head_tiles))
+    np.testing.assert_allclose(out[:rows], head_values @ query[:16], rtol=1e-4, atol=1e-4)
+    assert np.all(out[rows:] == 0.0)  # the padding rows score zero, and callers cut them off
+    some = np.array([rows - 1, 0, rows // 2], dtype=np.int64)
+    np.testing.assert_allclose(codes.tail_scores(some, query[16:]), tail_values[some] @ query[16:], rtol=1e-4, atol=1e-4)
+
+
+def test_a_split_scan_covers_every_tile_once():
+    codes = ProjectedCodes.of(_block(5 * TILE + 3, 16, 4), _block(5 * TILE + 3, 8, 5))
+    query = codes.head_query(np.ones(16, dtype=np.float32))
+    whole = np.zeros(6 * TILE, dtype=np.float32)
+    codes.scan_head(query, whole, 0, 6)
+    parts = np.zeros(6 * TILE, dtype=np.float32)
+    codes.scan_head(query, parts, 0, 2)
+    codes.scan_head(query, parts, 2, 6)
+    assert np.array_equal(whole, parts)
+
+
+def test_the_projected_plans_rank_exactly_under_wide_and_narrow_filters(monkeypatch):
+    """Codes choose the shortlist; the scores returned are the float32 vectors' exact ones."""
+    rng = np.random.default_rng(6)
+    centres = rng.standard_normal((40, 32))
+    rows = centres[rng.integers(0, 40, 12_000)] + 0.6 * rng.standard_normal((12_000, 32))
+    matrix = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    projection = Projection.fit(matrix, dims=16)
+    assert projection.shortlist  # calibrated on the codes' ranks
+    monkeypatch.setattr(codes_module, "SCAN_SPLIT_ROWS", 4_000)  # two threads share the scan even at this size
+    search = VectorSearch(matrix, np.arange(len(matrix)), projection, shortlist=200, mode="projected")
+    found = []
+    for share, method in ((1.0, "projected-full"), (0.5, "projected-full"), (0.03, "projected-gather")):
+        keep = None if share == 1.0 else rng.random(len(matrix)) < share
+        for row in rng.choice(len(matrix), 20, replace=False):
+            got, scores = search.top_k(matrix[row], 10, keep, item=True)
+            assert search.last_plan is not None and search.last_plan.method == method
+            exact = matrix @ matrix[row]
+            if keep is not None:
+                assert keep[got].all()
+                exact[~keep] = -np.inf
+            np.testing.assert_allclose(scores, exact[got], rtol=1e-5, atol=1e-6)
+            assert np.all(np.diff(scores) <= 0)
+            found.append(len(set(got.tolist()) & set(np.argsort(-exact)[:10].tolist())) / 10)
+    assert np.mean(found) >= 0.99
