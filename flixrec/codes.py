@@ -2,10 +2,11 @@
 
 Each projected column gets one scale (its largest magnitude maps to 127), so a code times its column's
 scale is the projected value to within half a step. On the 300k bench the ranks the stages use did not
-move (docs/performance.md, "Int8 codes"). The head block is stored in tiles of TILE rows, column after
-column, so the full scan runs down contiguous columns (vectorised across rows); the tail block stays row
-after row, for gathering the few rows stage 2 needs. Only shortlist membership depends on the codes: the
-shortlist is always re-scored exactly with the float32 vectors.
+move (docs/performance.md, "Int8 codes"). The head block is kept twice: in tiles of TILE rows, column
+after column, so the full scan runs down contiguous columns (vectorised across rows), and row after row
+for the plans that gather the passing rows; the tail block row after row, for the few rows stage 2
+gathers. Only shortlist membership depends on the codes: the shortlist is always re-scored exactly with
+the float32 vectors, so the float32 blocks need not be in memory to answer queries.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class ProjectedCodes:
     """int8 codes of a Projection's head and tail blocks, with one float32 scale per column."""
 
     head_tiles: np.ndarray  # (ceil(n / TILE), h, TILE) int8; rows past n are zeros
+    head: np.ndarray  # (n, h) int8, the same codes row after row
     head_scale: np.ndarray  # (h,) float32
     tail: np.ndarray  # (n, t) int8
     tail_scale: np.ndarray  # (t,) float32
@@ -42,20 +44,22 @@ class ProjectedCodes:
         n, h = head.shape
         head_scale, tail_scale = _scales(head), _scales(tail)
         tiles = np.zeros((-(-n // TILE), h, TILE), dtype=np.int8)
-        codes = np.empty(tail.shape, dtype=np.int8)
+        head_codes = np.empty(head.shape, dtype=np.int8)
+        tail_codes = np.empty(tail.shape, dtype=np.int8)
         for start in range(0, n, 64 * TILE):
             part = _quantize(np.asarray(head[start : start + 64 * TILE]), head_scale)
             count = len(part)
+            head_codes[start : start + count] = part
             padded = np.zeros((-(-count // TILE) * TILE, h), dtype=np.int8)
             padded[:count] = part
             first = start // TILE
             tiles[first : first + len(padded) // TILE] = padded.reshape(-1, TILE, h).transpose(0, 2, 1)
-            codes[start : start + count] = _quantize(np.asarray(tail[start : start + count]), tail_scale)
-        return cls(tiles, head_scale, codes, tail_scale, n)
+            tail_codes[start : start + count] = _quantize(np.asarray(tail[start : start + count]), tail_scale)
+        return cls(tiles, head_codes, head_scale, tail_codes, tail_scale, n)
 
     @property
     def nbytes(self) -> int:
-        return self.head_tiles.nbytes + self.tail.nbytes
+        return self.head_tiles.nbytes + self.head.nbytes + self.tail.nbytes
 
     def head_query(self, head_query: np.ndarray) -> np.ndarray:
         """The head part of a projected query, folded with the column scales (the kernels' input)."""
@@ -79,17 +83,17 @@ class ProjectedCodes:
         """Head scores of tiles [first_tile, last_tile) into out (padded length); `query` from head_query."""
         _scan_tiles(self.head_tiles, query, out, first_tile, last_tile)
 
+    def head_scores_of(self, rows: np.ndarray, head_query: np.ndarray) -> np.ndarray:
+        """Head scores of these rows (float32, in their order): the plans that gather the passing rows."""
+        return _scores_of(self.head, self.head_scale, rows, head_query)
+
     def tail_scores(self, rows: np.ndarray, tail_query: np.ndarray) -> np.ndarray:
         """Tail scores of these rows (float32, in their order)."""
-        out = np.empty(len(rows), dtype=np.float32)
-        _gather_scores(self.tail, np.ascontiguousarray(rows, dtype=np.int64),
-                       np.ascontiguousarray(tail_query * self.tail_scale, dtype=np.float32), out)
-        return out
+        return _scores_of(self.tail, self.tail_scale, rows, tail_query)
 
     def dequantized(self) -> tuple[np.ndarray, np.ndarray]:
         """(head, tail) as the stages see them, float32 (for calibration: the ranks the queries will get)."""
-        head = self.head_tiles.transpose(0, 2, 1).reshape(-1, self.head_tiles.shape[1])[: self.rows]
-        return head * self.head_scale, self.tail * self.tail_scale
+        return self.head * self.head_scale, self.tail * self.tail_scale
 
 
 _scan_pool: ThreadPoolExecutor | None = None
@@ -102,6 +106,13 @@ def _pool() -> ThreadPoolExecutor:
         if _scan_pool is None:
             _scan_pool = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="flixrec-scan")
         return _scan_pool
+
+
+def _scores_of(codes: np.ndarray, scale: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    out = np.empty(len(rows), dtype=np.float32)
+    _gather_scores(codes, np.ascontiguousarray(rows, dtype=np.int64),
+                   np.ascontiguousarray(query * scale, dtype=np.float32), out)
+    return out
 
 
 def _scales(block: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ import numpy as np
 from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
+from flixrec.rescore import exact_scores
 
 PROJECTED_DIMS = 128
 """Dimensions of the projection used to shortlist (of 512 for USE, 384 for MiniLM)."""
@@ -58,9 +59,9 @@ EXACT_ROWS = 2_048
 """When at most this many rows (or the shortlist's) pass the filter, they are ranked exactly without the
 projection; above it, gathering every passing row's full vector costs more than the projected stages."""
 FIT_SAMPLE = 20_000
-FULL_SCAN_FROM = 10
+FULL_SCAN_FROM = 5
 """A projected plan scans every row's head codes (masking the rest) once at least 1/FULL_SCAN_FROM of the
-rows pass; below that it gathers the passing rows' float32 head (the two cost the same near 10% at 300k)."""
+rows pass; below that it gathers the passing rows' codes.""" 
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,13 +216,13 @@ def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -
 
 def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortlist: int, prefilter: int) -> float:
     """Estimated ms of the projected plan for `passing` rows: the scan of every row's head codes (shared by
-    two threads when large) or the gather of the passing rows' float32 head, then `stage_cost`."""
+    two threads when large) or the gather of the passing rows' head codes, then `stage_cost`."""
     if scans_every_row(passing, n):
         read = n
         head_cost = code_scan_cost(n * projection.head.shape[1]) * (0.6 if SCAN_THREADS > 1 and n >= SCAN_SPLIT_ROWS else 1.0)
     else:
         read = passing
-        head_cost = 2.0 * scan_cost(passing * projection.head.shape[1] * 4e-6)
+        head_cost = gather_cost(passing * projection.head.shape[1] * 1e-6)
     return head_cost + stage_cost(read, d, projection.tail.shape[1], shortlist, prefilter)
 
 
@@ -342,13 +343,13 @@ class VectorSearch:
             candidates = self.graph.search(self.matrix, self.projection, query, setting, keep, row)
             if candidates.size >= min(k, passing):
                 self.last_plan = Plan(method, passing, int(candidates.size))
-                return self._best(candidates, np.take(self.matrix, candidates, axis=0) @ query, min(k, passing))
+                return self._best(candidates, exact_scores(self.matrix, candidates, query), min(k, passing))
             method = "projected-full" if scans_every_row(passing, n) else "projected-gather"  # the walk met too few
         # the passing rows' numbers are needed only by the plans that gather them
         rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
         if method == "exact-gather":
             rows = np.arange(n) if rows is None else rows
-            candidates, scores = rows, np.take(self.matrix, rows, axis=0) @ query
+            candidates, scores = rows, exact_scores(self.matrix, rows, query)
         elif method == "exact-full":
             scores = self.matrix @ query
             if keep is not None:
@@ -357,11 +358,11 @@ class VectorSearch:
         elif method == "clustered":
             assert setting is not None
             candidates = self.clusters.shortlist(self.projection, query, k, keep, passing, setting)
-            scores = np.take(self.matrix, candidates, axis=0) @ query
+            scores = exact_scores(self.matrix, candidates, query)
         else:
             assert self.projection is not None
             candidates = self._shortlist(query, k, keep, rows, passing, method, item)
-            scores = np.take(self.matrix, candidates, axis=0) @ query
+            scores = exact_scores(self.matrix, candidates, query)
         self.last_plan = Plan(method, passing, int(candidates.size))
         return self._best(candidates, scores, min(k, passing))
 
@@ -378,7 +379,7 @@ class VectorSearch:
         gather = method == "projected-gather"
         if gather:
             scanned = self._scanned_head(reduced[:split])
-            head = scanned[rows] if scanned is not None else np.take(projection.head, rows, axis=0) @ reduced[:split]
+            head = scanned[rows] if scanned is not None else projection.codes.head_scores_of(rows, reduced[:split])
         else:
             head = self._head_scores(reduced[:split])
         mask = None if gather else keep  # which head entries may be chosen

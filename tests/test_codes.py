@@ -73,3 +73,35 @@ def test_the_projected_plans_rank_exactly_under_wide_and_narrow_filters(monkeypa
             assert np.all(np.diff(scores) <= 0)
             found.append(len(set(got.tolist()) & set(np.argsort(-exact)[:10].tolist())) / 10)
     assert np.mean(found) >= 0.99
+
+
+def test_a_snapshot_reads_the_codes_back_and_keeps_its_float_blocks_out_of_memory(tmp_path):
+    """The float32 blocks are memory-mapped (queries read the codes); a head whose rows do not match the
+    index is refused, as the compiled stages read rows by number unchecked."""
+    import json
+    from types import SimpleNamespace
+
+    from flixrec.index import IndexSnapshot, read_snapshot, write_snapshot
+    from flixrec.index.store import file_checksum, snapshot_dir
+
+    rng = np.random.default_rng(8)
+    rows = rng.standard_normal((3000, 32)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    index = SimpleNamespace(location=SimpleNamespace(snapshot_root=tmp_path), collection=SimpleNamespace(name="titles"),
+                            model_name="test")
+    snapshot = IndexSnapshot.from_records([([f"t-{i:05d}" for i in range(3000)], rows, [{}] * 3000)])
+    snapshot.projection = Projection.fit(rows, dims=16)
+    write_snapshot(index, "one", snapshot)
+    again = read_snapshot(index, "one")
+    assert again is not None and isinstance(again.projection.head, np.memmap)
+    assert isinstance(again.projection.tail, np.memmap)
+    for name in ("head_tiles", "head", "tail", "head_scale", "tail_scale"):
+        assert np.array_equal(getattr(again.projection.codes, name), getattr(snapshot.projection.codes, name))
+
+    directory = snapshot_dir(index, "one")
+    np.save(directory / "head.npy", np.asarray(snapshot.projection.head)[:-1])  # one row short, files re-recorded
+    meta = json.loads((directory / "meta.json").read_text())
+    meta["files"]["head.npy"] = {"bytes": (directory / "head.npy").stat().st_size,
+                                 "blake2b": file_checksum(directory / "head.npy")}
+    (directory / "meta.json").write_text(json.dumps(meta))
+    assert read_snapshot(index, "one") is None

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from flixrec.codes import ProjectedCodes
 from flixrec.engine import PROJECT_FROM_ROWS, Projection
 from flixrec.index.collection import VectorIndex
 from flixrec.graph import WIDTH, NeighbourGraph
@@ -121,6 +122,11 @@ def _check_shapes(snapshot: IndexSnapshot, meta: dict[str, Any]) -> None:
               "columns.npz media_type": (snapshot.media_type.shape, (n,)),
               "columns.npz language": (snapshot.language.shape, (n,))}
     shapes.update({f"columns.npz {name}": (column.shape, (n,)) for name, column in snapshot.numeric.items()})
+    projection = snapshot.projection
+    if projection is not None:  # the compiled stages read these rows by number, unchecked
+        shapes["head.npy rows"] = (projection.head.shape[:1], (n,))
+        shapes["tail.npy rows"] = (projection.tail.shape[:1], (n,))
+        shapes["basis.npy"] = (projection.basis.shape, (d, projection.head.shape[1] + projection.tail.shape[1]))
     for name, (actual, expected) in shapes.items():
         if tuple(actual) != expected:
             raise SnapshotDamaged(f"{name} has shape {tuple(actual)}, {expected} expected")
@@ -250,11 +256,14 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
         matrix = np.load(directory / "matrix.npy", mmap_mode="r")
         projection = None
         if (directory / "projection.json").exists():
-            # read into memory: every projected query scans `head` (slower from a memory map)
+            # queries read the int8 codes, derived here from a passing read of the float32 blocks; those stay
+            # memory-mapped (the clustered stage reads some rows), out of memory until read
             sizes = json.loads((directory / "projection.json").read_text())
-            projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy"),
-                                    np.load(directory / "tail.npy"), int(sizes["shortlist"]), int(sizes["prefilter"]),
-                                    int(sizes.get("item_shortlist", 0)), int(sizes.get("item_prefilter", 0)))
+            codes = ProjectedCodes.of(np.load(directory / "head.npy"), np.load(directory / "tail.npy"))
+            projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy", mmap_mode="r"),
+                                    np.load(directory / "tail.npy", mmap_mode="r"), int(sizes["shortlist"]),
+                                    int(sizes["prefilter"]), int(sizes.get("item_shortlist", 0)),
+                                    int(sizes.get("item_prefilter", 0)), codes)
         clusters = Clusters.load(directory) if projection is not None else None  # None: written before them
         graph = NeighbourGraph.load(directory) if projection is not None else None
         with np.load(directory / "columns.npz") as archive:
