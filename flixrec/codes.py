@@ -57,10 +57,6 @@ class ProjectedCodes:
             tail_codes[start : start + count] = _quantize(np.asarray(tail[start : start + count]), tail_scale)
         return cls(tiles, head_codes, head_scale, tail_codes, tail_scale, n)
 
-    @property
-    def nbytes(self) -> int:
-        return self.head_tiles.nbytes + self.head.nbytes + self.tail.nbytes
-
     def head_query(self, head_query: np.ndarray) -> np.ndarray:
         """The head part of a projected query, folded with the column scales (the kernels' input)."""
         return np.ascontiguousarray(head_query * self.head_scale, dtype=np.float32)
