@@ -92,6 +92,15 @@ class ProjectedCodes:
         return self.head * self.head_scale, self.tail * self.tail_scale
 
 
+def rows_at_least(values: np.ndarray, threshold: float, keep: np.ndarray | None) -> np.ndarray:
+    """Ascending rows whose stage score reaches `threshold`, among `keep` when given: the stages' selection
+    in one pass (a comparison, a mask and `np.flatnonzero` read the scores three times)."""
+    out = np.empty(len(values) + 1, dtype=np.int64)
+    count = _rows_at_least(values, np.float32(threshold), keep if keep is not None else _ALL, keep is not None, out)
+    return out[:count]
+
+
+_ALL = np.ones(1, dtype=bool)
 _scan_pool: ThreadPoolExecutor | None = None
 _scan_lock = threading.Lock()
 
@@ -145,3 +154,12 @@ def _gather_scores(codes, rows, query, out):
         for column in range(width):
             total += np.float32(codes[row, column]) * query[column]
         out[i] = total
+
+
+@njit(cache=True, nogil=True)
+def _rows_at_least(values, threshold, keep, filtered, out):
+    count = 0
+    for i in range(values.shape[0]):
+        out[count] = i  # written always, kept when it passes: no branch to mispredict
+        count += (values[i] >= threshold) & (not filtered or keep[i])
+    return count

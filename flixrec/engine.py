@@ -34,7 +34,7 @@ import threading
 
 import numpy as np
 
-from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes
+from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes, rows_at_least
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
 from flixrec.rescore import exact_scores
@@ -437,10 +437,7 @@ def _top_indices(values: np.ndarray, size: int, keep: np.ndarray | None = None) 
         rank = size // 16 + size // 64 + 8
         if rank < sample.size:
             threshold = np.partition(sample, sample.size - 1 - rank)[sample.size - 1 - rank]
-            above = values >= threshold
-            if keep is not None:
-                above &= keep
-            chosen = np.flatnonzero(above)
+            chosen = rows_at_least(values, threshold, keep)
             if size <= chosen.size <= 2 * size:
                 return chosen
     candidates = np.arange(values.size) if keep is None else np.flatnonzero(keep)
