@@ -59,7 +59,6 @@ import numpy as np  # noqa: E402
 from flixrec.catalog import Catalog  # noqa: E402
 from flixrec.config import Settings  # noqa: E402
 from flixrec.embedding import embedding_texts, keyword_text  # noqa: E402
-from flixrec.engine import VectorSearch  # noqa: E402
 from flixrec.index import IndexSnapshot, VectorIndex, load_snapshot, title_metadata  # noqa: E402
 from flixrec.models import Filters, Title  # noqa: E402
 
@@ -179,13 +178,42 @@ def snapshot_of(titles: list[Title], matrix: np.ndarray, mode: str = "auto") -> 
     return snapshot
 
 
+class NumpyExact:
+    """Exact top k in plain numpy, the baseline the engine is measured against (and the recall's truth):
+    the passing rows' product (`np.take` of the rows when fewer than a third pass, else every row with the
+    others masked), ties in tie-rank order. Kept apart from the engine, whose own loops it must not share."""
+
+    def __init__(self, matrix: np.ndarray, tie_rank: np.ndarray):
+        self.matrix, self.tie_rank = matrix, tie_rank
+
+    def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.matrix)
+        if keep is not None and np.count_nonzero(keep) * 3 < n:
+            rows = np.flatnonzero(keep)
+            scores = np.take(self.matrix, rows, axis=0) @ vector
+        else:
+            rows, scores = np.arange(n), self.matrix @ vector
+            if keep is not None:
+                np.copyto(scores, -np.inf, where=~keep)
+        k = min(k, int(np.count_nonzero(np.isfinite(scores))))
+        if k <= 0:
+            return rows[:0], scores[:0]
+        if scores.size > k:
+            kth = np.partition(scores, scores.size - k)[scores.size - k]
+            pick = np.flatnonzero(scores >= kth)
+        else:
+            pick = np.arange(scores.size)
+        order = pick[np.lexsort((self.tie_rank[rows[pick]], -scores[pick]))][:k]
+        return rows[order], scores[order]
+
+
 def bench_queries(snapshot: IndexSnapshot, filters: dict[str, Filters | None], queries: np.ndarray,
                   chroma=None, chroma_queries: int = 0, truths: dict | None = None) -> dict:
     """Engine vs exact numpy vs the seed's post-filter (and Chroma `where`) for every selectivity.
 
     `truths`, when given, receives each selectivity's exact rows per query (for the peers' recall).
     """
-    exact = VectorSearch(snapshot.matrix, snapshot.tie_rank, mode="exact")
+    exact = NumpyExact(snapshot.matrix, snapshot.tie_rank)
     truths = {} if truths is None else truths
     out: dict = {}
     for name, flt in filters.items():

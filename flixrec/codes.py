@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit
 
+from flixrec.rescore import dot_rows
+
 TILE = 1024
 """Rows per tile of the head codes (one tile's scores fit in the first-level cache)."""
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
@@ -114,10 +116,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _scores_of(codes: np.ndarray, scale: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    out = np.empty(len(rows), dtype=np.float32)
-    _gather_scores(codes, np.ascontiguousarray(rows, dtype=np.int64),
-                   np.ascontiguousarray(query * scale, dtype=np.float32), out)
-    return out
+    return dot_rows(codes, rows, query * scale)  # the query folded with the column scales
 
 
 def _scales(block: np.ndarray) -> np.ndarray:
@@ -143,17 +142,6 @@ def _scan_tiles(tiles, query, out, first, last):
             for i in range(size):
                 total[i] += np.float32(tiles[tile, column, i]) * weight
         out[tile * size : (tile + 1) * size] = total
-
-
-@njit(cache=True, fastmath=True, nogil=True)
-def _gather_scores(codes, rows, query, out):
-    width = codes.shape[1]
-    for i in range(rows.shape[0]):
-        row = rows[i]
-        total = np.float32(0.0)
-        for column in range(width):
-            total += np.float32(codes[row, column]) * query[column]
-        out[i] = total
 
 
 @njit(cache=True, nogil=True)
