@@ -37,7 +37,7 @@ import numpy as np
 from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes, rows_at_least
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
-from flixrec.rescore import exact_scores
+from flixrec.rescore import dot_rows
 
 PROJECTED_DIMS = 128
 """Dimensions of the projection used to shortlist (of 512 for USE, 384 for MiniLM)."""
@@ -343,13 +343,13 @@ class VectorSearch:
             candidates = self.graph.search(self.matrix, self.projection, query, setting, keep, row)
             if candidates.size >= min(k, passing):
                 self.last_plan = Plan(method, passing, int(candidates.size))
-                return self._best(candidates, exact_scores(self.matrix, candidates, query), min(k, passing))
+                return self._best(candidates, dot_rows(self.matrix, candidates, query), min(k, passing))
             method = "projected-full" if scans_every_row(passing, n) else "projected-gather"  # the walk met too few
         # the passing rows' numbers are needed only by the plans that gather them
         rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
         if method == "exact-gather":
             rows = np.arange(n) if rows is None else rows
-            candidates, scores = rows, exact_scores(self.matrix, rows, query)
+            candidates, scores = rows, dot_rows(self.matrix, rows, query)
         elif method == "exact-full":
             scores = self.matrix @ query
             if keep is not None:
@@ -358,11 +358,11 @@ class VectorSearch:
         elif method == "clustered":
             assert setting is not None
             candidates = self.clusters.shortlist(self.projection, query, k, keep, passing, setting)
-            scores = exact_scores(self.matrix, candidates, query)
+            scores = dot_rows(self.matrix, candidates, query)
         else:
             assert self.projection is not None
             candidates = self._shortlist(query, k, keep, rows, passing, method, item)
-            scores = exact_scores(self.matrix, candidates, query)
+            scores = dot_rows(self.matrix, candidates, query)
         self.last_plan = Plan(method, passing, int(candidates.size))
         return self._best(candidates, scores, min(k, passing))
 

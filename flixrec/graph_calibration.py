@@ -15,7 +15,7 @@ import numpy as np
 
 from flixrec.engine import sample_queries, scan_plan_cost
 from flixrec.graph import EF_CHOICES, GRAPH_RECALL, KINDS, LEVELS, NeighbourGraph, Setting
-from flixrec.rescore import exact_scores
+from flixrec.rescore import dot_rows
 
 
 def calibrate_graph(matrix: np.ndarray, projection, graph: NeighbourGraph, seed: int = 0,
@@ -61,7 +61,7 @@ def _narrowest_width(matrix, projection, graph, vectors, exclude, truth, k, keep
             began = time.perf_counter()
             start = None if exclude is None else int(exclude[i])
             rows = graph.search(matrix, projection, vector, ef + (exclude is not None), keep, start)
-            scores = exact_scores(matrix, rows, vector)
+            scores = dot_rows(matrix, rows, vector)
             times.append(time.perf_counter() - began)
             if exclude is not None:
                 scores[rows == exclude[i]] = -np.inf

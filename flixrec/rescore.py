@@ -13,13 +13,9 @@ import numpy as np
 from numba import njit
 
 
-def exact_scores(matrix: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """float32 scores of `rows` of `matrix` against `query`, in the rows' order."""
-    return dot_rows(matrix, rows, query)
-
-
 def dot_rows(matrix: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """float32 dot products of `rows` of `matrix` (float32, or int8 codes: flixrec.codes) with `query`."""
+    """float32 dot products of `rows` of `matrix` (float32, or int8 codes: flixrec.codes) with `query`,
+    in the rows' order."""
     out = np.empty(len(rows), dtype=np.float32)
     if len(rows):
         _dot_rows(np.asarray(matrix), np.ascontiguousarray(rows, dtype=np.int64),
