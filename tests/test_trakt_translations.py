@@ -137,7 +137,11 @@ def test_the_cli_step_is_paced_shown_by_status_and_checks_its_languages(fake_tra
     wanted = available_in(fake_trakt, "movie", {"de", "ko"})
     assert f"movie translations (de,ko): {len(wanted)} titles asked" in out and "complete" in out
     arrivals = [t for t, path, *_ in fake_trakt.requests if "/translations" in path]
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 0.09  # paced: 10 requests a second in this test
+    assert len(arrivals) > 10
+    # paced as Trakt counts (at most 10 requests in any second, seen by the server) and without bursts;
+    # the server's clock sees each arrival a little late or early, which the pacer's margin absorbs
+    assert min(b - a for a, b in zip(arrivals, arrivals[10:])) > 1.0
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) > 0.05
     assert cli(fake_trakt, tmp_path, monkeypatch, "status") == 0
     status = capsys.readouterr().out
     assert "trakt:translations:movie: {'languages': ['de', 'ko'], 'done': True, 'without_overview': " in status
@@ -150,7 +154,8 @@ def test_the_cli_step_is_paced_shown_by_status_and_checks_its_languages(fake_tra
 
 
 def _fast_pacer(init):
-    """Pacer.__init__ pacing at 10 requests a second whatever the CLI asks (the test's rate)."""
+    """Pacer.__init__ pacing at 10 requests a second whatever the CLI asks (the test's rate), with a margin
+    of a tenth (the default hundredth is tuned for 5-minute windows, not for a one-second window)."""
     def fast(self, requests, period=300.0, *args, **kwargs):
-        init(self, 10, 1.0, 0.0)
+        init(self, 10, 1.0, 0.1)
     return fast
