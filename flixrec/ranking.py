@@ -33,6 +33,7 @@ every weight is a setting. RankingWeights.text_only() keeps the plain cosine (no
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -41,6 +42,7 @@ import scipy.sparse as sp
 from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
+from flixrec.sparse_rows import row_dots, row_entries
 from flixrec.title_signals import (
     CREW_LABELS, WORD_FEATURE_PREFIX, crew_label, crew_weight, keyword_features, prominence, story_line, tfidf_matrix,
 )
@@ -137,6 +139,7 @@ class TitleFeatures:
         self._franchise_cache: dict[str, dict[str, str]] = {}
         self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
         self._neighbourhoods: dict[int, tuple[np.ndarray, float]] = {}
+        self._gram = threading.local()  # the last neighbourhood's cosines among its rows (see _cosines)
         self._genres = snapshot.genre_matrix.astype(np.float32)
         self._genre_counts = self._genres.sum(axis=1)
         self._years = snapshot.numeric["year"]
@@ -196,7 +199,7 @@ class TitleFeatures:
         """Rows (among `keep`) that share a telling keyword or a person with `row`, best first."""
         scores = np.zeros(len(self.snapshot), dtype=np.float32)
         for matrix, by_feature in zip((self.keywords, self.directors, self.cast, self.crew), self._by_feature):
-            columns, values = _row(matrix, row)
+            columns, values = row_entries(matrix, row)
             if len(columns):
                 scores += (by_feature[columns].T @ values).astype(np.float32)
         scores[~keep] = 0
@@ -264,13 +267,33 @@ class TitleFeatures:
         out = np.empty(len(rows), dtype=np.float32)
         for start in range(0, len(rows), 4096):  # bounded memory when scoring every title
             block = rows[start:start + 4096]
-            cosines = np.asarray(matrix[block], dtype=np.float32) @ others.T
+            cosines = self._cosines(block, neighbourhood, others)
             itself = block[:, None] == neighbourhood[None, :]
             if profile is not None:
                 agreement[start:start + len(block)] = _agreement(cosines, itself, profile)
             cosines[itself] = -np.inf  # a title is not its own neighbour
             out[start:start + len(block)] = np.partition(cosines, -k, axis=1)[:, -k:].mean(axis=1)
         return out if profile is None else (out, agreement)
+
+    def _cosines(self, block: np.ndarray, neighbourhood: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Cosines of `block` to `neighbourhood` (`others`: its vectors), a new array. The neighbourhood's own
+        cosines (its crowding level) are kept for this thread, so scoring the candidates of the same seed,
+        most of them in its neighbourhood, reads theirs instead of computing them again."""
+        last = getattr(self._gram, "last", None)
+        if last is not None and last[0] is neighbourhood:
+            _, gram, order = last
+            at = order[np.minimum(np.searchsorted(neighbourhood, block, sorter=order), len(order) - 1)]
+            inside = neighbourhood[at] == block
+            if inside.all():
+                return gram[at]
+            cosines = np.empty((len(block), len(neighbourhood)), dtype=np.float32)
+            cosines[inside] = gram[at[inside]]
+            cosines[~inside] = np.asarray(self._vectors[block[~inside]], dtype=np.float32) @ others.T
+            return cosines
+        cosines = np.asarray(self._vectors[block], dtype=np.float32) @ others.T
+        if len(block) == len(neighbourhood) and np.array_equal(block, neighbourhood):
+            self._gram.last = (neighbourhood, cosines.copy(), np.argsort(neighbourhood, kind="stable"))
+        return cosines
 
     def components(self, row: int, rows: np.ndarray, crowded: bool = True,
                    agreement: bool = False) -> dict[str, np.ndarray]:
@@ -287,7 +310,7 @@ class TitleFeatures:
         out["text"] = np.clip(text, 0, 1)
         for name, features in (("keywords", self.keywords), ("directors", self.directors), ("cast", self.cast),
                                ("crew", self.crew)):
-            out[name] = np.asarray((features[rows] @ features[row].T).todense()).ravel()
+            out[name] = row_dots(features, rows, row)
         inter = self._genres[rows] @ self._genres[row]
         union = self._genre_counts[rows] + self._genre_counts[row] - inter
         out["genres"] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
@@ -323,9 +346,9 @@ class TitleFeatures:
     def self_score(self, row: int, weights: RankingWeights) -> float:
         """What the seed scores against itself: the sum of the weights of the signals it has."""
         present = {
-            "text": True, "keywords": len(_row(self.keywords, row)[0]) > 0,
-            "directors": len(_row(self.directors, row)[0]) > 0, "cast": len(_row(self.cast, row)[0]) > 0,
-            "crew": len(_row(self.crew, row)[0]) > 0,
+            "text": True, "keywords": len(row_entries(self.keywords, row)[0]) > 0,
+            "directors": len(row_entries(self.directors, row)[0]) > 0, "cast": len(row_entries(self.cast, row)[0]) > 0,
+            "crew": len(row_entries(self.crew, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
             "agreement": corrects_crowding(weights), "prominence": True,
@@ -364,7 +387,7 @@ class TitleFeatures:
         """"Name (job)", or "Name (job of Seed; other job of Title)" when their jobs on the two titles differ."""
         jobs = []
         for at in (row, other):
-            columns, codes = _row(self._crew_jobs, at)
+            columns, codes = row_entries(self._crew_jobs, at)
             where = np.flatnonzero(columns == self._crew_column[person_id])
             jobs.append(CREW_LABELS[int(codes[where[0]])])
         name = self.person_names.get(person_id, person_id)
@@ -375,7 +398,7 @@ class TitleFeatures:
     @staticmethod
     def _shared(matrix: sp.csr_matrix, row: int, other: int, names: list[str]) -> list[str]:
         """Features of `row` that `other` has too, most telling first."""
-        a, b = _row(matrix, row), _row(matrix, other)
+        a, b = row_entries(matrix, row), row_entries(matrix, other)
         weight = {col: w for col, w in zip(*a) if w > 0}
         common = [col for col in b[0] if col in weight]
         return [names[col] for col in sorted(common, key=lambda col: -weight[col])]
@@ -398,7 +421,3 @@ def _agreement(cosines: np.ndarray, itself: np.ndarray, profile: np.ndarray) -> 
     return np.clip((centred @ profile) / np.maximum(norms, 1e-9), 0.0, 1.0)
 
 
-def _row(matrix: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
-    """(columns, values) of one CSR row, without scipy's slow row indexing."""
-    start, end = matrix.indptr[row], matrix.indptr[row + 1]
-    return matrix.indices[start:end], matrix.data[start:end]

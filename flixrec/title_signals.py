@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 from flixrec.franchise_names import STOP_WORDS, normalise_name
 from flixrec.models import MUSIC_JOBS, Person, Title
+from flixrec.sparse_rows import sorted_csr
 
 KEYWORD_WORD_WEIGHT = 0.5
 """What a keyword's single (stemmed) words count, next to the whole keyword's 1."""
@@ -39,7 +40,8 @@ _STORY_STOP = frozenset(
 def tfidf_matrix(rows: list[int], features: list[str], n: int,
                  values: list[float] | None = None) -> tuple[sp.csr_matrix, list[str]]:
     """Unit-row TF-IDF matrix of (row, feature[, value]) entries (value 1 by default, a feature listed
-    twice on a row counts once); features on too many titles weigh nothing."""
+    twice on a row counts once), each row's columns in order (flixrec.sparse_rows); features on too many
+    titles weigh nothing."""
     vocabulary: dict[str, int] = {}
     cols = [vocabulary.setdefault(f, len(vocabulary)) for f in features]
     if values is None:
@@ -55,7 +57,7 @@ def tfidf_matrix(rows: list[int], features: list[str], n: int,
     matrix = sp.csr_matrix(matrix @ sp.diags(idf))
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
+    return sorted_csr(sp.diags(1.0 / norms) @ matrix), list(vocabulary)
 
 
 def crew_weight(person: Person) -> float:
