@@ -213,7 +213,8 @@ class FranchiseIndex:
         found.pop(title_id, None)
         return found
 
-    def franchise(self, title_id: str, similarity: Similarity | None = None) -> dict[str, str]:
+    def franchise(self, title_id: str, similarity: Similarity | None = None,
+                  known: KnownLinks | None = None) -> dict[str, str]:
         """The title's franchise: its own links (`related`) and one hop further, by links of the same kind.
 
         Sequels often link only through the first film ("Beneath" and "Battle for the Planet of the Apes"
@@ -222,15 +223,24 @@ class FranchiseIndex:
         name ("Batman: The Dark Knight Returns") does not bring in the franchise its characters come from
         (Superman), nor "Doraemon: Nobita's Little Star Wars" the Doraemon films into Star Wars' row or Star
         Wars into theirs.
+
+        `known`: titles' links found before with this `similarity`, kept for the next call: the entries of a
+        large franchise each link most of the others, so the next entry asked reuses them.
         """
-        own = self.related(title_id, similarity)
+        def related(tid: str) -> dict[str, str]:
+            return self.related(tid, similarity) if known is None else known.get(tid, lambda t: self.related(t, similarity))
+
+        own = related(title_id)
         found: dict[str, str] = {}
         for linked, reason in reversed(list(own.items())):  # updated last, the first linked title's reason wins
             if reason != "name":
-                found.update((other, why) for other, why in self.related(linked, similarity).items() if why == reason)
+                found.update((other, why) for other, why in related(linked).items() if why == reason)
             elif self._names(title_id, linked):
+                theirs = related(linked)
+                if not theirs.keys() - own.keys():  # a namesake's links are often the title's own: nothing to add
+                    continue
                 namesakes = {other for key in self._keys[linked] if not _too_short(key) for other in self.by_key[key]}
-                found.update((other, why) for other, why in self.related(linked, similarity).items()
+                found.update((other, why) for other, why in theirs.items()
                              if why == "name" and other not in own and (other in namesakes or self._names(other, linked)))
         found.update(own)  # the title's own links keep their reasons
         found.pop(title_id, None)
@@ -330,6 +340,28 @@ class FranchiseIndex:
         """Whether two keyword sets share much besides the keyword naming the franchise."""
         shared = (a & b) - {naming}
         return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
+
+
+class KnownLinks:
+    """Titles' own links (`FranchiseIndex.related`) kept between franchise calls, all dropped at once past
+    `limit` links in total (a few tens per title; a large franchise's entries hold hundreds each)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._links: dict[str, dict[str, str]] = {}
+        self._size = 0
+
+    def get(self, title_id: str, find: Callable[[str], dict[str, str]]) -> dict[str, str]:
+        """The title's links, found with `find` unless kept."""
+        links = self._links.get(title_id)
+        if links is None:
+            links = find(title_id)
+            if self._size + len(links) > self.limit:
+                self._links.clear()
+                self._size = 0
+            self._links[title_id] = links
+            self._size += len(links)
+        return links
 
 
 def _too_short(key: str) -> bool:

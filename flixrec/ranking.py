@@ -39,7 +39,9 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
+from flixrec.franchise import (
+    WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, KnownLinks, cosine_between, franchise_record,
+)
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 from flixrec.sparse_rows import row_dots, row_entries
@@ -61,6 +63,8 @@ than a similar-titles search fetches, so that search can hand them over)."""
 DISTRIBUTION_CROWDED = 2000
 """A score distribution over every title measures crowding for this many best titles only (see distribution)."""
 FRANCHISE_CACHE = 4096
+KNOWN_LINKS = 500_000
+"""Franchise links of titles kept for the next franchise asked (see FranchiseIndex.franchise): ~40 MB at most."""
 FIRST_FILM_RANKS = 40
 """How many of a ranking's best places `first_films_first` checks for entries of one franchise."""
 OTHER_FRANCHISE_ENTRIES = 2
@@ -137,7 +141,9 @@ class TitleFeatures:
         self._by_feature = [sp.csr_matrix(m.T) for m in (self.keywords, self.directors, self.cast, self.crew)]
         self.franchises = FranchiseIndex(records)
         self._franchise_cache: dict[str, dict[str, str]] = {}
+        self._known_links = KnownLinks(KNOWN_LINKS)
         self._vectors = np.asarray(snapshot.matrix)  # the memory map as a plain array: no np.memmap overhead per row read
+        self._similarity = cosine_between(self._vectors, snapshot.position)
         self._neighbourhoods: dict[int, tuple[np.ndarray, float]] = {}
         self._gram = threading.local()  # the last neighbourhood's cosines among its rows (see _cosines)
         self._genres = snapshot.genre_matrix.astype(np.float32)
@@ -152,7 +158,7 @@ class TitleFeatures:
         cached = self._franchise_cache.get(title_id)
         if cached is not None:
             return cached
-        found = self.franchises.franchise(title_id, cosine_between(self._vectors, self.snapshot.position))
+        found = self.franchises.franchise(title_id, self._similarity, self._known_links)
         if len(self._franchise_cache) >= FRANCHISE_CACHE:
             self._franchise_cache.clear()
         self._franchise_cache[title_id] = found

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from flixrec.models import Title
-from flixrec.franchise import FranchiseIndex, FranchiseRecord, franchise_key, same_franchise
+from flixrec.franchise import FranchiseIndex, FranchiseRecord, KnownLinks, franchise_key, same_franchise
 from flixrec.franchise_names import leading_pair
 
 
@@ -97,6 +97,27 @@ def test_a_franchise_reaches_one_hop_further_by_links_of_the_same_kind_only():
     assert set(index.franchise("beneath", close)) == {"apes", "battle"}  # sequels linked only through the first
     assert index.related("crossing", close) == {"bat": "name", "sky": "character"}  # a crossover belongs to both
     assert index.franchise("bat", close) == {"crossing": "name"}  # but does not carry the other one in
+
+
+def test_links_kept_between_calls_give_the_same_franchises_and_stay_bounded():
+    records = [_record(f"apes-{i}", f"Planet of the Apes {i}" if i else "Planet of the Apes") for i in range(30)]
+    records += [_record("beneath", "Beneath the Planet of the Apes"), _record("bat", "Bat Hero"),
+                _record("crossing", "Bat Hero: Sky Crossing", characters=[("p-ryder", "Rex Ryder")]),
+                _record("sky", "The Sky Guardian", characters=[("p-ryder", "Rex Ryder")])]
+    index = FranchiseIndex(records)
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    asked: list[str] = []
+    counting = lambda tid, similarity=None: asked.append(tid) or FranchiseIndex.related(index, tid, similarity)  # noqa: E731
+    index.related = counting
+    plain = {r.title_id: index.franchise(r.title_id, close) for r in records}
+    without = len(asked)
+    known = KnownLinks(limit=10**6)
+    asked.clear()
+    assert {r.title_id: index.franchise(r.title_id, close, known) for r in records} == plain
+    assert len(asked) == len(records) < without  # each title's links found once, then reused
+    small = KnownLinks(limit=40)  # past the limit everything kept is dropped: the answers do not change
+    assert {r.title_id: index.franchise(r.title_id, close, small) for r in records} == plain
+    assert small._size <= 40
 
 
 def test_a_title_naming_another_franchise_in_its_subtitle_does_not_bring_that_franchise_in():
