@@ -228,7 +228,8 @@ class FranchiseIndex:
         large franchise each link most of the others, so the next entry asked reuses them.
         """
         def related(tid: str) -> dict[str, str]:
-            return self.related(tid, similarity) if known is None else known.get(tid, lambda t: self.related(t, similarity))
+            find = lambda t: self.related(t, similarity)  # noqa: E731
+            return find(tid) if known is None else known.get(tid, find)
 
         own = related(title_id)
         found: dict[str, str] = {}

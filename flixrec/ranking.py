@@ -353,8 +353,8 @@ class TitleFeatures:
         """What the seed scores against itself: the sum of the weights of the signals it has."""
         present = {
             "text": True, "keywords": len(row_entries(self.keywords, row)[0]) > 0,
-            "directors": len(row_entries(self.directors, row)[0]) > 0, "cast": len(row_entries(self.cast, row)[0]) > 0,
-            "crew": len(row_entries(self.crew, row)[0]) > 0,
+            "directors": len(row_entries(self.directors, row)[0]) > 0,
+            "cast": len(row_entries(self.cast, row)[0]) > 0, "crew": len(row_entries(self.crew, row)[0]) > 0,
             "genres": self._genre_counts[row] > 0,
             "era": not math.isnan(self._years[row]), "popularity": bool(self._has_votes[row]),
             "agreement": corrects_crowding(weights), "prominence": True,
