@@ -345,7 +345,10 @@ class FranchiseIndex:
 
 class KnownLinks:
     """Titles' own links (`FranchiseIndex.related`) kept between franchise calls, all dropped at once past
-    `limit` links in total (a few tens per title; a large franchise's entries hold hundreds each)."""
+    `limit` links in total (a few tens per title; a large franchise's entries hold hundreds each).
+
+    Shared by the threads of a process without a lock: two threads may both find a title's links (the same
+    ones), and the count may drift by a call's links; neither changes an answer."""
 
     def __init__(self, limit: int):
         self.limit = limit
