@@ -28,6 +28,7 @@ import collections
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from flixrec.postings import PostingsBuilder
 
 Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 """(title id, other ids) -> each other's text similarity to the title, None where unknown."""
+KeyLinks = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+"""What a base name links: (titles linked by name, (title, kind) weak signals)."""
+T = TypeVar("T")
 
 RARE_NAME_TITLES = 12
 """A character-name word shared by at most this many titles' casts is rare enough to identify a role."""
@@ -49,6 +53,8 @@ WEAK_TEXT_SIMILARITY = 0.5
 MAX_NAME_WORDS = 8
 SHORT_NAME = 2
 """A Latin base name this short ("re", "k") links its namesakes only as a weak signal."""
+KEY_LINKS = 1_000_000
+"""Links of base names kept between calls (`_links_of_key`; tens of MB at most)."""
 TOPIC_TITLES = 2
 """A base name given as a keyword to at least this many titles not named by it can be a topic (see _is_topic)."""
 
@@ -109,6 +115,7 @@ class FranchiseIndex:
             if c not in self._generic and len(c.split()) >= 2 and len(actors_of[c]) / len(titles) <= GENERIC_ACTOR_SHARE
         }
         self._topics = frozenset(key for key in self.by_keyword if " " in key and key in self.by_key and self._is_topic(key))
+        self._key_links = KnownLinks(KEY_LINKS, size=lambda links: len(links[0]) + len(links[1]))
 
     def _is_topic(self, key: str) -> bool:
         """Whether a base name is a subject more than a franchise: a keyword of at least TOPIC_TITLES titles
@@ -155,7 +162,7 @@ class FranchiseIndex:
         characters: dict[str, set[str]] = {}
         actor_words: dict[str, set[str]] = {}
         for person_id, credit in record.characters:
-            for name in character_names(credit):
+            for name in sorted(character_names(credit)):  # sorted: the same order of links in every process
                 characters.setdefault(self._shared(name), set()).add(person_id)
                 actors_of[name].add(person_id)
                 words = {self._shared(w) for w in re.findall(r"\w+", name) if len(w) >= 3 and w not in ROLE_WORDS}
@@ -233,16 +240,31 @@ class FranchiseIndex:
 
         own = related(title_id)
         found: dict[str, str] = {}
+        # the entries of a large franchise share their base names: what a name allows is worked out once per call
+        namesakes_of: dict[tuple[str, ...], set[str]] = {}
+        named: dict[tuple[str, tuple[str, ...]], bool] = {}
         for linked, reason in reversed(list(own.items())):  # updated last, the first linked title's reason wins
             if reason != "name":
                 found.update((other, why) for other, why in related(linked).items() if why == reason)
             elif self._names(title_id, linked):
-                theirs = related(linked)
-                if not theirs.keys() - own.keys():  # a namesake's links are often the title's own: nothing to add
+                # a namesake's links are mostly the title's own, or found already through another namesake
+                added = [other for other, why in related(linked).items()
+                         if why == "name" and other not in own and found.get(other) != "name"]
+                if not added:
                     continue
-                namesakes = {other for key in self._keys[linked] if not _too_short(key) for other in self.by_key[key]}
-                found.update((other, why) for other, why in theirs.items()
-                             if why == "name" and other not in own and (other in namesakes or self._names(other, linked)))
+                keys = self._keys[linked]
+                namesakes = namesakes_of.get(keys)
+                if namesakes is None:
+                    namesakes = namesakes_of[keys] = {other for key in keys if not _too_short(key)
+                                                      for other in self.by_key[key]}
+                for other in added:
+                    if other not in namesakes:
+                        naming = named.get((other, keys))
+                        if naming is None:
+                            naming = named[other, keys] = self._names(other, linked)
+                        if not naming:
+                            continue
+                    found[other] = "name"
         found.update(own)  # the title's own links keep their reasons
         found.pop(title_id, None)
         return found
@@ -255,26 +277,11 @@ class FranchiseIndex:
         """Name links. Runs first, so every strong link here is a "name" one: a title already linked is
         skipped (its weak signals would not count) and whole lists join at once."""
         for key in self._keys[tid]:
-            if _too_short(key):  # "Re:Zero", "Re:Creators", "RE:Cyborg 009": only with a close text
-                _add_weak(weak, strong, self.by_key[key], "short")
-                continue
-            strong.update(dict.fromkeys(self.by_key[key], "name"))
-            parts = key.split()
-            if sum(w not in STOP_WORDS for w in parts) >= 2 and key not in self._topics:
-                for other in self.by_gram.get(key, ()):
-                    if other in strong:
-                        continue
-                    if any(k.startswith(key) for k in self._keys[other]):
-                        strong[other] = "name"
-                    else:
-                        weak[other].add("contains")
-            elif len(parts) == 1 and len(key) >= 4:
-                _add_weak(weak, strong, self.by_first_word.get(key, ()), "extends")
-            if len(key) >= 4:
-                for plural in (key + "s", key[:-1] if key.endswith("s") else None):
-                    _add_weak(weak, strong, self.by_key.get(plural or "", ()), "plural")
-            if len(parts) >= 2 and len(parts[0]) >= 4:
-                _add_weak(weak, strong, self.by_key.get(parts[0], ()), "extends")
+            named, signals = self._key_links.get(key, self._links_of_key)
+            strong.update(dict.fromkeys(named, "name"))
+            for other, kind in signals:
+                if other not in strong:
+                    weak[other].add(kind)
         for name in self._primary_names[tid]:
             words = name_words(name)[:MAX_NAME_WORDS]
             for i in range(len(words)):
@@ -290,6 +297,31 @@ class FranchiseIndex:
             lead = leading_pair(name)
             if lead:
                 _add_weak(weak, strong, self.by_lead.get(lead, ()), "lead")
+
+    def _links_of_key(self, key: str) -> KeyLinks:
+        """The name links a base name gives whichever title holds it: the titles it links strongly, in order,
+        and (title, kind) weak signals (those of titles it links strongly too are ignored by `_by_name`)."""
+        if _too_short(key):  # "Re:Zero", "Re:Creators", "RE:Cyborg 009": only with a close text
+            return (), tuple((other, "short") for other in self.by_key[key])
+        strong = dict.fromkeys(self.by_key[key], "name")
+        weak: list[tuple[str, str]] = []
+        parts = key.split()
+        if sum(w not in STOP_WORDS for w in parts) >= 2 and key not in self._topics:
+            for other in self.by_gram.get(key, ()):
+                if other in strong:
+                    continue
+                if any(k.startswith(key) for k in self._keys[other]):
+                    strong[other] = "name"
+                else:
+                    weak.append((other, "contains"))
+        elif len(parts) == 1 and len(key) >= 4:
+            weak.extend((other, "extends") for other in self.by_first_word.get(key, ()))
+        if len(key) >= 4:
+            for plural in (key + "s", key[:-1] if key.endswith("s") else None):
+                weak.extend((other, "plural") for other in self.by_key.get(plural or "", ()))
+        if len(parts) >= 2 and len(parts[0]) >= 4:
+            weak.extend((other, "extends") for other in self.by_key.get(parts[0], ()))
+        return tuple(strong), tuple(weak)
 
     def _by_character(self, tid: str, strong: dict[str, str]) -> None:
         for name, actors in self._characters.get(tid, {}).items():
@@ -344,27 +376,30 @@ class FranchiseIndex:
 
 
 class KnownLinks:
-    """Titles' own links (`FranchiseIndex.related`) kept between franchise calls, all dropped at once past
-    `limit` links in total (a few tens per title; a large franchise's entries hold hundreds each).
+    """Links kept between franchise calls, all dropped at once past `limit` links in total: titles' own links
+    (`FranchiseIndex.related`, a few tens per title; a large franchise's entries hold hundreds each), or what a
+    base name links (`FranchiseIndex._links_of_key`), whose size `size` counts.
 
     Shared by the threads of a process without a lock: two threads may both find a title's links (the same
     ones), and the count may drift by a call's links; neither changes an answer."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, size: Callable[[Any], int] = len):
         self.limit = limit
-        self._links: dict[str, dict[str, str]] = {}
+        self._size_of = size
+        self._links: dict[str, Any] = {}
         self._size = 0
 
-    def get(self, title_id: str, find: Callable[[str], dict[str, str]]) -> dict[str, str]:
-        """The title's links, found with `find` unless kept."""
-        links = self._links.get(title_id)
+    def get(self, key: str, find: Callable[[str], T]) -> T:
+        """The links of `key` (a title id, a base name), found with `find` unless kept."""
+        links = self._links.get(key)
         if links is None:
-            links = find(title_id)
-            if self._size + len(links) > self.limit:
+            links = find(key)
+            size = self._size_of(links)
+            if self._size + size > self.limit:
                 self._links.clear()
                 self._size = 0
-            self._links[title_id] = links
-            self._size += len(links)
+            self._links[key] = links
+            self._size += size
         return links
 
 

@@ -65,7 +65,11 @@ themes = ("red moon", "blue sun", "green sea", "grey hill", "gold road", "pale s
 shared = ("heist", "betrayal", "vault", "getaway", "double cross")
 records = [FranchiseRecord("seed", ("Tee",), keywords=themes + shared)]
 records += [FranchiseRecord(t, (t.title(),), keywords=(t,) + shared) for t in themes]
-print(json.dumps(list(FranchiseIndex(records).related("seed").items())))
+roles = ("Alma Kane", "Boris Lynx", "Cora Moth", "Dario Fenn")
+records += [FranchiseRecord("hero", ("Hero",), characters=(("p-1", " / ".join(roles)),))]
+records += [FranchiseRecord(f"role-{i}", (f"Film {i}",), characters=(("p-1", role),)) for i, role in enumerate(roles)]
+index = FranchiseIndex(records)
+print(json.dumps([list(index.related("seed").items()), list(index.franchise("hero").items())]))
 """
 
 
@@ -77,7 +81,8 @@ def test_franchise_links_come_in_the_same_order_in_every_process():
         for seed in (1, 2, 3, 4, 5)
     }
     assert len(outputs) == 1
-    assert len(json.loads(outputs.pop())) == 6
+    by_keyword, by_character = json.loads(outputs.pop())
+    assert len(by_keyword) == 6 and len(by_character) == 4
 
 
 def _record(title_id: str, *names: str, characters=(), keywords=()) -> FranchiseRecord:
@@ -121,6 +126,32 @@ def test_links_kept_between_calls_give_the_same_franchises_and_stay_bounded():
     small = KnownLinks(limit=40)  # past the limit everything kept is dropped: the answers do not change
     assert {r.title_id: index.franchise(r.title_id, close, small) for r in records} == plain
     assert small._size <= 40
+
+
+def test_what_a_base_name_links_is_worked_out_once_and_changes_no_answer():
+    records = [_record(f"apes-{i}", f"Planet of the Apes {i}" if i else "Planet of the Apes") for i in range(30)]
+    records += [_record("beneath", "Beneath the Planet of the Apes"), _record("re", "Re:Zero"),
+                _record("re2", "Re:Creators"), _record("bat", "Bat"), _record("bats", "Bats"),
+                _record("batman", "Batman Returns"), _record("bat-hero", "Bat Hero: Sky Crossing")]
+    close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
+    def answers(index):
+        return {r.title_id: (list(index.related(r.title_id, close).items()),
+                             list(index.franchise(r.title_id, close).items())) for r in records}
+
+    index = FranchiseIndex(records)
+    worked_out: list[str] = []
+    def counting(key):
+        worked_out.append(key)
+        return FranchiseIndex._links_of_key(index, key)
+
+    index._links_of_key = counting
+    kept = answers(index)
+    assert sorted(worked_out) == sorted({key for r in records for key in index.name_keys(r.title_id)})
+    dropping = FranchiseIndex(records)
+    dropping._key_links = KnownLinks(limit=1, size=lambda links: len(links[0]) + len(links[1]))
+    assert answers(dropping) == kept  # the same links in the same order, kept or not
+    assert set(dict(kept["apes-3"][1])) == {f"apes-{i}" for i in range(30) if i != 3} | {"beneath"}
+    assert dict(kept["re"][0]) == {"re2": "name"}  # a short base name: a weak signal, here with a close text
 
 
 def test_a_title_naming_another_franchise_in_its_subtitle_does_not_bring_that_franchise_in():
