@@ -27,7 +27,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -55,6 +55,9 @@ SHORT_NAME = 2
 """A Latin base name this short ("re", "k") links its namesakes only as a weak signal."""
 KEY_LINKS = 1_000_000
 """Links of base names kept between calls (`_links_of_key`; tens of MB at most)."""
+BESIDES_FROM = 64
+"""A title with this many links or more reads its namesakes' links besides its own (`Besides`): each is
+otherwise as long as the family; below it, each namesake's whole links are kept for later calls."""
 TOPIC_TITLES = 2
 """A base name given as a keyword to at least this many titles not named by it can be a topic (see _is_topic)."""
 
@@ -187,27 +190,31 @@ class FranchiseIndex:
         """The title's base names ("die hard" for "Die Hard 2"); titles sharing one are linked by name."""
         return self._keys.get(title_id, ())
 
-    def related(self, title_id: str, similarity: Similarity | None = None) -> dict[str, str]:
+    def related(self, title_id: str, similarity: Similarity | None = None,
+                besides: Besides | None = None) -> dict[str, str]:
         """The titles of `title_id`'s franchise: title_id -> the reason ('name', 'character', ...).
 
         `similarity(title_id, others)`: the text similarity of each of `others` to the title (None where
         unknown), which a title linked by a single weak signal needs to reach WEAK_TEXT_SIMILARITY.
+        `besides`: titles the caller has already, left out of the answer (otherwise the same, in the same
+        order) and out of the long name lists read on the way.
         """
         if title_id not in self._keys:
             return {}
         strong: dict[str, str] = {}
         weak: dict[str, set[str]] = collections.defaultdict(set)
-        self._by_name(title_id, strong, weak)
+        self._by_name(title_id, strong, weak, besides or _everyone)
         self._by_character(title_id, strong)
         self._by_keyword(title_id, strong, weak)
         series = self._series.get(title_id)
         if series:
             for other in self.by_series[series]:
                 strong.setdefault(other, "series")
-        found = dict(strong)
+        have = besides.have if besides is not None else {}
+        found = {other: why for other, why in strong.items() if other not in have} if have else dict(strong)
         unsure = []
         for other, kinds in weak.items():
-            if other in found:
+            if other in strong or other in have:
                 continue
             if len(kinds) >= 2:
                 found[other] = "name"
@@ -239,6 +246,7 @@ class FranchiseIndex:
             return find(tid) if known is None else known.get(tid, find)
 
         own = related(title_id)
+        besides = Besides(own) if len(own) >= BESIDES_FROM else None
         found: dict[str, str] = {}
         # the entries of a large franchise share their base names: what a name allows is worked out once per call
         namesakes_of: dict[tuple[str, ...], set[str]] = {}
@@ -247,8 +255,9 @@ class FranchiseIndex:
             if reason != "name":
                 found.update((other, why) for other, why in related(linked).items() if why == reason)
             elif self._names(title_id, linked):
-                # a namesake's links are mostly the title's own, or found already through another namesake
-                added = [other for other, why in related(linked).items()
+                # a namesake's links are mostly the title's own, or found already by name
+                theirs = related(linked) if besides is None else self.related(linked, similarity, besides)
+                added = [other for other, why in theirs.items()
                          if why == "name" and other not in own and found.get(other) != "name"]
                 if not added:
                     continue
@@ -273,13 +282,15 @@ class FranchiseIndex:
         """Whether a name of `tid` holds a base name of `other` ("Beneath the Planet of the Apes" / "Planet of the Apes")."""
         return any(key in name for key in self._keys.get(other, ()) for name in self._primary_names.get(tid, ()))
 
-    def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]]) -> None:
+    def _by_name(self, tid: str, strong: dict[str, str], weak: dict[str, set[str]],
+                 fresh: Callable[..., Sequence[Any]]) -> None:
         """Name links. Runs first, so every strong link here is a "name" one: a title already linked is
-        skipped (its weak signals would not count) and whole lists join at once."""
+        skipped (its weak signals would not count) and whole lists join at once. `fresh`: the lists without
+        the titles the caller has already."""
         for key in self._keys[tid]:
             named, signals = self._key_links.get(key, self._links_of_key)
-            strong.update(dict.fromkeys(named, "name"))
-            for other, kind in signals:
+            strong.update(dict.fromkeys(fresh(named), "name"))
+            for other, kind in fresh(signals, pairs=True):
                 if other not in strong:
                     weak[other].add(kind)
         for name in self._primary_names[tid]:
@@ -288,15 +299,15 @@ class FranchiseIndex:
                 for j in range(i + 2, len(words) + 1):
                     gram = words[i:j]
                     key = " ".join(gram)
-                    if sum(w not in STOP_WORDS for w in gram) < 2 or key not in self.by_key or key in self._topics:
+                    if key not in self.by_key or sum(w not in STOP_WORDS for w in gram) < 2 or key in self._topics:
                         continue
                     if i == 0 or (i == 1 and words[0] in ("the", "a", "an")):
-                        strong.update(dict.fromkeys(self.by_key[key], "name"))
+                        strong.update(dict.fromkeys(fresh(self.by_key[key]), "name"))
                     else:
-                        _add_weak(weak, strong, self.by_key[key], "contains")
+                        _add_weak(weak, strong, fresh(self.by_key[key]), "contains")
             lead = leading_pair(name)
             if lead:
-                _add_weak(weak, strong, self.by_lead.get(lead, ()), "lead")
+                _add_weak(weak, strong, fresh(self.by_lead.get(lead, ())), "lead")
 
     def _links_of_key(self, key: str) -> KeyLinks:
         """The name links a base name gives whichever title holds it: the titles it links strongly, in order,
@@ -373,6 +384,27 @@ class FranchiseIndex:
         """Whether two keyword sets share much besides the keyword naming the franchise."""
         shared = (a & b) - {naming}
         return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
+
+
+class Besides:
+    """Lists of titles without those a caller has already (a franchise's own links), each list filtered once:
+    the entries of a large family all read the same long name lists, mostly of titles the caller has."""
+
+    def __init__(self, have: Collection[str]):
+        self.have = have
+        self._kept: dict[int, tuple[Sequence[Any], list[Any]]] = {}
+
+    def __call__(self, titles: Sequence[Any], pairs: bool = False) -> Sequence[Any]:
+        """`titles` without those the caller has (`pairs`: (title, kind) pairs, by their title)."""
+        kept = self._kept.get(id(titles))
+        if kept is None or kept[0] is not titles:  # the list is kept with its result, so its id stays its own
+            kept = self._kept[id(titles)] = (titles, [t for t in titles if (t[0] if pairs else t) not in self.have])
+        return kept[1]
+
+
+def _everyone(titles: Sequence[Any], pairs: bool = False) -> Sequence[Any]:
+    """The lists as they are (no caller's titles to leave out)."""
+    return titles
 
 
 class KnownLinks:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from flixrec.models import Title
-from flixrec.franchise import FranchiseIndex, FranchiseRecord, KnownLinks, franchise_key, same_franchise
+from flixrec.franchise import Besides, FranchiseIndex, FranchiseRecord, KnownLinks, franchise_key, same_franchise
 from flixrec.franchise_names import leading_pair
 
 
@@ -112,9 +112,10 @@ def test_links_kept_between_calls_give_the_same_franchises_and_stay_bounded():
     index = FranchiseIndex(records)
     close = lambda _, others: [1.0] * len(others)  # noqa: E731 - every text close
     asked: list[str] = []
-    def counting(tid, similarity=None):
-        asked.append(tid)
-        return FranchiseIndex.related(index, tid, similarity)
+    def counting(tid, similarity=None, besides=None):
+        if besides is None:  # a title's own links (a namesake's, read besides the title's, are not kept)
+            asked.append(tid)
+        return FranchiseIndex.related(index, tid, similarity, besides)
 
     index.related = counting
     plain = {r.title_id: index.franchise(r.title_id, close) for r in records}
@@ -152,6 +153,20 @@ def test_what_a_base_name_links_is_worked_out_once_and_changes_no_answer():
     assert answers(dropping) == kept  # the same links in the same order, kept or not
     assert set(dict(kept["apes-3"][1])) == {f"apes-{i}" for i in range(30) if i != 3} | {"beneath"}
     assert dict(kept["re"][0]) == {"re2": "name"}  # a short base name: a weak signal, here with a close text
+
+
+def test_links_read_besides_what_a_caller_has_are_the_rest_in_the_same_order():
+    records = [_record(f"apes-{i}", f"Planet of the Apes {i}" if i else "Planet of the Apes",
+                       characters=[("p-cornelius", "Cornelius")] if i % 3 == 0 else ()) for i in range(12)]
+    records += [_record("beneath", "Beneath the Planet of the Apes"), _record("rise", "Rise of the Planet of the Apes"),
+                _record("planet", "Planet Earth"), _record("apes-doc", "The Apes of Gombe")]
+    index = FranchiseIndex(records)
+    halfway = lambda tid, others: [0.4 + 0.2 * ((len(tid) + len(o)) % 2) for o in others]  # noqa: E731 - some close
+    for title in records:
+        for have in ({"apes-0", "apes-3", "beneath"}, {r.title_id for r in records[:8]}, set()):
+            everything = index.related(title.title_id, halfway)
+            rest = index.related(title.title_id, halfway, Besides(have))
+            assert list(rest.items()) == [(o, why) for o, why in everything.items() if o not in have]
 
 
 def test_a_title_naming_another_franchise_in_its_subtitle_does_not_bring_that_franchise_in():
