@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import numpy as np
 
@@ -81,6 +82,7 @@ class Projection:
     item_shortlist: int = 0  # the same two sizes for item queries (a stored row's neighbours); 0: as above
     item_prefilter: int = 0
     codes: ProjectedCodes | None = None  # int8 codes of head and tail, derived from them when not given
+    scan_ms: float = 0.0  # measured ms of the first stage over every row (`measure_scan`); 0: not measured
 
     def __post_init__(self) -> None:
         if self.codes is None:
@@ -110,8 +112,25 @@ class Projection:
             head[start : start + 65_536], tail[start : start + 65_536] = block[:, :split], block[:, split:]
         projection = cls(basis, head, tail)
         (shortlist, prefilter), (item_shortlist, item_prefilter) = calibrate(matrix, projection, seed=seed)
-        return dataclasses.replace(projection, shortlist=shortlist, prefilter=prefilter,
-                                   item_shortlist=item_shortlist, item_prefilter=item_prefilter)
+        projection = dataclasses.replace(projection, shortlist=shortlist, prefilter=prefilter,
+                                         item_shortlist=item_shortlist, item_prefilter=item_prefilter)
+        if n < SCAN_SPLIT_ROWS:
+            return projection  # codes this small stay in the CPU caches, where the cost model holds
+        return dataclasses.replace(projection, scan_ms=projection.measure_scan(seed=seed))
+
+    def measure_scan(self, repeats: int = 7, seed: int = 0) -> float:
+        """Median ms of the first stage over every row: the head scan and the pass selecting the prefilter
+        from it. The plans are chosen by cost, and this one outgrows the model's estimate once the codes
+        outgrow the CPU caches (at 1M rows 1.5x: docs/performance.md, "Choosing the sizes by cost")."""
+        assert self.codes is not None
+        split = self.head.shape[1]
+        queries = np.random.default_rng(seed + 3).standard_normal((repeats + 1, split)).astype(np.float32)
+        times = []
+        for query in queries:
+            began = time.perf_counter()
+            _top_indices(self.codes.head_scores(query), max(self.prefilter, self.item_prefilter, self.shortlist, 1))
+            times.append(time.perf_counter() - began)
+        return round(float(np.median(times[1:])) * 1e3, 4)  # the first warms the caches and compiled code
 
     @property
     def projected(self) -> np.ndarray:
@@ -219,7 +238,8 @@ def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortli
     two threads when large) or the gather of the passing rows' head codes, then `stage_cost`."""
     if scans_every_row(passing, n):
         read = n
-        head_cost = code_scan_cost(n * projection.head.shape[1]) * (0.6 if SCAN_THREADS > 1 and n >= SCAN_SPLIT_ROWS else 1.0)
+        head_cost = projection.scan_ms or (
+            code_scan_cost(n * projection.head.shape[1]) * (0.6 if SCAN_THREADS > 1 and n >= SCAN_SPLIT_ROWS else 1.0))
     else:
         read = passing
         head_cost = gather_cost(passing * projection.head.shape[1] * 1e-6)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from flixrec import codes as codes_module
 from flixrec.codes import TILE, ProjectedCodes
-from flixrec.engine import Projection, VectorSearch
+from flixrec.engine import Projection, VectorSearch, scan_plan_cost
 
 
 def _block(rows: int, width: int, seed: int) -> np.ndarray:
@@ -90,10 +92,11 @@ def test_a_snapshot_reads_the_codes_back_and_keeps_its_float_blocks_out_of_memor
     index = SimpleNamespace(location=SimpleNamespace(snapshot_root=tmp_path), collection=SimpleNamespace(name="titles"),
                             model_name="test")
     snapshot = IndexSnapshot.from_records([([f"t-{i:05d}" for i in range(3000)], rows, [{}] * 3000)])
-    snapshot.projection = Projection.fit(rows, dims=16)
+    snapshot.projection = dataclasses.replace(Projection.fit(rows, dims=16), scan_ms=3.25)
     write_snapshot(index, "one", snapshot)
     again = read_snapshot(index, "one")
     assert again is not None and isinstance(again.projection.head, np.memmap)
+    assert again.projection.scan_ms == 3.25  # the measured first stage is kept with the build
     assert isinstance(again.projection.tail, np.memmap)
     for name in ("head_tiles", "head", "tail", "head_scale", "tail_scale"):
         assert np.array_equal(getattr(again.projection.codes, name), getattr(snapshot.projection.codes, name))
@@ -105,3 +108,20 @@ def test_a_snapshot_reads_the_codes_back_and_keeps_its_float_blocks_out_of_memor
                                  "blake2b": file_checksum(directory / "head.npy")}
     (directory / "meta.json").write_text(json.dumps(meta))
     assert read_snapshot(index, "one") is None
+
+
+def test_the_first_stage_is_measured_on_large_indexes_and_the_planner_weighs_it(monkeypatch):
+    """Past the CPU caches the scan of every row costs more than the model says: a large index measures it
+    at build time, and the plans that scan every row are costed with it (the gathering plans are not)."""
+    rows = _block(6000, 24, 4)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    small = Projection.fit(rows, dims=16)
+    assert small.scan_ms == 0.0  # in the caches: the model's estimate
+    monkeypatch.setattr("flixrec.engine.SCAN_SPLIT_ROWS", 1000)  # as if large
+    large = Projection.fit(rows, dims=16)
+    assert large.scan_ms > 0.0 and large.measure_scan(repeats=3) > 0.0
+    sizes = large.sizes(True, 20)
+    slow = dataclasses.replace(large, scan_ms=50.0)
+    assert scan_plan_cost(slow, 6000, 24, 6000, *sizes) - scan_plan_cost(large, 6000, 24, 6000, *sizes) == \
+        pytest.approx(50.0 - large.scan_ms)
+    assert scan_plan_cost(slow, 6000, 24, 600, *sizes) == scan_plan_cost(large, 6000, 24, 600, *sizes)  # a gather

@@ -9,7 +9,7 @@ readers fall back to Chroma and the next build writes them.
 
 Layout: <index_dir>/snapshots/<collection>-<stamp>/
   matrix.npy (n, d) float32 unit rows | when large: basis.npy (d, p), head.npy / tail.npy (n, p/2)
-  float32 projected rows, projection.json (calibrated shortlist and prefilter sizes) | when calibrated:
+  float32 projected rows, projection.json (calibrated shortlist and prefilter sizes, the measured scan) | when calibrated:
   ivf_*.npy and ivf.json (the clustered first stage, flixrec.ivf; optional), graph_*.npy and graph.json
   (the neighbour graph, flixrec.graph; optional) | ids.npy (n,)
   unicode | tie_rank.npy (n,) int64 | columns.npz (year, runtime, votes, rating, media_type, language,
@@ -167,7 +167,8 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             np.save(tmp / "tail.npy", projection.tail)
             np.save(tmp / "basis.npy", projection.basis)
             sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter,
-                     "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter}
+                     "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter,
+                     "scan_ms": projection.scan_ms}
             (tmp / "projection.json").write_text(json.dumps(sizes))
             snapshot.fit_clusters()
             if snapshot.clusters is not None and snapshot.clusters.enabled:
@@ -263,7 +264,7 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy", mmap_mode="r"),
                                     np.load(directory / "tail.npy", mmap_mode="r"), int(sizes["shortlist"]),
                                     int(sizes["prefilter"]), int(sizes.get("item_shortlist", 0)),
-                                    int(sizes.get("item_prefilter", 0)), codes)
+                                    int(sizes.get("item_prefilter", 0)), codes, float(sizes.get("scan_ms", 0.0)))
         clusters = Clusters.load(directory) if projection is not None else None  # None: written before them
         graph = NeighbourGraph.load(directory) if projection is not None else None
         with np.load(directory / "columns.npz") as archive:
