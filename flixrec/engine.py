@@ -35,9 +35,10 @@ import time
 
 import numpy as np
 
-from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS, ProjectedCodes, rows_at_least
+from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
+from flixrec.plan_cost import scan_plan_cost, scans_every_row, stage_cost
 from flixrec.rescore import dot_rows
 
 PROJECTED_DIMS = 128
@@ -60,9 +61,6 @@ EXACT_ROWS = 2_048
 """When at most this many rows (or the shortlist's) pass the filter, they are ranked exactly without the
 projection; above it, gathering every passing row's full vector costs more than the projected stages."""
 FIT_SAMPLE = 20_000
-FULL_SCAN_FROM = 5
-"""A projected plan scans every row's head codes (masking the rest) once at least 1/FULL_SCAN_FROM of the
-rows pass; below that it gathers the passing rows' codes.""" 
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,48 +200,6 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
             head_ranks.append((head[i][None, :] > head[i, top][:, None]).sum(axis=1))
             full_ranks.append((full[i][None, :] > full[i, top][:, None]).sum(axis=1))
     return np.concatenate(head_ranks), np.concatenate(full_ranks)
-
-
-def gather_cost(megabytes: float) -> float:
-    """Estimated ms to gather rows totalling `megabytes` (a random gather slows down sharply once it
-    outgrows the CPU caches: docs/performance.md, "Choosing the sizes by cost")."""
-    return 0.1 * megabytes * (1.0 + (megabytes / 4.0) ** 2)
-
-
-def scan_cost(megabytes: float) -> float:
-    """Estimated ms to scan `megabytes` of float32 rows in order (memory bandwidth of one core)."""
-    return 0.06 * megabytes
-
-
-def code_scan_cost(values: int) -> float:
-    """Estimated ms to scan this many int8 codes: each is converted on the way, so the scan takes about
-    half the time of float32 values, not a quarter (flixrec.codes)."""
-    return scan_cost(values * 2e-6)
-
-
-def scans_every_row(passing: int, n: int) -> bool:
-    """Whether a plan reads every row's head (and masks) rather than gathering the passing rows'."""
-    return passing * FULL_SCAN_FROM >= n
-
-
-def stage_cost(n: int, d: int, tail_dims: int, shortlist: int, prefilter: int) -> float:
-    """Estimated ms of the stages after the head scan: the tail codes (gathered for the `prefilter`
-    rows, or scanned for all when 0) and the exact re-score of the `shortlist` rows."""
-    tail = gather_cost(prefilter * tail_dims * 1e-6) if prefilter else code_scan_cost(n * tail_dims)
-    return tail + gather_cost(shortlist * d * 4e-6)
-
-
-def scan_plan_cost(projection: Projection, n: int, d: int, passing: int, shortlist: int, prefilter: int) -> float:
-    """Estimated ms of the projected plan for `passing` rows: the scan of every row's head codes (shared by
-    two threads when large) or the gather of the passing rows' head codes, then `stage_cost`."""
-    if scans_every_row(passing, n):
-        read = n
-        head_cost = projection.scan_ms or (
-            code_scan_cost(n * projection.head.shape[1]) * (0.6 if SCAN_THREADS > 1 and n >= SCAN_SPLIT_ROWS else 1.0))
-    else:
-        read = passing
-        head_cost = gather_cost(passing * projection.head.shape[1] * 1e-6)
-    return head_cost + stage_cost(read, d, projection.tail.shape[1], shortlist, prefilter)
 
 
 def _cheapest_sizes(head_rank: np.ndarray, full_rank: np.ndarray, n: int, d: int, tail_dims: int,

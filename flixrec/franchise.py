@@ -27,14 +27,15 @@ from __future__ import annotations
 import collections
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
 from flixrec.franchise_names import (
     ROLE_WORDS, STOP_WORDS, character_names, franchise_key, leading_pair, name_words, normalise_name,
 )
+from flixrec.franchise_links import Besides, KnownLinks, everyone
 from flixrec.models import Title
 from flixrec.postings import PostingsBuilder
 
@@ -42,7 +43,6 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float | None]]
 """(title id, other ids) -> each other's text similarity to the title, None where unknown."""
 KeyLinks = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
 """What a base name links: (titles linked by name, (title, kind) weak signals)."""
-T = TypeVar("T")
 
 RARE_NAME_TITLES = 12
 """A character-name word shared by at most this many titles' casts is rare enough to identify a role."""
@@ -203,7 +203,7 @@ class FranchiseIndex:
             return {}
         strong: dict[str, str] = {}
         weak: dict[str, set[str]] = collections.defaultdict(set)
-        self._by_name(title_id, strong, weak, besides or _everyone)
+        self._by_name(title_id, strong, weak, besides or everyone)
         self._by_character(title_id, strong)
         self._by_keyword(title_id, strong, weak)
         series = self._series.get(title_id)
@@ -384,55 +384,6 @@ class FranchiseIndex:
         """Whether two keyword sets share much besides the keyword naming the franchise."""
         shared = (a & b) - {naming}
         return len(shared) >= 4 and len(shared) >= 0.3 * min(len(a), len(b))
-
-
-class Besides:
-    """Lists of titles without those a caller has already (a franchise's own links), each list filtered once:
-    the entries of a large family all read the same long name lists, mostly of titles the caller has."""
-
-    def __init__(self, have: Collection[str]):
-        self.have = have
-        self._kept: dict[int, tuple[Sequence[Any], list[Any]]] = {}
-
-    def __call__(self, titles: Sequence[Any], pairs: bool = False) -> Sequence[Any]:
-        """`titles` without those the caller has (`pairs`: (title, kind) pairs, by their title)."""
-        kept = self._kept.get(id(titles))
-        if kept is None or kept[0] is not titles:  # the list is kept with its result, so its id stays its own
-            kept = self._kept[id(titles)] = (titles, [t for t in titles if (t[0] if pairs else t) not in self.have])
-        return kept[1]
-
-
-def _everyone(titles: Sequence[Any], pairs: bool = False) -> Sequence[Any]:
-    """The lists as they are (no caller's titles to leave out)."""
-    return titles
-
-
-class KnownLinks:
-    """Links kept between franchise calls, all dropped at once past `limit` links in total: titles' own links
-    (`FranchiseIndex.related`, a few tens per title; a large franchise's entries hold hundreds each), or what a
-    base name links (`FranchiseIndex._links_of_key`), whose size `size` counts.
-
-    Shared by the threads of a process without a lock: two threads may both find a title's links (the same
-    ones), and the count may drift by a call's links; neither changes an answer."""
-
-    def __init__(self, limit: int, size: Callable[[Any], int] = len):
-        self.limit = limit
-        self._size_of = size
-        self._links: dict[str, Any] = {}
-        self._size = 0
-
-    def get(self, key: str, find: Callable[[str], T]) -> T:
-        """The links of `key` (a title id, a base name), found with `find` unless kept."""
-        links = self._links.get(key)
-        if links is None:
-            links = find(key)
-            size = self._size_of(links)
-            if self._size + size > self.limit:
-                self._links.clear()
-                self._size = 0
-            self._links[key] = links
-            self._size += size
-        return links
 
 
 def _too_short(key: str) -> bool:

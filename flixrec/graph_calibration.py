@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from flixrec.engine import sample_queries, scan_plan_cost
+from flixrec.engine import sample_queries
+from flixrec.plan_cost import scan_plan_cost
 from flixrec.graph import EF_CHOICES, GRAPH_RECALL, KINDS, LEVELS, NeighbourGraph, Setting
 from flixrec.rescore import dot_rows
 

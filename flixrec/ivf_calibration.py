@@ -5,7 +5,7 @@ random filters of that share), sample queries give, for each exact top-k row, th
 before its cluster is probed, its head-score rank and its projected-score rank among the passing rows
 probed. The setting (fraction of passing rows to see, prefilter, shortlist) of least estimated cost
 (`clustered_cost`) whose recall@k reaches CLUSTER_RECALL is kept; a level where none does, or where
-none is estimated cheaper than the scan plans (engine.scan_plan_cost), is off, and when every level is
+none is estimated cheaper than the scan plans (plan_cost.scan_plan_cost), is off, and when every level is
 off no cluster files are written (no memory spent).
 The sample queries are the projection's (engine.calibrate): stored rows, rows pushed off the data by
 noise (free text), and stored rows with themselves excluded (similar titles).
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from flixrec.engine import CALIBRATION_RECALL, ITEM_K, gather_cost, sample_queries, scan_cost, scan_plan_cost
+from flixrec.engine import CALIBRATION_RECALL, ITEM_K, sample_queries
+from flixrec.plan_cost import gather_cost, scan_cost, scan_plan_cost
 from flixrec.ivf import LEVELS, Clusters, Setting
 
 CLUSTER_RECALL = max(CALIBRATION_RECALL, 0.999)

@@ -39,9 +39,8 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from flixrec.franchise import (
-    WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, KnownLinks, cosine_between, franchise_record,
-)
+from flixrec.franchise import WEAK_TEXT_SIMILARITY, FranchiseIndex, FranchiseRecord, cosine_between, franchise_record
+from flixrec.franchise_links import KnownLinks
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import RankingWeights, Reason, Title
 from flixrec.sparse_rows import row_dots, row_entries

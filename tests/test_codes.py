@@ -9,7 +9,8 @@ import pytest
 
 from flixrec import codes as codes_module
 from flixrec.codes import TILE, ProjectedCodes
-from flixrec.engine import Projection, VectorSearch, scan_plan_cost
+from flixrec.engine import Projection, VectorSearch
+from flixrec.plan_cost import scan_plan_cost
 
 
 def _block(rows: int, width: int, seed: int) -> np.ndarray:

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from flixrec.models import Title
-from flixrec.franchise import Besides, FranchiseIndex, FranchiseRecord, KnownLinks, franchise_key, same_franchise
+from flixrec.franchise import FranchiseIndex, FranchiseRecord, franchise_key, same_franchise
+from flixrec.franchise_links import Besides, KnownLinks
 from flixrec.franchise_names import leading_pair
 
 

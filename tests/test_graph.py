@@ -12,7 +12,8 @@ import threading
 import numpy as np
 import pytest
 
-from flixrec.engine import Projection, VectorSearch, scan_plan_cost
+from flixrec.engine import Projection, VectorSearch
+from flixrec.plan_cost import scan_plan_cost
 from flixrec.graph import KINDS, LEVELS, LINKS, WIDTH, NeighbourGraph
 from flixrec.graph_calibration import calibrate_graph
 from flixrec.ivf import Clusters

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes, stage_cost
+from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes
+from flixrec.plan_cost import stage_cost
 from flixrec.errors import TitleNotFound
 from flixrec.graph import KINDS as GRAPH_KINDS
 from flixrec.graph import NeighbourGraph
