@@ -248,9 +248,7 @@ class FranchiseIndex:
         own = related(title_id)
         besides = Besides(own) if len(own) >= BESIDES_FROM else None
         found: dict[str, str] = {}
-        # the entries of a large franchise share their base names: what a name allows is worked out once per call
-        namesakes_of: dict[tuple[str, ...], set[str]] = {}
-        named: dict[tuple[str, tuple[str, ...]], bool] = {}
+        namesakes_of: dict[tuple[str, ...], set[str]] = {}  # the entries of a large franchise share their base names
         for linked, reason in reversed(list(own.items())):  # updated last, the first linked title's reason wins
             if reason != "name":
                 found.update((other, why) for other, why in related(linked).items() if why == reason)
@@ -266,14 +264,7 @@ class FranchiseIndex:
                 if namesakes is None:
                     namesakes = namesakes_of[keys] = {other for key in keys if not _too_short(key)
                                                       for other in self.by_key[key]}
-                for other in added:
-                    if other not in namesakes:
-                        naming = named.get((other, keys))
-                        if naming is None:
-                            naming = named[other, keys] = self._names(other, linked)
-                        if not naming:
-                            continue
-                    found[other] = "name"
+                found.update((other, "name") for other in added if other in namesakes or self._names(other, linked))
         found.update(own)  # the title's own links keep their reasons
         found.pop(title_id, None)
         return found
