@@ -420,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         snapshot.fit_clusters()  # as a build's write_snapshot does
     line["snapshot_ready_s"] = round(time.perf_counter() - began, 2)
     line["shortlist"] = snapshot.search.shortlist if snapshot.search.projection is not None else 0
+    line["scan_ms"] = snapshot.search.projection.scan_ms if snapshot.search.projection is not None else 0.0
     clusters = snapshot.clusters
     line["clusters"] = None if clusters is None else {
         "count": len(clusters.offsets) - 1, "fit_s": round(clusters.fit_seconds, 1), "mib": round(clusters.nbytes / 2**20, 1),
