@@ -28,7 +28,7 @@ from flixrec.config import Settings
 from flixrec.embedding import Embedder, collection_name, load_embedder
 from flixrec.errors import FlixrecError, IndexNotBuilt, InvalidRequest, TitleNotFound
 from flixrec.explore import CATALOGUE_COLUMNS, SimilarityMap, SimilarView, catalogue_frame, filter_frame, project_2d
-from flixrec.index import IndexLocation, VectorIndex, has_snapshot, index_problems, load_snapshot
+from flixrec.index import IndexLocation, VectorIndex, index_problems, load_snapshot
 from flixrec.models import Filters, Match, RankingWeights, Recommendation, Title
 from flixrec.personal import PersonalRecommendations, recommend_for_seeds
 from flixrec.profiles import MATCH_COLUMNS, Profile, ProfileMatcher, ProfileRow, personal_request, read_export_files
@@ -92,6 +92,11 @@ class Resolution:
 log = logging.getLogger(__name__)
 STAMP_POLL_S = 1.0
 """How often a replica of a server index asks the catalogue database for the published stamp."""
+RELOAD_WAIT_S = 5.0
+"""How long after a new build's load began requests wait for it; later ones are answered from the build served
+until then (at 300k titles its ranking features take over a minute: docs/performance.md)."""
+RELOAD_RETRY_S = 30.0
+"""How long a build that failed to load is left before it is tried again (meanwhile the previous one answers)."""
 FRANCHISE_SHOWN = 50
 """The most franchise entries a page lists (James Bond has 24)."""
 
@@ -108,7 +113,7 @@ class FlixRec:
         self._recommender: Recommender | None = None
         self._search: TitleSearch | None = None
         self._stamp_seen: tuple[float, str | None] | None = None
-        self._loading: str | None = None
+        self._loading: tuple[str, float, threading.Event] | None = None  # a new build's load: stamp, began, ended
         self._built: dict[str, tuple[str | None, Any]] = {}  # name -> (build stamp, value): see _per_build
 
     # ---- lazily opened parts --------------------------------------------------------------------
@@ -144,18 +149,24 @@ class FlixRec:
             return self._embedder
 
     def _current_recommender(self) -> Recommender:
-        """The recommender over the latest completed build (reloads when the build stamp changed)."""
+        """The recommender over the latest completed build. A newly published build is loaded in the background
+        and served once ready: a request waits for it until RELOAD_WAIT_S after its load began, and is answered
+        from the build served until then after that (a large catalogue's ranking features take a minute)."""
         with self._lock:
             index = self.index
             stamp = self._published_stamp(index)
             if stamp is None:
                 raise IndexNotBuilt("the vector index has not finished building; run: python -m ingest embed")
             current = self._recommender
-            if current is not None and current.snapshot.stamp != stamp and index.remote and not has_snapshot(index, stamp):
-                self._load_in_background(index, stamp)  # reading Chroma takes a while: serve the previous build
-                return current
-            if current is None or current.snapshot.stamp != stamp:
+            if current is None:  # nothing to serve meanwhile
                 self._install(load_snapshot(index))
+                assert self._recommender is not None
+                return self._recommender
+            if current.snapshot.stamp == stamp:
+                return current
+            began, loaded = self._load_in_background(index, stamp)
+        loaded.wait(max(0.0, began + RELOAD_WAIT_S - time.monotonic()))
+        with self._lock:
             assert self._recommender is not None
             return self._recommender
 
@@ -173,24 +184,35 @@ class FlixRec:
         self._recommender = Recommender(self.catalog, snapshot, self.encode_query, self.settings.ranking)
         self._search = None
 
-    def _load_in_background(self, index: VectorIndex, stamp: str) -> None:
-        """Load the new build's snapshot in a thread and switch to it when ready (once per stamp)."""
-        if self._loading == stamp:
-            return
-        self._loading = stamp
+    def _load_in_background(self, index: VectorIndex, stamp: str) -> tuple[float, threading.Event]:
+        """Load a new build in a thread (its snapshot, ranking features and name search) and switch to it when
+        ready, once per stamp; returns when the load began and the event set when it ended."""
+        if self._loading is not None and self._loading[0] == stamp:
+            _, began, ended = self._loading
+            if not ended.is_set() or time.monotonic() - began < RELOAD_RETRY_S:
+                return began, ended
+        began, ended = time.monotonic(), threading.Event()
+        self._loading = (stamp, began, ended)
 
         def load() -> None:
+            loaded: tuple[Recommender, TitleSearch] | None = None
             try:
-                snapshot = load_snapshot(index)
-            except FlixrecError as exc:  # the next query tries again; meanwhile the previous build is served
+                recommender = Recommender(self.catalog, load_snapshot(index), self.encode_query, self.settings.ranking)
+                recommender.features  # noqa: B018  (the slow part, done before any request needs it)
+                loaded = recommender, TitleSearch(self.catalog)
+            except FlixrecError as exc:  # tried again after RELOAD_RETRY_S; meanwhile the previous build is served
                 log.warning("could not load build %s: %s", stamp, exc)
-                snapshot = None
-            with self._lock:
-                if snapshot is not None and (self._recommender is None or self._recommender.snapshot.stamp != snapshot.stamp):
-                    self._install(snapshot)
-                self._loading = None
+            finally:
+                with self._lock:
+                    current = self._recommender
+                    if loaded is not None:
+                        if current is None or current.snapshot.stamp != loaded[0].snapshot.stamp:
+                            self._recommender, self._search = loaded
+                        self._loading = None  # a failed load stays noted until RELOAD_RETRY_S
+                ended.set()
 
         threading.Thread(target=load, name=f"flixrec-load-{stamp[:8]}", daemon=True).start()
+        return began, ended
 
     def ready(self) -> str:
         """Load the catalogue and the published build now (a replica's start-up); returns the build's stamp."""

@@ -6,7 +6,9 @@ Real SQLite catalogues and Chroma directories over the small hand-written catalo
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from flixrec.errors import (
 from flixrec.index import VectorIndex, index_problems, load_snapshot, read_snapshot, snapshot_dir
 from flixrec.models import Filters
 from flixrec.redact import redact_text, redact_url
+from flixrec import service
 from flixrec.service import FlixRec
 from flixrec.validation import MAX_K
 from ingest.embed import build_index, repair_index
@@ -108,6 +111,39 @@ def test_a_build_that_stopped_before_publishing_is_reported_and_republished(home
     assert not FlixRec(home).status().in_agreement
     summary = build_index(Catalog.open(home.database_url), index, use_embedder)
     assert summary.embedded == 0 and index.stamp() != stamp and index_problems(index) == []
+
+
+# ---- a new build that loads slowly (a large catalogue's ranking features) ---------------------------
+
+def test_requests_are_answered_from_the_served_build_while_a_new_one_loads(home, use_embedder, monkeypatch):
+    """A new build is loaded in the background: requests wait for it only until RELOAD_WAIT_S after its load began
+    (at 300k titles its ranking features take over a minute), then the build served until then answers them; the
+    new build is served once loaded, and a build that loads within the wait is served at once."""
+    app = FlixRec(home, embedder=use_embedder)
+    first = app.build_stamp()
+    assert len(app.similar_titles(SEED, k=5)) == 5
+    catalog = Catalog.open(home.database_url)
+    moon = dataclasses.replace(SMALL_TITLES[0], title_id="small-movie-moon", title="Moon Harvest", trakt_id=None,
+                               overview="Astronauts farm potatoes in a dome on the Moon to survive a long winter.")
+    catalog.upsert_titles([moon])
+    build_index(catalog, _index(home), use_embedder)
+    second = _index(home).stamp()
+    assert second != first
+
+    monkeypatch.setattr(service, "RELOAD_WAIT_S", 0.0)  # as if the load took longer than the wait
+    assert app.build_stamp() == first  # answered at once, from the build already served
+    assert len(app.similar_titles(SEED, k=5)) == 5
+    deadline = time.monotonic() + 60
+    while app.build_stamp() != second and time.monotonic() < deadline:
+        assert len(app.similar_titles(SEED, k=5)) == 5
+        time.sleep(0.02)
+    assert app.build_stamp() == second
+    assert [m.title.title_id for m in app.search_titles("Moon Harvest")][:1] == [moon.title_id]  # its name search too
+
+    monkeypatch.setattr(service, "RELOAD_WAIT_S", 60.0)
+    catalog.upsert_titles([dataclasses.replace(moon, title_id="small-movie-moon-2", title="Moon Harvest II")])
+    build_index(catalog, _index(home), use_embedder)
+    assert app.build_stamp() == _index(home).stamp() != second  # loaded within the wait: served at once
 
 
 # ---- defect 8: garbage ledger, catalogue, chroma.sqlite3 -------------------------------------------
