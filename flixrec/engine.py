@@ -55,6 +55,10 @@ ITEM_SHORTLIST_CHOICES = (256, 512) + SHORTLIST_CHOICES
 ITEM_PREFILTER_CHOICES = (2048, 4096) + PREFILTER_CHOICES
 ITEM_K = 40
 """Item queries are calibrated for this many neighbours (similar_titles fetches k + 16 for franchises)."""
+SIZE_LEVELS = (0.15, 0.6)
+"""Filter shares the item sizes are calibrated for too (random filters of that share). Where fewer rows pass, the
+filtered top k are fewer rows deep among the passing ones, so smaller sizes reach the recall; a query takes the
+sizes of the smallest level at or above its share (docs/performance.md, "Sizes per filter share")."""
 CALIBRATION_RECALL = 0.995
 """A projection is used only with a shortlist whose recall@20 on sample queries reaches this."""
 EXACT_ROWS = 2_048
@@ -81,14 +85,19 @@ class Projection:
     item_prefilter: int = 0
     codes: ProjectedCodes | None = None  # int8 codes of head and tail, derived from them when not given
     scan_ms: float = 0.0  # measured ms of the first stage over every row (`measure_scan`); 0: not measured
+    item_levels: tuple[tuple[float, int, int], ...] = ()  # (share, shortlist, prefilter) of item queries per SIZE_LEVELS
 
     def __post_init__(self) -> None:
         if self.codes is None:
             object.__setattr__(self, "codes", ProjectedCodes.of(self.head, self.tail))
 
-    def sizes(self, item: bool, k: int) -> tuple[int, int]:
-        """(shortlist, prefilter) for a query: item queries sit on the data and need smaller ones."""
+    def sizes(self, item: bool, k: int, share: float = 1.0) -> tuple[int, int]:
+        """(shortlist, prefilter) for a query: item queries sit on the data and need smaller ones, the smaller
+        the share of rows passing its filter (within 1% counts as the level: the seed itself is excluded)."""
         if item and self.item_shortlist and k <= ITEM_K:
+            for level, shortlist, prefilter in self.item_levels:
+                if share <= level * 1.01:
+                    return shortlist, prefilter
             return self.item_shortlist, self.item_prefilter
         return self.shortlist, self.prefilter
 
@@ -109,9 +118,10 @@ class Projection:
             block = matrix[start : start + 65_536] @ basis
             head[start : start + 65_536], tail[start : start + 65_536] = block[:, :split], block[:, split:]
         projection = cls(basis, head, tail)
-        (shortlist, prefilter), (item_shortlist, item_prefilter) = calibrate(matrix, projection, seed=seed)
+        (shortlist, prefilter), (item_shortlist, item_prefilter), levels = calibrate(matrix, projection, seed=seed)
         projection = dataclasses.replace(projection, shortlist=shortlist, prefilter=prefilter,
-                                         item_shortlist=item_shortlist, item_prefilter=item_prefilter)
+                                         item_shortlist=item_shortlist, item_prefilter=item_prefilter,
+                                         item_levels=levels)
         if n < SCAN_SPLIT_ROWS:
             return projection  # codes this small stay in the CPU caches, where the cost model holds
         return dataclasses.replace(projection, scan_ms=projection.measure_scan(seed=seed))
@@ -151,9 +161,10 @@ def sample_queries(matrix: np.ndarray, count: int, rng: np.random.Generator) -> 
 
 
 def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: int = 20, seed: int = 0,
-              item_queries: int = 96) -> tuple[tuple[int, int], tuple[int, int]]:
+              item_queries: int = 96) -> tuple[tuple[int, int], tuple[int, int], tuple[tuple[float, int, int], ...]]:
     """(shortlist, prefilter) for any query and for item queries: the sizes of least estimated cost
-    (`stage_cost`) whose recall reaches CALIBRATION_RECALL; (0, 0) when none does.
+    (`stage_cost`) whose recall reaches CALIBRATION_RECALL; (0, 0) when none does. Then the item sizes per
+    filter share (SIZE_LEVELS, random filters; a level whose sizes cost no less there is left out).
 
     Any query: half the queries are stored rows, half are rows pushed off the data by noise (like
     free-text queries), recall@k. Item queries: stored rows' ITEM_K nearest other rows (the row itself
@@ -163,39 +174,60 @@ def calibrate(matrix: np.ndarray, projection: Projection, queries: int = 48, k: 
     """
     n, d = matrix.shape
     if n <= max(k, ITEM_K):
-        return (SHORTLIST, 0), (0, 0)
+        return (SHORTLIST, 0), (0, 0), ()
     vectors = sample_queries(matrix, queries, np.random.default_rng(seed + 1))
     head_rank, full_rank = _projected_ranks(matrix, projection, vectors, k, exclude=None)
     tail_dims = projection.tail.shape[1]
     general = _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, SHORTLIST_CHOICES, PREFILTER_CHOICES)
     if not general[0]:
-        return general, (0, 0)
+        return general, (0, 0), ()
     items = np.sort(np.random.default_rng(seed + 2).choice(n, size=min(n, item_queries), replace=False))
-    head_rank, full_rank = _projected_ranks(matrix, projection, np.asarray(matrix[items], dtype=np.float32), ITEM_K,
-                                            exclude=items)
-    return general, _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, ITEM_SHORTLIST_CHOICES, ITEM_PREFILTER_CHOICES)
+    item_vectors = np.asarray(matrix[items], dtype=np.float32)
+    head_rank, full_rank = _projected_ranks(matrix, projection, item_vectors, ITEM_K, exclude=items)
+    item = _cheapest_sizes(head_rank, full_rank, n, d, tail_dims, ITEM_SHORTLIST_CHOICES, ITEM_PREFILTER_CHOICES)
+    levels: list[tuple[float, int, int]] = []
+    for level in SIZE_LEVELS if item[0] else ():
+        keep = np.random.default_rng(seed + 4).random(n) < level
+        passing = int(keep.sum())
+        if passing <= 4 * ITEM_K:
+            continue
+        head_rank, full_rank = _projected_ranks(matrix, projection, item_vectors, ITEM_K, exclude=items, keep=keep)
+        sizes = _cheapest_sizes(head_rank, full_rank, passing, d, tail_dims, ITEM_SHORTLIST_CHOICES,
+                                ITEM_PREFILTER_CHOICES)
+        cost = [stage_cost(passing, d, tail_dims, shortlist, prefilter if prefilter < passing else 0)
+                for shortlist, prefilter in (sizes, item)]
+        if sizes[0] and cost[0] < cost[1]:
+            levels.append((level, *sizes))
+    return general, item, tuple(levels)
 
 
 def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.ndarray, k: int,
-                     exclude: np.ndarray | None, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+                     exclude: np.ndarray | None, block: int = 16,
+                     keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Head-score and projected-score ranks of each query's exact top k rows (`exclude[i]`: a row that
-    query i must not count, itself)."""
+    query i must not count, itself; `keep`: a filter, the top k and the ranks among the rows it keeps)."""
     split = projection.head.shape[1]
     assert projection.codes is not None
     head_codes, tail_codes = projection.codes.dequantized()  # the values the stages rank by
+    kept = None if keep is None else np.flatnonzero(keep)
+    if kept is not None:  # only the kept rows are scored and ranked
+        head_codes, tail_codes = head_codes[kept], tail_codes[kept]
+    rows = len(matrix) if kept is None else len(kept)
     head_ranks, full_ranks = [], []
     for start in range(0, len(vectors), block):
         part = vectors[start : start + block]
-        exact = np.empty((len(part), len(matrix)), dtype=np.float32)
-        for row in range(0, len(matrix), 65_536):  # blocks: a memory-mapped matrix is not read in one go
-            exact[:, row : row + 65_536] = part @ np.asarray(matrix[row : row + 65_536]).T
+        exact = np.empty((len(part), rows), dtype=np.float32)
+        for row in range(0, rows, 65_536):  # blocks: a memory-mapped matrix is not read in one go
+            vectors_read = matrix[row : row + 65_536] if kept is None else matrix[kept[row : row + 65_536]]
+            exact[:, row : row + 65_536] = part @ np.asarray(vectors_read).T
         reduced = part @ projection.basis
         head = reduced[:, :split] @ head_codes.T
         full = head + reduced[:, split:] @ tail_codes.T
         for i in range(len(part)):
             if exclude is not None:
-                skip = exclude[start + i]
-                exact[i, skip] = head[i, skip] = full[i, skip] = -np.inf
+                skip = exclude[start + i] if kept is None else np.searchsorted(kept, exclude[start + i])
+                if kept is None or (skip < len(kept) and kept[skip] == exclude[start + i]):
+                    exact[i, skip] = head[i, skip] = full[i, skip] = -np.inf
             top = np.argpartition(-exact[i], k)[:k]
             head_ranks.append((head[i][None, :] > head[i, top][:, None]).sum(axis=1))
             full_ranks.append((full[i][None, :] > full[i, top][:, None]).sum(axis=1))
@@ -277,7 +309,8 @@ class VectorSearch:
             walk = self.graph.setting(item, k, passing / n)
             if self.mode == "graph":
                 return "graph", walk[0] if walk else max(4 * k, 64)
-            scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing, *self.projection.sizes(item, k))
+            scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing,
+                                  *self.projection.sizes(item, k, passing / n))
             if walk is not None and walk[1] < scan:
                 return "graph", walk[0]
         if self.clusters is None:
@@ -295,7 +328,8 @@ class VectorSearch:
         head_dims, tail_dims = self.projection.head.shape[1], self.projection.tail.shape[1]
         clustered = clustered_cost(n, self.matrix.shape[1], head_dims, tail_dims, len(self.clusters.offsets) - 1,
                                    passing / n, *setting)
-        scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing, *self.projection.sizes(item, k))
+        scan = scan_plan_cost(self.projection, n, self.matrix.shape[1], passing,
+                              *self.projection.sizes(item, k, passing / n))
         return ("clustered", setting) if clustered < scan else (method, None)
 
     def top_k(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
@@ -359,7 +393,8 @@ class VectorSearch:
         else:
             head = self._head_scores(reduced[:split])
         mask = None if gather else keep  # which head entries may be chosen
-        shortlist, prefilter = projection.sizes(item, k) if self.mode == "auto" else (self.shortlist, projection.prefilter)
+        shortlist, prefilter = (projection.sizes(item, k, passing / len(self.matrix)) if self.mode == "auto"
+                                else (self.shortlist, projection.prefilter))
         size = min(max(shortlist, k), passing)
         if prefilter and shortlist < prefilter < passing:
             best = _top_indices(head, prefilter, mask)

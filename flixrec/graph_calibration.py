@@ -46,8 +46,8 @@ def calibrate_graph(matrix: np.ndarray, projection, graph: NeighbourGraph, seed:
         for kind, k in KINDS.items():
             vectors, exclude, truth = ((general, None, truths["any"]) if kind == "any"
                                        else (item_vectors, items, truths["item"]))
-            scan_ms = (scan_plan_cost(projection, n, d, passing, *projection.sizes(kind != "any", k)) if against_scan
-                       else np.inf)
+            scan_ms = (scan_plan_cost(projection, n, d, passing, *projection.sizes(kind != "any", k, passing / n))
+                       if against_scan else np.inf)
             settings.setdefault(kind, []).append(
                 _narrowest_width(matrix, projection, graph, vectors, exclude, truth[:, :k], k, keep, scan_ms))
     return settings

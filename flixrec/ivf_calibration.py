@@ -78,7 +78,7 @@ def calibrate_clusters(matrix: np.ndarray, projection, clusters: Clusters, assig
     for kind, levels in found.items():
         settings[kind] = []
         for level in LEVELS:
-            sizes = projection.sizes(kind != "any", ITEM_K if kind == "item_wide" else k)
+            sizes = projection.sizes(kind != "any", ITEM_K if kind == "item_wide" else k, level)
             scan = scan_plan_cost(projection, n, d, int(level * n), *sizes) if against_scan else float("inf")
             best: tuple[float, Setting] | None = None
             for fraction, parts in levels[level].items():

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, Projection, VectorSearch, _cheapest_sizes
+from flixrec.engine import (ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, SIZE_LEVELS, Projection, VectorSearch,
+                            _cheapest_sizes)
 from flixrec.plan_cost import stage_cost
 from flixrec.errors import TitleNotFound
 from flixrec.graph import KINDS as GRAPH_KINDS
@@ -31,6 +32,7 @@ from flixrec.index import (
     snapshot_dir,
     snapshot_from_chroma,
     snapshot_root,
+    write_snapshot,
 )
 from flixrec.models import Filters, RankingWeights, Title
 from flixrec.recommend import Recommender
@@ -296,6 +298,44 @@ def test_item_queries_get_their_own_calibrated_sizes_and_keep_the_recall():
     assert search.last_plan.candidates >= projection.shortlist
     search.top_k(rows[0], ITEM_K + 1, item=True)  # more neighbours than items were calibrated for
     assert search.last_plan.candidates >= projection.shortlist
+
+
+def test_item_sizes_are_calibrated_per_filter_share_and_keep_the_recall(tmp_path):
+    """Where a filter passes fewer rows, the exact top k rank differently among the passing ones: the item sizes are
+    calibrated again per SIZE_LEVELS share (kept where they cost less there), a query takes the sizes of the
+    smallest level at or above its share (recall kept against exact), and the levels are kept with the snapshot."""
+    rng = np.random.default_rng(2)
+    n = 60_000
+    rows = rng.standard_normal((3000, 64))[rng.integers(0, 3000, n)] + 0.5 * rng.standard_normal((n, 64))
+    rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    projection = Projection.fit(rows, dims=32)
+    levels = [level for level, _, _ in projection.item_levels]
+    assert levels and levels == sorted(levels) and set(levels) <= set(SIZE_LEVELS)
+    narrow, narrow_shortlist, narrow_prefilter = projection.item_levels[0]
+    assert narrow == min(SIZE_LEVELS) and (narrow_shortlist, narrow_prefilter) != projection.sizes(True, K)
+    assert projection.sizes(True, K, narrow) == (narrow_shortlist, narrow_prefilter)
+    assert projection.sizes(True, K, 1.0) == (projection.item_shortlist, projection.item_prefilter)
+    assert projection.sizes(False, K, narrow) == (projection.shortlist, projection.prefilter)  # free text: one size
+    search = VectorSearch(rows, np.arange(n), projection)
+    exact = VectorSearch(rows, np.arange(n), mode="exact")
+    recalls = []
+    for row in rng.choice(n, 40, replace=False):
+        keep = np.zeros(n, dtype=bool)
+        keep[rng.choice(n, int((narrow - 0.005) * n), replace=False)] = True
+        keep[row] = False
+        got, _ = search.top_k(rows[row], K, keep, item=True)
+        assert search.last_plan.method == "projected-gather"
+        assert search.last_plan.candidates == min(narrow_shortlist, int(keep.sum()))  # the level's shortlist
+        truth, _ = exact.top_k(rows[row], K, keep)
+        recalls.append(len(set(got.tolist()) & set(truth.tolist())) / K)
+    assert np.mean(recalls) >= 0.99
+
+    small = rows[:2000]
+    kept = dataclasses.replace(Projection.fit(small, dims=16), item_levels=((0.15, 256, 0), (0.6, 512, 2048)))
+    snapshot = IndexSnapshot.from_records([([f"t{i}" for i in range(len(small))], small, [{} for _ in small])])
+    index = VectorIndex.open(tmp_path / "index", "use-multilingual", dimension=64, create=True)
+    write_snapshot(index, "levels", dataclasses.replace(snapshot, projection=kept))
+    assert read_snapshot(index, "levels").projection.item_levels == kept.item_levels
 
 
 def test_a_reused_scan_answers_exactly_as_a_fresh_search_for_every_plan_order():

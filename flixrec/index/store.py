@@ -168,7 +168,7 @@ def write_snapshot(index: VectorIndex, stamp: str, snapshot: IndexSnapshot) -> P
             np.save(tmp / "basis.npy", projection.basis)
             sizes = {"shortlist": projection.shortlist, "prefilter": projection.prefilter,
                      "item_shortlist": projection.item_shortlist, "item_prefilter": projection.item_prefilter,
-                     "scan_ms": projection.scan_ms}
+                     "scan_ms": projection.scan_ms, "item_levels": [list(level) for level in projection.item_levels]}
             (tmp / "projection.json").write_text(json.dumps(sizes))
             snapshot.fit_clusters()
             if snapshot.clusters is not None and snapshot.clusters.enabled:
@@ -264,7 +264,9 @@ def _open_snapshot(directory: Path, stamp: str, search_mode: str, verify: bool) 
             projection = Projection(np.load(directory / "basis.npy"), np.load(directory / "head.npy", mmap_mode="r"),
                                     np.load(directory / "tail.npy", mmap_mode="r"), int(sizes["shortlist"]),
                                     int(sizes["prefilter"]), int(sizes.get("item_shortlist", 0)),
-                                    int(sizes.get("item_prefilter", 0)), codes, float(sizes.get("scan_ms", 0.0)))
+                                    int(sizes.get("item_prefilter", 0)), codes, float(sizes.get("scan_ms", 0.0)),
+                                    tuple((float(level), int(shortlist), int(prefilter))  # none: written before them
+                                          for level, shortlist, prefilter in sizes.get("item_levels", [])))
         clusters = Clusters.load(directory) if projection is not None else None  # None: written before them
         graph = NeighbourGraph.load(directory) if projection is not None else None
         with np.load(directory / "columns.npz") as archive:
