@@ -113,3 +113,16 @@ def test_no_filters_keep_every_title(titles):
         assert snapshot.mask(empty).all() and len(snapshot.mask(empty)) == len(titles)
         assert len(filter_frame(frame, empty)) == len(titles)
         assert empty is None or all(empty.accepts(t) for t in titles)
+
+
+def test_a_kept_mask_is_handed_out_fresh_so_a_caller_changing_it_changes_nothing_else():
+    """Masks of recent filters are kept (a visitor pages with the same filters): each caller gets its own copy."""
+    titles = [Title(f"t{i}", "movie", f"T{i}", "t", year=1990 + i) for i in range(20)]
+    snapshot = _snapshot(titles)
+    recent = Filters(year_min=2000)
+    first = snapshot.mask(recent)
+    assert first.flags.writeable and first.sum() == 10
+    first[:] = False  # what similar_titles does to the seed's row
+    again = snapshot.mask(recent)
+    assert again.sum() == 10 and again is not first
+    assert snapshot.mask(Filters(year_min=2005)).sum() == 5

@@ -9,6 +9,7 @@ in flixrec.index.store.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ from flixrec.engine import PROJECT_FROM_ROWS, Projection, VectorSearch
 from flixrec.graph import GRAPH_FROM_ROWS, NeighbourGraph
 from flixrec.ivf import CLUSTER_FROM_ROWS, Clusters
 from flixrec.models import MEDIA_TYPES, NUMERIC_FIELDS, Filters
+
+MASKS_KEPT = 16
+"""Filter masks a snapshot keeps (n bytes each: 300 KB at 300k titles)."""
 
 Records = Iterable[tuple[Sequence[str], np.ndarray, Sequence[dict[str, Any]]]]
 """Pages of (ids, vectors, metadatas), as Chroma returns them and as a snapshot is built from."""
@@ -64,6 +68,7 @@ class IndexSnapshot:
             self.projection = Projection.fit(self.matrix)
         self.search = VectorSearch(self.matrix, self.tie_rank, self.projection, mode=self.search_mode,
                                    clusters=self.clusters, graph=self.graph)
+        self._kept_mask = functools.lru_cache(maxsize=MASKS_KEPT)(self._mask)
 
     def fit_clusters(self) -> None:
         """Fit the first stages beyond the scan when the index is large and the projection calibrated:
@@ -147,10 +152,16 @@ class IndexSnapshot:
         return None if row is None else self.matrix[row]
 
     def mask(self, filters: Filters | None) -> np.ndarray:
-        """Boolean rows that pass the filters (same semantics as `Filters.accepts`, tests/test_filters.py)."""
-        keep = np.ones(len(self.ids), dtype=bool)
+        """Boolean rows that pass the filters (same semantics as `Filters.accepts`, tests/test_filters.py), a
+        fresh array the caller may change. The last MASKS_KEPT filters' masks are kept: a visitor or an API
+        client pages and browses with the same filters, and at 300k titles a mask costs 0.4-1 ms to compute."""
         if filters is None or filters.is_empty():
-            return keep
+            return np.ones(len(self.ids), dtype=bool)
+        return self._kept_mask(filters).copy()
+
+    def _mask(self, filters: Filters) -> np.ndarray:
+        """`mask`, computed (read-only: it is kept and shared)."""
+        keep = np.ones(len(self.ids), dtype=bool)
         with np.errstate(invalid="ignore"):  # NaN (unknown) compares False: it fails an active bound
             for name, op, bound in filters.bounds():
                 keep &= op(self.numeric[name], bound)
@@ -178,6 +189,7 @@ class IndexSnapshot:
             row = self.position(title_id)
             if row is not None:
                 keep[row] = False
+        keep.flags.writeable = False
         return keep
 
     def nearest(self, vector: np.ndarray, k: int, keep: np.ndarray | None = None, *,
