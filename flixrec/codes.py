@@ -12,19 +12,15 @@ the float32 vectors, so the float32 blocks need not be in memory to answer queri
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
-from flixrec.rescore import dot_rows
+from flixrec.rescore import SCAN_THREADS, dot_rows, pool
 
 TILE = 1024
 """Rows per tile of the head codes (one tile's scores fit in the first-level cache)."""
-SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
-"""Threads that share a full head scan (the compiled loop releases the GIL)."""
 SCAN_SPLIT_ROWS = 100_000
 """Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
 
@@ -71,7 +67,7 @@ class ProjectedCodes:
         out = np.empty(tiles * TILE, dtype=np.float32)
         parts = SCAN_THREADS if self.rows >= SCAN_SPLIT_ROWS else 1
         bounds = np.linspace(0, tiles, parts + 1).astype(int)
-        futures = [_pool().submit(self.scan_head, query, out, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+        futures = [pool().submit(self.scan_head, query, out, bounds[i], bounds[i + 1]) for i in range(1, parts)]
         self.scan_head(query, out, bounds[0], bounds[1])
         for future in futures:
             future.result()
@@ -96,23 +92,34 @@ class ProjectedCodes:
 
 def rows_at_least(values: np.ndarray, threshold: float, keep: np.ndarray | None) -> np.ndarray:
     """Ascending rows whose stage score reaches `threshold`, among `keep` when given: the stages' selection
-    in one pass (a comparison, a mask and `np.flatnonzero` read the scores three times)."""
-    out = np.empty(len(values) + 1, dtype=np.int64)
-    count = _rows_at_least(values, np.float32(threshold), keep if keep is not None else _ALL, keep is not None, out)
-    return out[:count]
+    in one pass (a comparison, a mask and `np.flatnonzero` read the scores three times), shared by
+    SCAN_THREADS threads when the scores are many."""
+    keep, threshold = (keep if keep is not None else _ALL), np.float32(threshold)
+    filtered = keep is not _ALL
+    if SCAN_THREADS == 1 or len(values) < SCAN_SPLIT_ROWS:
+        return _rows_at_least_part(values, threshold, keep, filtered, 0, len(values))
+    half = len(values) // 2
+    other = pool().submit(_rows_at_least_part, values, threshold, keep, filtered, half, len(values))
+    first = _rows_at_least_part(values, threshold, keep, filtered, 0, half)
+    return np.concatenate([first, other.result()])
+
+
+def _rows_at_least_part(values, threshold, keep, filtered, start, stop) -> np.ndarray:
+    """`rows_at_least` of rows [start, stop), into this thread's scratch (fresh pages cost more than the pass)."""
+    scratch = getattr(_scratch, "rows", None)
+    if scratch is None or len(scratch) < stop - start + 1:
+        scratch = _scratch.rows = np.empty(stop - start + 1, dtype=np.int64)
+    count = _rows_at_least(values[start:stop], threshold, keep[start:stop] if filtered else keep, filtered, scratch)
+    return scratch[:count] + start
+
+
+def strided_sample(values: np.ndarray, step: int, keep: np.ndarray | None) -> np.ndarray:
+    """Every `step`-th value, among `keep` when given (`values[::step][keep[::step]]` in one pass)."""
+    return _strided_sample(values, step, keep if keep is not None else _ALL, keep is not None)
 
 
 _ALL = np.ones(1, dtype=bool)
-_scan_pool: ThreadPoolExecutor | None = None
-_scan_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _scan_pool
-    with _scan_lock:
-        if _scan_pool is None:
-            _scan_pool = ThreadPoolExecutor(SCAN_THREADS - 1, thread_name_prefix="flixrec-scan")
-        return _scan_pool
+_scratch = threading.local()
 
 
 def _scores_of(codes: np.ndarray, scale: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -151,3 +158,14 @@ def _rows_at_least(values, threshold, keep, filtered, out):
         out[count] = i  # written always, kept when it passes: no branch to mispredict
         count += (values[i] >= threshold) & (not filtered or keep[i])
     return count
+
+
+@njit(cache=True, nogil=True)
+def _strided_sample(values, step, keep, filtered):
+    out = np.empty((values.shape[0] + step - 1) // step, dtype=values.dtype)
+    count = 0
+    for i in range(0, values.shape[0], step):
+        if not filtered or keep[i]:
+            out[count] = values[i]
+            count += 1
+    return out[:count]

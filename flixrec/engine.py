@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least
+from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least, strided_sample
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
 from flixrec.plan_cost import scan_plan_cost, scans_every_row, stage_cost
@@ -444,7 +444,7 @@ def _top_indices(values: np.ndarray, size: int, keep: np.ndarray | None = None) 
     if keep is None and size >= values.size:
         return np.arange(values.size)
     if values.size >= 8 * size:
-        sample = values[::16] if keep is None else values[::16][keep[::16]]
+        sample = strided_sample(values, 16, keep)
         rank = size // 16 + size // 64 + 8
         if rank < sample.size:
             threshold = np.partition(sample, sample.size - 1 - rank)[sample.size - 1 - rank]

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from flixrec import codes as codes_module
-from flixrec.codes import TILE, ProjectedCodes
+from flixrec.codes import SCAN_SPLIT_ROWS, TILE, ProjectedCodes, rows_at_least, strided_sample
 from flixrec.engine import Projection, VectorSearch
 from flixrec.plan_cost import scan_plan_cost
+from flixrec.rescore import SPLIT_BYTES, dot_rows
 
 
 def _block(rows: int, width: int, seed: int) -> np.ndarray:
@@ -126,3 +127,21 @@ def test_the_first_stage_is_measured_on_large_indexes_and_the_planner_weighs_it(
     assert scan_plan_cost(slow, 6000, 24, 6000, *sizes) - scan_plan_cost(large, 6000, 24, 6000, *sizes) == \
         pytest.approx(50.0 - large.scan_ms)
     assert scan_plan_cost(slow, 6000, 24, 600, *sizes) == scan_plan_cost(large, 6000, 24, 600, *sizes)  # a gather
+
+
+def test_large_gathers_and_selections_shared_by_two_threads_give_the_same_answers():
+    """A gather past SPLIT_BYTES and a selection over SCAN_SPLIT_ROWS scores are split between threads: the
+    answers are those of one pass (numpy's), in the same order."""
+    rng = np.random.default_rng(5)
+    matrix = rng.standard_normal((60_000, 64)).astype(np.float32)
+    rows = np.sort(rng.choice(len(matrix), 20_000, replace=False))
+    assert len(rows) * 64 * 4 >= SPLIT_BYTES
+    query = rng.standard_normal(64).astype(np.float32)
+    np.testing.assert_allclose(dot_rows(matrix, rows, query), matrix[rows] @ query, rtol=1e-4, atol=1e-4)
+    values = rng.standard_normal(SCAN_SPLIT_ROWS + 12_345).astype(np.float32)
+    keep = rng.random(len(values)) < 0.3
+    for threshold, mask in ((1.5, keep), (-0.2, None)):
+        expected = np.flatnonzero((values >= threshold) & (True if mask is None else mask))
+        np.testing.assert_array_equal(rows_at_least(values, threshold, mask), expected)
+        sample = values[::16] if mask is None else values[::16][mask[::16]]
+        assert strided_sample(values, 16, mask).tolist() == sample.tolist()
