@@ -17,7 +17,7 @@ import threading
 import numpy as np
 from numba import njit
 
-from flixrec.rescore import SCAN_THREADS, dot_rows, pool
+from flixrec.rescore import dot_rows, in_halves
 
 TILE = 1024
 """Rows per tile of the head codes (one tile's scores fit in the first-level cache)."""
@@ -60,17 +60,15 @@ class ProjectedCodes:
         return np.ascontiguousarray(head_query * self.head_scale, dtype=np.float32)
 
     def head_scores(self, head_query: np.ndarray) -> np.ndarray:
-        """Head scores of every row, the scan split across SCAN_THREADS threads when large (the caller
-        computes one part)."""
+        """Head scores of every row, the scan shared with the helper thread when large (`in_halves`)."""
         query = self.head_query(head_query)
         tiles = len(self.head_tiles)
         out = np.empty(tiles * TILE, dtype=np.float32)
-        parts = SCAN_THREADS if self.rows >= SCAN_SPLIT_ROWS else 1
-        bounds = np.linspace(0, tiles, parts + 1).astype(int)
-        futures = [pool().submit(self.scan_head, query, out, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-        self.scan_head(query, out, bounds[0], bounds[1])
-        for future in futures:
-            future.result()
+        if self.rows >= SCAN_SPLIT_ROWS:
+            half = tiles // 2
+            in_halves(lambda: self.scan_head(query, out, 0, half), lambda: self.scan_head(query, out, half, tiles))
+        else:
+            self.scan_head(query, out, 0, tiles)
         return out[: self.rows]
 
     def scan_head(self, query: np.ndarray, out: np.ndarray, first_tile: int, last_tile: int) -> None:
@@ -92,16 +90,15 @@ class ProjectedCodes:
 
 def rows_at_least(values: np.ndarray, threshold: float, keep: np.ndarray | None) -> np.ndarray:
     """Ascending rows whose stage score reaches `threshold`, among `keep` when given: the stages' selection
-    in one pass (a comparison, a mask and `np.flatnonzero` read the scores three times), shared by
-    SCAN_THREADS threads when the scores are many."""
+    in one pass (a comparison, a mask and `np.flatnonzero` read the scores three times), shared with the
+    helper thread when the scores are many (`in_halves`)."""
     keep, threshold = (keep if keep is not None else _ALL), np.float32(threshold)
     filtered = keep is not _ALL
-    if SCAN_THREADS == 1 or len(values) < SCAN_SPLIT_ROWS:
+    if len(values) < SCAN_SPLIT_ROWS:
         return _rows_at_least_part(values, threshold, keep, filtered, 0, len(values))
     half = len(values) // 2
-    other = pool().submit(_rows_at_least_part, values, threshold, keep, filtered, half, len(values))
-    first = _rows_at_least_part(values, threshold, keep, filtered, 0, half)
-    return np.concatenate([first, other.result()])
+    return np.concatenate(in_halves(lambda: _rows_at_least_part(values, threshold, keep, filtered, 0, half),
+                                    lambda: _rows_at_least_part(values, threshold, keep, filtered, half, len(values))))
 
 
 def _rows_at_least_part(values, threshold, keep, filtered, start, stop) -> np.ndarray:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flixrec.codes import SCAN_SPLIT_ROWS, SCAN_THREADS
+from flixrec.codes import SCAN_SPLIT_ROWS
+from flixrec.rescore import SCAN_THREADS
 
 if TYPE_CHECKING:
     from flixrec.engine import Projection

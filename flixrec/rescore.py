@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 from numba import njit
 
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
-"""Threads that share a full head scan or a large gather."""
-SPLIT_BYTES = 512 * 1024
-"""A gather reading at least this much is split between SCAN_THREADS threads (below, the hand-off costs more
-than it saves: docs/performance.md, "Gathers on two threads")."""
+"""Threads that share a full head scan or a large gather (this one and a helper)."""
+T = TypeVar("T")
+SPLIT_ROWS, SPLIT_BYTES = 1024, 512 * 1024
+"""A gather of at least this many rows and bytes is shared with the helper thread (below, the hand-off costs
+more than it saves: docs/performance.md, "Gathers on two threads")."""
 
 
 def dot_rows(matrix: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -32,27 +35,38 @@ def dot_rows(matrix: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndar
         return out
     matrix, rows = np.asarray(matrix), np.ascontiguousarray(rows, dtype=np.int64)
     query = np.ascontiguousarray(query, dtype=np.float32)
-    if SCAN_THREADS > 1 and len(rows) * matrix.shape[1] * matrix.itemsize >= SPLIT_BYTES:
+    if len(rows) >= SPLIT_ROWS and len(rows) * matrix.shape[1] * matrix.itemsize >= SPLIT_BYTES:
         half = len(rows) // 2
-        other = pool().submit(_dot_rows, matrix, rows[half:], query, out[half:])
-        _dot_rows(matrix, rows[:half], query, out[:half])
-        other.result()
+        in_halves(lambda: _dot_rows(matrix, rows[:half], query, out[:half]),
+                  lambda: _dot_rows(matrix, rows[half:], query, out[half:]))
     else:
         _dot_rows(matrix, rows, query, out)
     return out
 
 
 _pool_lock = threading.Lock()
-_scan_pool: ThreadPoolExecutor | None = None
+_helper: ThreadPoolExecutor | None = None
+_helper_free = threading.Semaphore(1)
 
 
-def pool() -> ThreadPoolExecutor:
-    """The threads (SCAN_THREADS - 1) that take a share of a scan or a gather beside the calling one."""
-    global _scan_pool
+def in_halves(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
+    """(first(), second()), `second` on the helper thread meanwhile when there is one and it is free: under
+    load, when other queries keep it busy, both halves run here rather than wait in its queue."""
+    global _helper
+    if SCAN_THREADS == 1 or not _helper_free.acquire(blocking=False):
+        return first(), second()
+
+    def helped() -> T:
+        try:
+            return second()
+        finally:
+            _helper_free.release()
+
     with _pool_lock:
-        if _scan_pool is None:
-            _scan_pool = ThreadPoolExecutor(max(1, SCAN_THREADS - 1), thread_name_prefix="flixrec-scan")
-        return _scan_pool
+        if _helper is None:
+            _helper = ThreadPoolExecutor(1, thread_name_prefix="flixrec-scan")
+    other = _helper.submit(helped)
+    return first(), other.result()
 
 
 @njit(cache=True, fastmath=True, nogil=True)
