@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
 
 from flixrec import codes as codes_module
+from flixrec import rescore
 from flixrec.codes import SCAN_SPLIT_ROWS, TILE, ProjectedCodes, rows_at_least, strided_sample
 from flixrec.engine import Projection, VectorSearch
 from flixrec.plan_cost import scan_plan_cost
@@ -145,3 +147,15 @@ def test_large_gathers_and_selections_shared_by_two_threads_give_the_same_answer
         np.testing.assert_array_equal(rows_at_least(values, threshold, mask), expected)
         sample = values[::16] if mask is None else values[::16][mask[::16]]
         assert strided_sample(values, 16, mask).tolist() == sample.tolist()
+
+
+def test_a_busy_helper_thread_leaves_both_halves_to_the_calling_thread():
+    """Under load the helper is busy with another query's half: a split then runs here, never waits in its queue."""
+    here = threading.get_ident()
+    assert rescore._helper_free.acquire(blocking=False)  # another query holds the helper
+    try:
+        assert rescore.in_halves(threading.get_ident, threading.get_ident) == (here, here)
+    finally:
+        rescore._helper_free.release()
+    first, second = rescore.in_halves(threading.get_ident, threading.get_ident)
+    assert first == here and (second != here) == (rescore.SCAN_THREADS > 1)
