@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from flixrec.engine import sample_queries
+from flixrec.projection_calibration import sample_queries
 from flixrec.plan_cost import scan_plan_cost
 from flixrec.graph import EF_CHOICES, GRAPH_RECALL, KINDS, LEVELS, NeighbourGraph, Setting
 from flixrec.rescore import dot_rows

@@ -7,15 +7,16 @@ probed. The setting (fraction of passing rows to see, prefilter, shortlist) of l
 (`clustered_cost`) whose recall@k reaches CLUSTER_RECALL is kept; a level where none does, or where
 none is estimated cheaper than the scan plans (plan_cost.scan_plan_cost), is off, and when every level is
 off no cluster files are written (no memory spent).
-The sample queries are the projection's (engine.calibrate): stored rows, rows pushed off the data by
-noise (free text), and stored rows with themselves excluded (similar titles).
+The sample queries are the projection's (projection_calibration.calibrate): stored rows, rows pushed off
+the data by noise (free text), and stored rows with themselves excluded (similar titles).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from flixrec.engine import CALIBRATION_RECALL, ITEM_K, sample_queries
+from flixrec.engine import CALIBRATION_RECALL, ITEM_K
+from flixrec.projection_calibration import sample_queries
 from flixrec.plan_cost import gather_cost, scan_cost, scan_plan_cost
 from flixrec.ivf import LEVELS, Clusters, Setting
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from flixrec.catalog import Catalog
-from flixrec.engine import (ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, SIZE_LEVELS, Projection, VectorSearch,
-                            _cheapest_sizes)
+from flixrec.engine import ITEM_K, PREFILTER_CHOICES, SHORTLIST_CHOICES, SIZE_LEVELS, Projection, VectorSearch
+from flixrec.projection_calibration import _cheapest_sizes
 from flixrec.plan_cost import stage_cost
 from flixrec.errors import TitleNotFound
 from flixrec.graph import KINDS as GRAPH_KINDS
