@@ -69,6 +69,15 @@ def in_halves(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
     return first(), other.result()
 
 
+def _forget_helper() -> None:
+    """In a forked child (the API's workers): the helper thread stayed in the parent, so a new one starts on use."""
+    global _helper, _helper_free, _pool_lock
+    _helper, _helper_free, _pool_lock = None, threading.Semaphore(1), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_helper)
+
+
 @njit(cache=True, fastmath=True, nogil=True)
 def _dot_rows(matrix, rows, query, out):
     width = matrix.shape[1]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
 import threading
 
 import numpy as np
@@ -159,3 +161,20 @@ def test_a_busy_helper_thread_leaves_both_halves_to_the_calling_thread():
         rescore._helper_free.release()
     first, second = rescore.in_halves(threading.get_ident, threading.get_ident)
     assert first == here and (second != here) == (rescore.SCAN_THREADS > 1)
+
+
+def test_a_forked_child_starts_its_own_helper_thread():
+    """The API forks its workers after loading: a split in a child must not wait on the parent's helper thread."""
+    rescore.in_halves(threading.get_ident, threading.get_ident)  # the parent's helper exists
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        signal.alarm(30)  # a child waiting on a helper that is not there dies: the test fails, never hangs
+        try:
+            first, second = rescore.in_halves(threading.get_ident, threading.get_ident)
+            os.write(writer, b"ok" if first == threading.get_ident() else b"no")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    _, status = os.waitpid(child, 0)
+    assert status == 0 and os.read(reader, 2) == b"ok"
