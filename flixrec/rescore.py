@@ -5,7 +5,7 @@ The rows are read where they lie (the memory-mapped matrix) rather than copied o
 does: at 300k, 1,400 rows of 512 took 0.75 ms against 1.7 ms (docs/performance.md, "Int8 codes").
 Scores match numpy's to within float32 rounding (the sums run in another order); equal rows get equal
 scores, so ties still come back in tie-rank order. A large gather waits on memory more than on the core, so
-two threads share it (the compiled loop releases the GIL); the pool is the one the full scans use.
+two threads share it (the compiled loop releases the GIL), as they share the full scans (`in_halves`).
 """
 
 from __future__ import annotations
