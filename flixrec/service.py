@@ -3,9 +3,9 @@
 Its public methods are the core's boundary: k (1..MAX_K), ids, text and filters are checked once here
 (flixrec.validation), so a bad argument is an InvalidRequest or TitleNotFound, never a crash below.
 It opens the catalogue and the index lazily, loads the embedding model only when free text needs it,
-and reloads the index snapshot and name search when ingest completes a new build (build stamp). A
-replica of a server index (FLIXREC_CHROMA_URL) reads the stamp from the catalogue database at most once
-a second, and loads a new build in the background while it keeps serving the previous one.
+and loads each new build ingest completes (build stamp: snapshot, ranking features, name search) in the
+background while it keeps serving the previous one (RELOAD_WAIT_S). A replica of a server index
+(FLIXREC_CHROMA_URL) reads the stamp from the catalogue database at most once a second.
 The API's server forks its workers after loading one (release_connections, after_fork). Over 400 lines:
 it is the core's whole boundary, one method per thing an edge asks for.
 """
