@@ -52,14 +52,19 @@ MISSING_DEBS = $(strip $(if $(wildcard /usr/bin/chromium),,chromium) \
 system-deps:
 	@$(if $(MISSING_DEBS),apt-get update && apt-get install -y --no-install-recommends $(MISSING_DEBS),true)
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), a file at a time, in the order conftest.py gives the files
+# (the demo catalogue's build first). `pytest tests/test_x.py` alone runs in one process.
+TEST_WORKERS ?= 2
+PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 # The whole suite (CI: .ci/run): demo catalogue, PostgreSQL, Chromium, both models.
 test: install-dev system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 # The fast tier (< 1 min on 2 cores): its tests need no network, apt or demo download (small catalogues they make).
 FAST_TIER = not demo and not postgres and not servers and not browser and not slow
 test-fast: install-dev
-	$(PY) -m pytest -m "$(FAST_TIER)"
+	$(PY) -m pytest $(PARALLEL) -m "$(FAST_TIER)"
 
 # The benches' own tools: wrk (bench/api_load.py drives the REST API with it, from Debian) and the peers
 # bench/similar.py races (bench/requirements.txt: FAISS, hnswlib; never the app's requirements).

@@ -9,7 +9,10 @@ demo catalogue, PostgreSQL, a browser, nor is marked slow.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,12 +55,32 @@ def make_settings(home: Path, model: str = "use-multilingual", **extra: str) -> 
                                   "FLIXREC_MODEL": model, **extra})
 
 
+def run_shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory every process of this run sees: under pytest-xdist (`make test`) the workers' common
+    base directory, else this session's."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def run_lock(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Held by one process of this run at a time (the others wait): work done once for all workers."""
+    shared = run_shared_dir(tmp_path_factory)
+    with open(shared / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield shared
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def demo_reports():
+def demo_reports(tmp_path_factory: pytest.TempPathFactory):
     """The parsed demo catalogue (TMDB-5000 + anime), fetched once into the shared cache."""
     from ingest.demo import iter_demo_reports
 
-    return {r.source: r for r in iter_demo_reports(SHARED_DOWNLOADS)}
+    with run_lock(tmp_path_factory, "demo-downloads"):  # one worker downloads, the others read its files
+        return {r.source: r for r in iter_demo_reports(SHARED_DOWNLOADS)}
 
 
 @pytest.fixture(scope="session")
@@ -85,12 +108,19 @@ def build_home(home: Path, model: str, embedder: Embedder, titles) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory, demo_reports, use_embedder) -> Settings:
-    """Settings of a home holding the whole demo catalogue, embedded with the default model."""
+def demo_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a home holding the whole demo catalogue, embedded with the default model: built once per
+    run by the first worker that needs it (the others wait for it), then read by all of them."""
     if PREBUILT_DEMO_HOME:
         return make_settings(Path(PREBUILT_DEMO_HOME), "use-multilingual")
-    titles = [t for r in demo_reports.values() for t in r.titles]
-    return build_home(tmp_path_factory.mktemp("demo-home"), "use-multilingual", use_embedder, titles)
+    with run_lock(tmp_path_factory, "demo-home") as shared:
+        home, built = shared / "demo-home", shared / "demo-home.built"
+        if not built.exists():
+            shutil.rmtree(home, ignore_errors=True)  # a build that died half-way starts again
+            titles = [t for r in request.getfixturevalue("demo_reports").values() for t in r.titles]
+            build_home(home, "use-multilingual", request.getfixturevalue("use_embedder"), titles)
+            built.touch()
+    return make_settings(home, "use-multilingual")
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +191,12 @@ TIER_FIXTURES = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark each test by what it needs: the demo catalogue (`demo`) or a PostgreSQL server (`postgres`)."""
+    """Mark each test by what it needs: the demo catalogue (`demo`) or a PostgreSQL server (`postgres`).
+
+    Then order the files for the workers (`make test` runs them on pytest-xdist, a file at a time): the
+    first file that needs the demo catalogue first, so its build starts at once, then the files that do
+    not need it, and the other demo files last, by when the catalogue is built.
+    """
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for marker, fixtures in TIER_FIXTURES.items():
@@ -170,6 +205,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("any_catalog") == "postgres":
             item.add_marker("postgres")
+    demo_files = list(dict.fromkeys(item.path for item in items if item.get_closest_marker("demo")))
+    order = {path: (0 if i == 0 else 2) for i, path in enumerate(demo_files)}
+    items.sort(key=lambda item: order.get(item.path, 1))  # stable: the order within a file is kept
 
 
 @pytest.fixture
