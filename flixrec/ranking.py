@@ -81,8 +81,16 @@ def match_label(score: float) -> str:
     return next(label for threshold, label in MATCH_LABELS if score >= threshold)
 
 
+FEATURE_FIELDS = ("media_type", "title", "original_title", "aliases", "keywords", "source", "tmdb_id")
+"""The fields of a Title (besides its id and people) that TitleFeatures and franchise_record read: all the
+catalogue is asked for when the features are built."""
+
+
 class TitleFeatures:
-    """Keyword and people vectors, names and franchise indexes of every indexed title, row-aligned with a snapshot."""
+    """Keyword and people vectors, names and franchise indexes of every indexed title, row-aligned with a snapshot.
+
+    `titles` need only FEATURE_FIELDS and their people (Catalog.iter_titles(fields=FEATURE_FIELDS)).
+    """
 
     def __init__(self, snapshot: IndexSnapshot, titles: Iterable[Title]):
         self.snapshot = snapshot

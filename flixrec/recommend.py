@@ -16,7 +16,7 @@ from flixrec.catalog import Catalog
 from flixrec.errors import IndexNotBuilt, TitleNotFound
 from flixrec.index.snapshot import IndexSnapshot
 from flixrec.models import Filters, Reason, Recommendation, Title
-from flixrec.ranking import VECTOR_CANDIDATES, RankingWeights, TitleFeatures, corrects_crowding, match_label
+from flixrec.ranking import FEATURE_FIELDS, VECTOR_CANDIDATES, RankingWeights, TitleFeatures, corrects_crowding, match_label
 
 AVOID_WEIGHT = 0.5
 """How strongly a title's closeness to an avoided title lowers its multi-seed score (see recommend_for)."""
@@ -43,7 +43,7 @@ class Recommender:
         """Keyword, people and franchise indexes of every title (read from the catalogue once per build)."""
         with self._features_lock:
             if self._features is None:
-                self._features = TitleFeatures(self.snapshot, self.catalog.iter_titles(with_people=True))
+                self._features = TitleFeatures(self.snapshot, self.catalog.iter_titles(with_people=True, fields=FEATURE_FIELDS))
             return self._features
 
     def _seed_vector(self, title_id: str) -> tuple[Title, np.ndarray]:

@@ -360,3 +360,20 @@ def test_another_franchise_lists_two_entries_before_the_other_titles_and_the_res
     monkeypatch.setattr(ranking, "OTHER_FRANCHISE_ENTRIES", 2)
     shown = [r.title.title_id for r in app.similar_titles("m-8", k=7)]  # every title but the seed
     assert len(shown) == 7 and set(renamed) <= set(shown)  # exactly k whenever k pass: held back, not dropped
+
+
+def test_features_from_the_fields_they_read_equal_those_from_whole_titles(app):
+    """The features are built from a lean read of the catalogue (FEATURE_FIELDS): nothing they use is left out."""
+    recommender = app._current_recommender()
+    catalog, snapshot = recommender.catalog, recommender.snapshot
+    whole = ranking.TitleFeatures(snapshot, catalog.iter_titles(with_people=True))
+    lean = ranking.TitleFeatures(snapshot, catalog.iter_titles(with_people=True, fields=ranking.FEATURE_FIELDS))
+    for name in ("keywords", "directors", "cast", "crew"):
+        assert (getattr(whole, name) != getattr(lean, name)).nnz == 0, name
+    assert whole.person_names == lean.person_names and whole.crew_ids == lean.crew_ids
+    assert np.array_equal(whole._prominence, lean._prominence)
+    ids = [str(i) for i in snapshot.ids]
+    assert any(whole.franchise_of(i) for i in ids)  # the catalogue has franchises to find
+    assert all(whole.franchise_of(i) == lean.franchise_of(i) for i in ids)
+    one = next(t for t in catalog.iter_titles(fields=ranking.FEATURE_FIELDS) if t.keywords)
+    assert one.overview is None and one.genres == () and one.title  # the other fields are left empty
