@@ -1,7 +1,8 @@
 """Shared fixtures: real SQLite files, real Chroma directories, the real packaged models, the real demo data.
 
 The demo packages are downloaded once into ~/.cache/flixrec/downloads (outside the repo) and reused.
-The full demo catalogue is built and embedded once per session with the default model (`demo_settings`);
+The full demo catalogue is built and embedded once per run with the default model (`demo_settings`; under
+pytest-xdist by the first worker that needs it);
 the fast tier uses `small_home`, a few dozen hand-written titles, instead. Tests are put in tiers by the
 fixtures they use (`pytest_collection_modifyitems` below): `make test-fast` runs what needs neither the
 demo catalogue, PostgreSQL, a browser, nor is marked slow.

@@ -98,6 +98,16 @@ def browser_page(server):
             browser.close()
 
 
+RANKED_CARDS_RATED_7_OR_MORE = """() => {
+    const ranked = [...document.querySelectorAll('.fx-card')].filter(card => card.querySelector('.fx-score'));
+    return ranked.length > 0 && ranked.every(card => {
+        const rating = card.innerText.match(/★ (\\d+(?:\\.\\d)?)/);
+        return rating && parseFloat(rating[1]) >= 7;
+    });
+}"""
+"""True once every ranked result on the page is rated 7 or more (the similar titles' cards carry a score)."""
+
+
 def settle(page, text: str) -> None:
     """Wait until `text` is on the page and the script has finished its run (no sleeps)."""
     page.get_by_text(text).first.wait_for(state="visible")
@@ -156,6 +166,7 @@ def test_search_pick_filter_switch_pages(browser_page, server):
     page.wait_for_function("() => window.location.search.includes('rating=7')")  # the bound widget's parameter
     page.wait_for_timeout(500)  # the key presses' reruns are quick now (cached views): let the last one start
     settle(page, "Filtered by the sidebar")
+    page.wait_for_function(RANKED_CARDS_RATED_7_OR_MORE)  # the server has run with the last value, not only the URL
     assert "title=tmdb-movie-268" in page.url
     assert page.get_by_text("Batman (1989)").count() >= 1  # the seed survived its own filter
 
