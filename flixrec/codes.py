@@ -2,9 +2,9 @@
 
 Each projected column gets one scale (its largest magnitude maps to 127), so a code times its column's
 scale is the projected value to within half a step. On the 300k bench the ranks the stages use did not
-move (docs/performance.md, "Int8 codes"). The head block is kept twice: in tiles of TILE rows, column
-after column, so the full scan runs down contiguous columns (vectorised across rows), and row after row
-for the plans that gather the passing rows; the tail block row after row, for the few rows stage 2
+move (docs/performance.md, "Int8 codes"). The head block is kept twice: in blocks of BLOCK rows, column
+pair after column pair, for the full scan's integer multiply-add (flixrec.code_kernels), and row after
+row for the plans that gather the passing rows; the tail block row after row, for the few rows stage 2
 gathers. Only shortlist membership depends on the codes: the shortlist is always re-scored exactly with
 the float32 vectors, so the float32 blocks need not be in memory to answer queries.
 """
@@ -17,10 +17,9 @@ import threading
 import numpy as np
 from numba import njit
 
+from flixrec.code_kernels import BLOCK, pack_query, scan_blocks
 from flixrec.rescore import dot_rows, in_halves
 
-TILE = 1024
-"""Rows per tile of the head codes (one tile's scores fit in the first-level cache)."""
 SCAN_SPLIT_ROWS = 100_000
 """Smaller scans run on the calling thread alone (a hand-off costs more than it saves)."""
 
@@ -29,7 +28,7 @@ SCAN_SPLIT_ROWS = 100_000
 class ProjectedCodes:
     """int8 codes of a Projection's head and tail blocks, with one float32 scale per column."""
 
-    head_tiles: np.ndarray  # (ceil(n / TILE), h, TILE) int8; rows past n are zeros
+    head_blocks: np.ndarray  # (ceil(n / BLOCK), ceil(h / 2), BLOCK, 2) int8; rows and the column past n, h are zeros
     head: np.ndarray  # (n, h) int8, the same codes row after row
     head_scale: np.ndarray  # (h,) float32
     tail: np.ndarray  # (n, t) int8
@@ -41,39 +40,44 @@ class ProjectedCodes:
         """Quantize a projection's blocks (in row blocks: a memory-mapped block is not read in one go)."""
         n, h = head.shape
         head_scale, tail_scale = _scales(head), _scales(tail)
-        tiles = np.zeros((-(-n // TILE), h, TILE), dtype=np.int8)
+        pairs = -(-h // 2)
+        blocks = np.zeros((-(-n // BLOCK), pairs, BLOCK, 2), dtype=np.int8)
         head_codes = np.empty(head.shape, dtype=np.int8)
         tail_codes = np.empty(tail.shape, dtype=np.int8)
-        for start in range(0, n, 64 * TILE):
-            part = _quantize(np.asarray(head[start : start + 64 * TILE]), head_scale)
+        step = 4096 * BLOCK
+        for start in range(0, n, step):
+            part = _quantize(np.asarray(head[start : start + step]), head_scale)
             count = len(part)
             head_codes[start : start + count] = part
-            padded = np.zeros((-(-count // TILE) * TILE, h), dtype=np.int8)
-            padded[:count] = part
-            first = start // TILE
-            tiles[first : first + len(padded) // TILE] = padded.reshape(-1, TILE, h).transpose(0, 2, 1)
+            padded = np.zeros((-(-count // BLOCK) * BLOCK, 2 * pairs), dtype=np.int8)
+            padded[:count, :h] = part
+            first = start // BLOCK
+            blocks[first : first + len(padded) // BLOCK] = padded.reshape(-1, BLOCK, pairs, 2).transpose(0, 2, 1, 3)
             tail_codes[start : start + count] = _quantize(np.asarray(tail[start : start + count]), tail_scale)
-        return cls(tiles, head_codes, head_scale, tail_codes, tail_scale, n)
+        return cls(blocks, head_codes, head_scale, tail_codes, tail_scale, n)
 
-    def head_query(self, head_query: np.ndarray) -> np.ndarray:
-        """The head part of a projected query, folded with the column scales (the kernels' input)."""
-        return np.ascontiguousarray(head_query * self.head_scale, dtype=np.float32)
+    def head_query(self, head_query: np.ndarray) -> tuple[np.ndarray, np.float32]:
+        """The head part of a projected query folded with the column scales, as the scan takes it: int16
+        values and the factor back to scores (`code_kernels.pack_query`)."""
+        return pack_query(np.asarray(head_query, dtype=np.float64) * self.head_scale, self.head_blocks.shape[1])
 
     def head_scores(self, head_query: np.ndarray) -> np.ndarray:
         """Head scores of every row, the scan shared with the helper thread when large (`in_halves`)."""
         query = self.head_query(head_query)
-        tiles = len(self.head_tiles)
-        out = np.empty(tiles * TILE, dtype=np.float32)
+        blocks = len(self.head_blocks)
+        out = np.empty(blocks * BLOCK, dtype=np.float32)
         if self.rows >= SCAN_SPLIT_ROWS:
-            half = tiles // 2
-            in_halves(lambda: self.scan_head(query, out, 0, half), lambda: self.scan_head(query, out, half, tiles))
+            half = blocks // 2
+            in_halves(lambda: self.scan_head(query, out, 0, half), lambda: self.scan_head(query, out, half, blocks))
         else:
-            self.scan_head(query, out, 0, tiles)
+            self.scan_head(query, out, 0, blocks)
         return out[: self.rows]
 
-    def scan_head(self, query: np.ndarray, out: np.ndarray, first_tile: int, last_tile: int) -> None:
-        """Head scores of tiles [first_tile, last_tile) into out (padded length); `query` from head_query."""
-        _scan_tiles(self.head_tiles, query, out, first_tile, last_tile)
+    def scan_head(self, query: tuple[np.ndarray, np.float32], out: np.ndarray, first_block: int,
+                  last_block: int) -> None:
+        """Head scores of blocks [first_block, last_block) into out (padded length); `query` from head_query."""
+        values, scale = query
+        scan_blocks(self.head_blocks, values, scale, out, first_block, last_block)
 
     def head_scores_of(self, rows: np.ndarray, head_query: np.ndarray) -> np.ndarray:
         """Head scores of these rows (float32, in their order): the plans that gather the passing rows."""
@@ -133,19 +137,6 @@ def _scales(block: np.ndarray) -> np.ndarray:
 
 def _quantize(block: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(block / scale), -127, 127).astype(np.int8)
-
-
-@njit(cache=True, fastmath=True, nogil=True)  # nogil: the engine splits one scan across threads
-def _scan_tiles(tiles, query, out, first, last):
-    width, size = tiles.shape[1], tiles.shape[2]
-    total = np.empty(size, dtype=np.float32)
-    for tile in range(first, last):
-        total[:] = 0.0
-        for column in range(width):
-            weight = query[column]
-            for i in range(size):
-                total[i] += np.float32(tiles[tile, column, i]) * weight
-        out[tile * size : (tile + 1) * size] = total
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,9 @@ import pytest
 
 from flixrec import codes as codes_module
 from flixrec import rescore
-from flixrec.codes import SCAN_SPLIT_ROWS, TILE, ProjectedCodes, rows_at_least, strided_sample
+from flixrec import code_kernels
+from flixrec.code_kernels import BLOCK
+from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least, strided_sample
 from flixrec.engine import Projection, VectorSearch
 from flixrec.plan_cost import scan_plan_cost
 from flixrec.rescore import SPLIT_BYTES, dot_rows
@@ -26,11 +28,11 @@ def _block(rows: int, width: int, seed: int) -> np.ndarray:
     return block
 
 
-@pytest.mark.parametrize("rows", [1, TILE - 1, TILE, 3 * TILE + 17])
+@pytest.mark.parametrize("rows", [1, BLOCK - 1, BLOCK, 300 * BLOCK + 17])
 def test_codes_hold_each_value_within_half_a_step_and_the_scan_matches_them(rows):
     head, tail = _block(rows, 16, 1), _block(rows, 8, 2)
     codes = ProjectedCodes.of(head, tail)
-    assert codes.head_tiles.shape == (-(-rows // TILE), 16, TILE) and codes.head_tiles.dtype == np.int8
+    assert codes.head_blocks.shape == (-(-rows // BLOCK), 8, BLOCK, 2) and codes.head_blocks.dtype == np.int8
     assert codes.tail.shape == (rows, 8) and codes.tail.dtype == np.int8
     head_values, tail_values = codes.dequantized()
     assert np.all(np.abs(head_values - head) <= codes.head_scale / 2 + 1e-6)
@@ -38,23 +40,59 @@ def test_codes_hold_each_value_within_half_a_step_and_the_scan_matches_them(rows
     assert np.all(np.isfinite(codes.head_scale)) and np.all(codes.head_scale > 0)  # the zero column too
 
     query = np.random.default_rng(3).standard_normal(24).astype(np.float32)
-    out = np.full(len(codes.head_tiles) * TILE, np.nan, dtype=np.float32)
-    codes.scan_head(codes.head_query(query[:16]), out, 0, len(codes.head_tiles))
-    np.testing.assert_allclose(out[:rows], head_values @ query[:16], rtol=1e-4, atol=1e-4)
+    out = np.full(len(codes.head_blocks) * BLOCK, np.nan, dtype=np.float32)
+    packed = codes.head_query(query[:16])
+    codes.scan_head(packed, out, 0, len(codes.head_blocks))
+    # the query is rounded to int16: each code's product is off by at most half a step of the query's scale
+    rounding = 0.5 * packed[1] * np.abs(codes.head.astype(np.float32)).sum(axis=1)
+    assert np.all(np.abs(out[:rows] - head_values @ query[:16]) <= rounding + 1e-5)
     assert np.all(out[rows:] == 0.0)  # the padding rows score zero, and callers cut them off
     some = np.array([rows - 1, 0, rows // 2], dtype=np.int64)
     np.testing.assert_allclose(codes.tail_scores(some, query[16:]), tail_values[some] @ query[16:], rtol=1e-4, atol=1e-4)
 
 
-def test_a_split_scan_covers_every_tile_once():
-    codes = ProjectedCodes.of(_block(5 * TILE + 3, 16, 4), _block(5 * TILE + 3, 8, 5))
+def test_a_split_scan_covers_every_block_once():
+    codes = ProjectedCodes.of(_block(5 * BLOCK + 3, 16, 4), _block(5 * BLOCK + 3, 8, 5))
     query = codes.head_query(np.ones(16, dtype=np.float32))
-    whole = np.zeros(6 * TILE, dtype=np.float32)
+    whole = np.zeros(6 * BLOCK, dtype=np.float32)
     codes.scan_head(query, whole, 0, 6)
-    parts = np.zeros(6 * TILE, dtype=np.float32)
+    parts = np.zeros(6 * BLOCK, dtype=np.float32)
     codes.scan_head(query, parts, 0, 2)
     codes.scan_head(query, parts, 2, 6)
     assert np.array_equal(whole, parts)
+
+
+@pytest.mark.parametrize("width", [1, 7, 64])
+def test_every_scan_kernel_gives_the_exact_integer_sums(width):
+    """The vector kernels (the CPU's 16-bit multiply-add) and the plain loop give the same scores bit for bit:
+    the integer sums of codes times the int16 query, scaled once. An odd width scans a zero column too."""
+    rows = 97 * BLOCK + 5
+    codes = ProjectedCodes.of(_block(rows, width, 9), _block(rows, 4, 10))
+    query = np.random.default_rng(11).standard_normal(width).astype(np.float32) * 40.0
+    values, scale = codes.head_query(query)
+    assert values.dtype == np.int16 and len(values) == 2 * codes.head_blocks.shape[1]
+    padded = np.zeros((rows, len(values)), dtype=np.int64)
+    padded[:, :width] = codes.head
+    expected = (padded @ values.astype(np.int64)).astype(np.float32) * scale
+    kernels = {bits: code_kernels.SCANS[bits] for bits in (0, 256, 512) if bits <= code_kernels.vector_bits()}
+    for bits, scan in kernels.items():
+        out = np.full(len(codes.head_blocks) * BLOCK, np.nan, dtype=np.float32)
+        scan(codes.head_blocks, values, scale, out, 0, len(codes.head_blocks))
+        assert np.array_equal(out[:rows], expected), bits
+        assert np.all(out[rows:] == 0.0)
+    # rounding the query to int16 moves each product by at most half a step: ~1/65,000 of the largest one
+    exact = codes.head.astype(np.float64) @ (query.astype(np.float64) * codes.head_scale)
+    rounding = 0.5 * scale * np.abs(codes.head.astype(np.float64)).sum(axis=1)
+    assert np.all(np.abs(expected - exact) <= rounding + 1e-5 * np.abs(exact))
+    assert rounding.max() <= 127 * width * np.abs(query * codes.head_scale).max() / 65_000
+
+
+def test_the_query_packing_never_overflows_and_an_empty_query_scores_zero():
+    values, scale = code_kernels.pack_query(np.zeros(5), 3)
+    assert scale == 0.0 and not values.any()
+    values, scale = code_kernels.pack_query(np.full(300, -7.5), 150)
+    assert 127 * np.abs(values.astype(np.int64)).sum() < 2**31  # the largest sum the codes can reach
+    assert values.min() < 0 and scale * abs(int(values[0])) == pytest.approx(7.5, rel=1e-3)
 
 
 def test_the_projected_plans_rank_exactly_under_wide_and_narrow_filters(monkeypatch):
@@ -104,7 +142,7 @@ def test_a_snapshot_reads_the_codes_back_and_keeps_its_float_blocks_out_of_memor
     assert again is not None and isinstance(again.projection.head, np.memmap)
     assert again.projection.scan_ms == 3.25  # the measured first stage is kept with the build
     assert isinstance(again.projection.tail, np.memmap)
-    for name in ("head_tiles", "head", "tail", "head_scale", "tail_scale"):
+    for name in ("head_blocks", "head", "tail", "head_scale", "tail_scale"):
         assert np.array_equal(getattr(again.projection.codes, name), getattr(snapshot.projection.codes, name))
 
     directory = snapshot_dir(index, "one")
