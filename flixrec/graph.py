@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flixrec.rescore import SCAN_THREADS, on_threads
+
 GRAPH_FROM_ROWS = 40_000
 """Below this many vectors the scan plans are cheap enough: no graph is built."""
 CLUSTERS_PER_ROW = 6
@@ -108,7 +110,7 @@ class NeighbourGraph:
     def fit(cls, matrix: np.ndarray, projection, centroids: np.ndarray, seed: int = 0,
             calibrate: bool = True) -> NeighbourGraph:
         """Links from the rows sharing clusters (exact scores), then the widths calibrated."""
-        from flixrec.graph_kernels import offer, top_columns, with_reverse_links
+        from flixrec.graph_kernels import absorb, top_columns, with_reverse_links
 
         began = time.perf_counter()
         n = len(matrix)
@@ -131,17 +133,12 @@ class NeighbourGraph:
         members_of = np.argsort(filed, kind="stable") // per_row
         bounds = np.zeros(count + 1, dtype=np.int64)
         bounds[1:] = np.cumsum(np.bincount(filed, minlength=count))
-        near = np.full((n, LINKS), -1, dtype=np.int32)
-        near_scores = np.full((n, LINKS), -np.inf, dtype=np.float32)
-        filled = np.zeros(n, dtype=np.int32)
-        for c in range(count):
-            members = members_of[bounds[c] : bounds[c + 1]].astype(np.int32)
-            if len(members) < 2:
-                continue
-            vectors = full[members]
-            gram = vectors @ vectors.T  # the members' exact scores against each other
-            chosen = top_columns(gram, min(CANDIDATES_PER_CLUSTER, len(members) - 1), True)
-            offer(members, gram, chosen, near, near_scores, filled)
+        # the clusters shared by two threads (each its own lists, merged after), as BLAS and the loops release the GIL
+        shares = [range(first, count, SCAN_THREADS) for first in range(SCAN_THREADS)]
+        parts = on_threads(lambda clusters: _cluster_links(full, members_of, bounds, clusters), shares)
+        near, near_scores, filled = parts[0]
+        for other in parts[1:]:
+            absorb(near, near_scores, filled, *other)
         links = with_reverse_links(near, WIDTH)
         graph = cls(links, entries, np.ascontiguousarray(centroids, dtype=np.float32))
         if calibrate:
@@ -170,6 +167,26 @@ class NeighbourGraph:
                     for kind, levels in meta["settings"].items()}
         return cls(np.load(directory / "graph_links.npy", mmap_mode="r"), np.load(directory / "graph_entries.npy"),
                    np.load(directory / "graph_centroids.npy"), settings)
+
+
+def _cluster_links(full: np.ndarray, members_of: np.ndarray, bounds: np.ndarray,
+                   clusters: range) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's LINKS best rows among those sharing one of these clusters with it: (rows, scores, filled)."""
+    from flixrec.graph_kernels import offer, top_columns_here
+
+    n = len(full)
+    near = np.full((n, LINKS), -1, dtype=np.int32)
+    near_scores = np.full((n, LINKS), -np.inf, dtype=np.float32)
+    filled = np.zeros(n, dtype=np.int32)
+    for c in clusters:
+        members = members_of[bounds[c] : bounds[c + 1]].astype(np.int32)
+        if len(members) < 2:
+            continue
+        vectors = full[members]
+        gram = vectors @ vectors.T  # the members' exact scores against each other
+        chosen = top_columns_here(gram, min(CANDIDATES_PER_CLUSTER, len(members) - 1), True)
+        offer(members, gram, chosen, near, near_scores, filled)
+    return near, near_scores, filled
 
 
 _NO_FILTER = np.ones(1, dtype=bool)

@@ -16,7 +16,7 @@ import numpy as np
 from flixrec.projection_calibration import sample_queries
 from flixrec.plan_cost import scan_plan_cost
 from flixrec.graph import EF_CHOICES, GRAPH_RECALL, KINDS, LEVELS, NeighbourGraph, Setting
-from flixrec.rescore import dot_rows
+from flixrec.rescore import dot_rows, on_threads
 
 
 def calibrate_graph(matrix: np.ndarray, projection, graph: NeighbourGraph, seed: int = 0,
@@ -80,10 +80,9 @@ def _narrowest_width(matrix, projection, graph, vectors, exclude, truth, k, keep
     return None
 
 
-def _exact_top(matrix, vectors, k, keep, exclude, block: int = 16) -> np.ndarray:
+def _exact_top(matrix, vectors, k, keep, exclude, block: int = 64) -> np.ndarray:
     """(queries, k) exact best rows per query among `keep`, best first (`exclude[i]`: query i's own row)."""
-    out = np.empty((len(vectors), k), dtype=np.int64)
-    for start in range(0, len(vectors), block):
+    def top_of_block(start: int) -> np.ndarray:
         part = vectors[start : start + block]
         scores = np.empty((len(part), len(matrix)), dtype=np.float32)
         for row in range(0, len(matrix), 65_536):  # a memory-mapped matrix is read in blocks
@@ -94,5 +93,6 @@ def _exact_top(matrix, vectors, k, keep, exclude, block: int = 16) -> np.ndarray
             scores[np.arange(len(part)), exclude[start : start + block]] = -np.inf
         top = np.argpartition(-scores, k, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        out[start : start + len(part)] = np.take_along_axis(top, order, axis=1)
-    return out
+        return np.take_along_axis(top, order, axis=1)
+
+    return np.concatenate(on_threads(top_of_block, range(0, len(vectors), block))).astype(np.int64)

@@ -120,61 +120,81 @@ def search(matrix, links, query, entries, ef, keep, filtered, visited, epoch):
     return best_rows[:found].copy(), best_keys[:found].copy(), scored
 
 
+@njit(cache=True, inline="always")
+def _best_columns(scores, i, count, skip_own, out):
+    """Row i's `count` best columns into out[i], best first (-1 pads)."""
+    best = np.full(count, -np.inf, dtype=np.float32)
+    where = np.full(count, -1, dtype=np.int32)
+    for c in range(scores.shape[1]):
+        value = scores[i, c]
+        if value > best[count - 1] and not (skip_own and c == i):
+            p = count - 1
+            while p > 0 and best[p - 1] < value:
+                best[p] = best[p - 1]
+                where[p] = where[p - 1]
+                p -= 1
+            best[p] = value
+            where[p] = c
+    out[i] = where
+
+
 @njit(cache=True, parallel=True)
 def top_columns(scores, count, skip_own=False):
     """Per row, the columns of its `count` highest scores, best first (-1 pads); `skip_own`: a square block
     of rows against themselves, where row i's own column i does not count."""
-    rows, columns = scores.shape
-    out = np.empty((rows, count), dtype=np.int32)
-    for i in prange(rows):
-        best = np.full(count, -np.inf, dtype=np.float32)
-        where = np.full(count, -1, dtype=np.int32)
-        for c in range(columns):
-            value = scores[i, c]
-            if value > best[count - 1] and not (skip_own and c == i):
-                p = count - 1
-                while p > 0 and best[p - 1] < value:
-                    best[p] = best[p - 1]
-                    where[p] = where[p - 1]
-                    p -= 1
-                best[p] = value
-                where[p] = c
-        out[i] = where
+    out = np.empty((scores.shape[0], count), dtype=np.int32)
+    for i in prange(scores.shape[0]):
+        _best_columns(scores, i, count, skip_own, out)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def top_columns_here(scores, count, skip_own=False):
+    """`top_columns` on the calling thread alone (for callers that run several at once on their own threads)."""
+    out = np.empty((scores.shape[0], count), dtype=np.int32)
+    for i in range(scores.shape[0]):
+        _best_columns(scores, i, count, skip_own, out)
+    return out
+
+
+@njit(cache=True, inline="always")
+def _insert(near, near_scores, filled, row, candidate, score):
+    """Put `candidate` into row's list of its best distinct candidates (sorted by score), if it belongs there."""
+    keep = near.shape[1]
+    f = filled[row]
+    if f == keep and score <= near_scores[row, keep - 1]:
+        return
+    for t in range(f):
+        if near[row, t] == candidate:
+            return
+    p = f if f < keep else keep - 1
+    while p > 0 and near_scores[row, p - 1] < score:
+        near_scores[row, p] = near_scores[row, p - 1]
+        near[row, p] = near[row, p - 1]
+        p -= 1
+    near_scores[row, p] = score
+    near[row, p] = candidate
+    if f < keep:
+        filled[row] = f + 1
+
+
+@njit(cache=True, nogil=True)
 def offer(members, gram, chosen, near, near_scores, filled):
     """Offer each member the members `chosen` for it (their scores in `gram`): each row's list
     `near[row]` keeps its best distinct candidates, sorted by score."""
-    keep = near.shape[1]
     for a in range(chosen.shape[0]):
-        row = members[a]
         for j in range(chosen.shape[1]):
             b = chosen[a, j]
-            if b < 0:
-                continue
-            candidate = members[b]
-            score = gram[a, b]
-            f = filled[row]
-            if f == keep and score <= near_scores[row, keep - 1]:
-                continue
-            known = False
-            for t in range(f):
-                if near[row, t] == candidate:
-                    known = True
-                    break
-            if known:
-                continue
-            p = f if f < keep else keep - 1
-            while p > 0 and near_scores[row, p - 1] < score:
-                near_scores[row, p] = near_scores[row, p - 1]
-                near[row, p] = near[row, p - 1]
-                p -= 1
-            near_scores[row, p] = score
-            near[row, p] = candidate
-            if f < keep:
-                filled[row] = f + 1
+            if b >= 0:
+                _insert(near, near_scores, filled, members[a], members[b], gram[a, b])
+
+
+@njit(cache=True, nogil=True)
+def absorb(near, near_scores, filled, other, other_scores, other_filled):
+    """Merge another set of lists (built from other clusters) into these: each row keeps its best of both."""
+    for row in range(near.shape[0]):
+        for t in range(other_filled[row]):
+            _insert(near, near_scores, filled, row, other[row, t], other_scores[row, t])
 
 
 @njit(cache=True)

@@ -13,6 +13,7 @@ import numpy as np
 from flixrec.engine import (CALIBRATION_RECALL, ITEM_K, ITEM_PREFILTER_CHOICES, ITEM_SHORTLIST_CHOICES,
                             PREFILTER_CHOICES, SHORTLIST, SHORTLIST_CHOICES, SIZE_LEVELS, Projection)
 from flixrec.plan_cost import stage_cost
+from flixrec.rescore import on_threads
 
 
 def sample_queries(matrix: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -82,8 +83,8 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
     if kept is not None:  # only the kept rows are scored and ranked
         head_codes, tail_codes = head_codes[kept], tail_codes[kept]
     rows = len(matrix) if kept is None else len(kept)
-    head_ranks, full_ranks = [], []
-    for start in range(0, len(vectors), block):
+
+    def ranks_of_block(start: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         part = vectors[start : start + block]
         exact = np.empty((len(part), rows), dtype=np.float32)
         for row in range(0, rows, 65_536):  # blocks: a memory-mapped matrix is not read in one go
@@ -92,6 +93,7 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
         reduced = part @ projection.basis
         head = reduced[:, :split] @ head_codes.T
         full = head + reduced[:, split:] @ tail_codes.T
+        head_ranks, full_ranks = [], []
         for i in range(len(part)):
             if exclude is not None:
                 skip = exclude[start + i] if kept is None else np.searchsorted(kept, exclude[start + i])
@@ -100,6 +102,11 @@ def _projected_ranks(matrix: np.ndarray, projection: Projection, vectors: np.nda
             top = np.argpartition(-exact[i], k)[:k]
             head_ranks.append((head[i][None, :] > head[i, top][:, None]).sum(axis=1))
             full_ranks.append((full[i][None, :] > full[i, top][:, None]).sum(axis=1))
+        return head_ranks, full_ranks
+
+    blocks = on_threads(ranks_of_block, range(0, len(vectors), block))
+    head_ranks = [ranks for block_ranks, _ in blocks for ranks in block_ranks]
+    full_ranks = [ranks for _, block_ranks in blocks for ranks in block_ranks]
     return np.concatenate(head_ranks), np.concatenate(full_ranks)
 
 

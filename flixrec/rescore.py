@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -22,6 +22,7 @@ from numba import njit
 SCAN_THREADS = max(1, min(2, os.cpu_count() or 1))
 """Threads that share a full head scan or a large gather (this one and a helper)."""
 T = TypeVar("T")
+A = TypeVar("A")
 SPLIT_ROWS, SPLIT_BYTES = 1024, 512 * 1024
 """A gather of at least this many rows and bytes is shared with the helper thread (below, the hand-off costs
 more than it saves: docs/performance.md, "Gathers on two threads")."""
@@ -67,6 +68,16 @@ def in_halves(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
             _helper = ThreadPoolExecutor(1, thread_name_prefix="flixrec-scan")
     other = _helper.submit(helped)
     return first(), other.result()
+
+
+def on_threads(work: Callable[[A], T], items: Iterable[A]) -> list[T]:
+    """`[work(item) for item in items]`, the items shared by SCAN_THREADS threads, results in their order: for
+    build-time work whose numpy, BLAS and compiled calls release the GIL."""
+    items = list(items)
+    if SCAN_THREADS == 1 or len(items) < 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="flixrec-build") as pool:
+        return list(pool.map(work, items))
 
 
 def _forget_helper() -> None:

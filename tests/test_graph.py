@@ -62,6 +62,27 @@ def test_links_are_each_rows_nearest_rows_then_rows_linking_to_it(built):
     assert np.all((graph.entries >= -1) & (graph.entries < N))
 
 
+def test_links_built_by_two_threads_are_those_of_one(built, monkeypatch):
+    """The build shares the clusters between two threads, each keeping its own lists, then merges them: each
+    row keeps the same best candidates as one thread offering every cluster in turn."""
+    import flixrec.graph as graph_module
+    from flixrec.rescore import on_threads
+
+    matrix, projection, graph = built
+    clusters = Clusters.fit(matrix, projection, clusters=64, calibrate=False)
+    monkeypatch.setattr(graph_module, "SCAN_THREADS", 1)
+    one = NeighbourGraph.fit(matrix, projection, clusters.centroids, calibrate=False)
+    monkeypatch.setattr(graph_module, "SCAN_THREADS", 2)
+    threads = []
+    monkeypatch.setattr(graph_module, "on_threads",
+                        lambda work, items: on_threads(lambda i: (threads.append(threading.get_ident()), work(i))[1], items))
+    two = NeighbourGraph.fit(matrix, projection, clusters.centroids, calibrate=False)
+    assert len(threads) == 2
+    same = [set(a[:LINKS].tolist()) == set(b[:LINKS].tolist()) for a, b in zip(one.links, two.links)]
+    assert np.mean(same) >= 0.999  # equal up to ties between equal scores
+    assert np.array_equal(one.entries, two.entries)
+
+
 def test_the_walk_finds_the_exact_neighbours_with_exact_scores(built):
     matrix, projection, graph = built
     graph = dataclasses.replace(graph, settings={kind: [(64, 0.0)] for kind in KINDS})
