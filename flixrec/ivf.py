@@ -16,15 +16,20 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from flixrec.rescore import on_threads
 
 CLUSTER_FROM_ROWS = 500_000
 """Below this many vectors the stage is not calibrated: at 300k its probes need 18-25% of the rows and
 calibration turned every level off (docs/performance.md), while it serves at 1M."""
 FIT_ITERATIONS = 5
 FIT_SAMPLE_PER_CLUSTER = 12
+ASSIGN_BLOCK = 8192
+"""Rows scored against every centroid at once (a block's scores: 128 MiB at 4,096 centroids)."""
 """k-means runs on a seeded sample of this many rows per cluster, then assigns every row."""
 LEVELS = (1.0, 0.5, 0.25)
 """Filter shares calibrated: a query whose share is s uses the largest level <= s (more passing rows to see)."""
@@ -90,10 +95,7 @@ class Clusters:
         sample_rows = np.sort(rng.choice(n, size=min(n, FIT_SAMPLE_PER_CLUSTER * count), replace=False))
         sample = np.hstack([head[sample_rows], tail[sample_rows]])
         centroids = _kmeans(sample, count, rng)
-        assign = np.empty(n, dtype=np.int64)
-        for start in range(0, n, 32_768):
-            block = np.hstack([head[start : start + 32_768], tail[start : start + 32_768]])
-            assign[start : start + 32_768] = np.argmax(block @ centroids.T, axis=1)
+        assign = _nearest(lambda start, stop: np.hstack([head[start:stop], tail[start:stop]]), n, centroids)
         order = np.argsort(assign, kind="stable").astype(np.int32)
         offsets = np.zeros(count + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(np.bincount(assign, minlength=count))
@@ -199,14 +201,21 @@ def _expand(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(shift, lengths)
 
 
+def _nearest(rows: Callable[[int, int], np.ndarray], n: int, centroids: np.ndarray) -> np.ndarray:
+    """Each of n rows' nearest centroid (largest inner product); `rows(start, stop)` reads a block of them.
+    The blocks are shared by two threads (BLAS and argmax release the GIL)."""
+    def block(start: int) -> np.ndarray:
+        return np.argmax(rows(start, min(n, start + ASSIGN_BLOCK)) @ centroids.T, axis=1)
+
+    return np.concatenate(on_threads(block, range(0, n, ASSIGN_BLOCK))).astype(np.int64)
+
+
 def _kmeans(sample: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """Spherical k-means centroids (unit rows) of a sample, seeded from random sample rows."""
     unit = sample / np.maximum(np.linalg.norm(sample, axis=1, keepdims=True), 1e-12)
     centroids = unit[rng.choice(len(unit), size=count, replace=False)].copy()
     for _ in range(FIT_ITERATIONS):
-        assign = np.empty(len(unit), dtype=np.int64)
-        for start in range(0, len(unit), 32_768):
-            assign[start : start + 32_768] = np.argmax(unit[start : start + 32_768] @ centroids.T, axis=1)
+        assign = _nearest(lambda start, stop: unit[start:stop], len(unit), centroids)
         ordering = np.argsort(assign, kind="stable")
         counts = np.bincount(assign, minlength=count)
         nonempty = np.flatnonzero(counts)
