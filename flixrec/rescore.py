@@ -72,11 +72,15 @@ def in_halves(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
 
 def on_threads(work: Callable[[A], T], items: Iterable[A]) -> list[T]:
     """`[work(item) for item in items]`, the items shared by SCAN_THREADS threads, results in their order: for
-    build-time work whose numpy, BLAS and compiled calls release the GIL."""
+    build-time work whose numpy, BLAS and compiled calls release the GIL. Meanwhile BLAS runs one thread per
+    call (two threads each starting BLAS threads of their own would compete for the same cores)."""
     items = list(items)
     if SCAN_THREADS == 1 or len(items) < 2:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="flixrec-build") as pool:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(SCAN_THREADS, thread_name_prefix="flixrec-build") as pool:
         return list(pool.map(work, items))
 
 
