@@ -164,6 +164,11 @@ class Catalog:
 
     _present: dict[str, list[sa.Column]] | None = None
 
+    def _title_columns(self, fields: Sequence[str] | None) -> list[sa.Column]:
+        """The titles table's columns to read: these fields and the id, or all."""
+        columns = self._columns(titles_table)
+        return columns if fields is None else [c for c in columns if c.name == "title_id" or c.name in fields]
+
     def _columns(self, table: sa.Table) -> list[sa.Column]:
         """The columns of `table` this database has (one opened read-only may predate the newer ones)."""
         if self._present is None:
@@ -200,19 +205,21 @@ class Catalog:
         """The title with this id, or None."""
         return self.find_titles([title_id]).get(title_id)
 
-    def find_titles(self, title_ids: Iterable[str], with_people: bool = True) -> dict[str, Title]:
+    def find_titles(self, title_ids: Iterable[str], with_people: bool = True,
+                    fields: Sequence[str] | None = None) -> dict[str, Title]:
         """The titles among these ids that exist, keyed by the id asked for.
 
         The id of a record merged into another title finds that title (whose `title_id` is the other).
+        `fields`: read only these columns, as `iter_titles` does.
         """
         ids = list(dict.fromkeys(title_ids))
         out: dict[str, Title] = {}
         with self._connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start : start + _CHUNK]
-                out.update(self._read_titles(conn, chunk, with_people))
+                out.update(self._read_titles(conn, chunk, with_people, fields))
                 moved = self._current_ids(conn, [i for i in chunk if i not in out])
-                targets = self._read_titles(conn, sorted(set(moved.values())), with_people) if moved else {}
+                targets = self._read_titles(conn, sorted(set(moved.values())), with_people, fields) if moved else {}
                 out.update({old: targets[new] for old, new in moved.items() if new in targets})
         return out
 
@@ -221,8 +228,10 @@ class Catalog:
         with self.engine.connect() as conn:
             return self._current_ids(conn, [title_id]).get(title_id, title_id)
 
-    def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool) -> dict[str, Title]:
-        rows = conn.execute(sa.select(*self._columns(titles_table)).where(titles_table.c.title_id.in_(title_ids))).mappings()
+    def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool,
+                     fields: Sequence[str] | None = None) -> dict[str, Title]:
+        columns = self._title_columns(fields)
+        rows = conn.execute(sa.select(*columns).where(titles_table.c.title_id.in_(title_ids))).mappings()
         people = self._people_of(conn, title_ids) if with_people and title_ids else {}
         return {row["title_id"]: row_to_title(row, people.get(row["title_id"], ())) for row in rows}
 
@@ -250,9 +259,7 @@ class Catalog:
         `fields`: read only these columns (and the id); the others are left empty (None, or () for lists).
         For readers of a few fields of every title: at 300k titles it reads in about half the time.
         """
-        columns = self._columns(titles_table)
-        if fields is not None:
-            columns = [c for c in columns if c.name == "title_id" or c.name in fields]
+        columns = self._title_columns(fields)
         last = ""
         while True:
             with self._connect() as conn:

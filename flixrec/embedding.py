@@ -406,6 +406,10 @@ def embed_titles(titles: Sequence[Title], embedder: Embedder) -> np.ndarray:
     return _unit_rows(combined)
 
 
+EMBEDDING_FIELDS = ("title", "overview", "overviews", "tagline", "genres", "keywords")
+"""The Title fields a title's vector is made from (embed_titles): what a build reads of each title it embeds."""
+
+
 def embedding_texts(titles: Sequence[Title], embedder: Embedder) -> list[str]:
     """Embedding texts for a batch of titles, fitted to the embedder's token limit."""
     if embedder.max_tokens is None:

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from flixrec.catalog import Catalog
-from flixrec.embedding import Embedder, embed_titles
+from flixrec.embedding import EMBEDDING_FIELDS, Embedder, embed_titles
 from flixrec.errors import IndexUnavailable
 from flixrec.index import (
     Hashes,
+    METADATA_FIELDS,
     IndexLocation,
     SnapshotBuilder,
     VectorIndex,
@@ -214,8 +215,12 @@ def needs_publishing(index: VectorIndex) -> bool:
     return snapshot_problem(index, stamp, verify=True) is not None
 
 
+BUILD_FIELDS = tuple(dict.fromkeys(EMBEDDING_FIELDS + METADATA_FIELDS))
+"""What a build reads of each title: the fields of its vector and of its stored metadata (about half the columns)."""
+
+
 def _titles(catalog: Catalog, title_ids: list[str]) -> list[Title]:
-    found = catalog.find_titles(title_ids, with_people=False)
+    found = catalog.find_titles(title_ids, with_people=False, fields=BUILD_FIELDS)
     return [found[tid] for tid in title_ids if tid in found]
 
 

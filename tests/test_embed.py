@@ -13,7 +13,7 @@ from flixrec.embedding import collection_name, embed_titles, embedding_text, emb
 from flixrec.errors import IndexNotBuilt, IndexUnavailable
 from flixrec.index import HNSW_CONFIGURATION, IndexLedger, VectorIndex, chroma_client, load_snapshot, title_metadata
 from flixrec.service import FlixRec
-from ingest.embed import build_index, plan_build
+from ingest.embed import BUILD_FIELDS, build_index, plan_build
 
 from conftest import make_settings
 
@@ -310,3 +310,20 @@ def test_a_new_embedding_recipe_refreshes_the_stored_content_hashes_once(small):
     assert catalog.refresh_content_hashes() == len(titles)
     assert {tid: pair[0] for tid, pair in catalog.hash_pairs().items()} == {t.title_id: t.content_hash for t in titles}
     assert catalog.refresh_content_hashes() == 0
+
+
+def test_a_build_reads_only_the_fields_of_the_vector_and_the_metadata(small, use_embedder):
+    """A build reads about half of each title's columns (BUILD_FIELDS): the texts it embeds and the metadata it
+    stores are those of the whole titles. Leaving out a field the vector uses (here the tagline) changes them."""
+    settings, catalog, titles = small
+    ids = [t.title_id for t in titles]
+    whole = catalog.find_titles(ids, with_people=False)
+    lean = catalog.find_titles(ids, with_people=False, fields=BUILD_FIELDS)
+    assert set(lean) == set(whole) and any(t.tagline for t in whole.values()) and any(t.keywords for t in whole.values())
+    assert all(whole[i].tmdb_id for i in ids) and all(lean[i].tmdb_id is None for i in ids)  # others are not read
+    assert embedding_texts([lean[i] for i in ids], use_embedder) == embedding_texts([whole[i] for i in ids], use_embedder)
+    assert [title_metadata(lean[i]) for i in ids] == [title_metadata(whole[i]) for i in ids]
+    np.testing.assert_array_equal(embed_titles([lean[i] for i in ids[:8]], use_embedder),
+                                  embed_titles([whole[i] for i in ids[:8]], use_embedder))
+    fewer = catalog.find_titles(ids, with_people=False, fields=[f for f in BUILD_FIELDS if f != "tagline"])
+    assert embedding_texts([fewer[i] for i in ids], use_embedder) != embedding_texts([whole[i] for i in ids], use_embedder)

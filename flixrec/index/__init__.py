@@ -9,7 +9,7 @@
 - health:     `index_problems(index)`: whether the published snapshot agrees with the ledger and Chroma
 """
 
-from flixrec.index.collection import HNSW_CONFIGURATION, VectorIndex, chroma_client, title_metadata
+from flixrec.index.collection import HNSW_CONFIGURATION, METADATA_FIELDS, VectorIndex, chroma_client, title_metadata
 from flixrec.index.health import index_problems
 from flixrec.index.ledger import Hashes, IndexLedger, metadata_hash
 from flixrec.index.location import ChromaServer, IndexLocation
@@ -29,7 +29,7 @@ from flixrec.index.store import (
 )
 
 __all__ = [
-    "HNSW_CONFIGURATION", "ChromaServer", "Hashes", "IndexLedger", "IndexLocation", "SqlLedger", "IndexSnapshot", "SnapshotBuilder", "VectorIndex", "chroma_client",
+    "HNSW_CONFIGURATION", "METADATA_FIELDS", "ChromaServer", "Hashes", "IndexLedger", "IndexLocation", "SqlLedger", "IndexSnapshot", "SnapshotBuilder", "VectorIndex", "chroma_client",
     "has_snapshot", "index_problems", "load_snapshot", "metadata_hash", "read_snapshot", "remove_other_snapshots", "snapshot_dir",
     "snapshot_from_chroma", "snapshot_problem", "snapshot_root", "title_metadata", "write_snapshot",
 ]

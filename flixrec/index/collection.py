@@ -40,6 +40,10 @@ REPAIR_HINT = "if it is damaged, rebuild the index from the catalogue: python -m
 """What every index failure message ends with (ingest's `repair_index` behind that command)."""
 
 
+METADATA_FIELDS = ("media_type", *NUMERIC_FIELDS, "language", "genres", "languages", "certification")
+"""The Title fields `title_metadata` reads."""
+
+
 def title_metadata(title: Title) -> dict[str, Any]:
     """The filterable metadata stored beside a title's vector (Chroma keeps no nulls: they are left out)."""
     meta: dict[str, Any] = {"media_type": title.media_type}
