@@ -28,9 +28,9 @@ CLUSTER_FROM_ROWS = 500_000
 calibration turned every level off (docs/performance.md), while it serves at 1M."""
 FIT_ITERATIONS = 5
 FIT_SAMPLE_PER_CLUSTER = 12
+"""k-means runs on a seeded sample of this many rows per cluster, then assigns every row."""
 ASSIGN_BLOCK = 8192
 """Rows scored against every centroid at once (a block's scores: 128 MiB at 4,096 centroids)."""
-"""k-means runs on a seeded sample of this many rows per cluster, then assigns every row."""
 LEVELS = (1.0, 0.5, 0.25)
 """Filter shares calibrated: a query whose share is s uses the largest level <= s (more passing rows to see)."""
 KINDS = ("any", "item", "item_wide")
