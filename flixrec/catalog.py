@@ -150,10 +150,10 @@ class Catalog:
                         if column.name not in present and column.nullable:
                             kind = column.type.compile(dialect=self.engine.dialect)
                             conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
-                self._present = None
+                self._forget_columns()
                 if records.is_empty(conn) and conn.execute(sa.select(titles_table.c.title_id).limit(1)).first():
                     self._adopt_titles(conn, utcnow())
-            self._present = None
+            self._forget_columns()
 
     def migrate_schema(self) -> tuple[str | None, str]:
         """Upgrade the schema to the newest revision (what `python -m ingest migrate` runs); (before, after)."""
@@ -163,11 +163,28 @@ class Catalog:
         return before, after
 
     _present: dict[str, list[sa.Column]] | None = None
+    _by_id: dict[tuple[str, ...] | None, sa.Select] | None = None
+
+    def _forget_columns(self) -> None:
+        """After a schema change: the columns present, and the statements built from them, are read again."""
+        self._present = self._by_id = None
 
     def _title_columns(self, fields: Sequence[str] | None) -> list[sa.Column]:
         """The titles table's columns to read: these fields and the id, or all."""
         columns = self._columns(titles_table)
         return columns if fields is None else [c for c in columns if c.name == "title_id" or c.name in fields]
+
+    def _titles_by_id(self, fields: Sequence[str] | None) -> sa.Select:
+        """SELECT these fields (all when None) of the titles whose id is in the expanding parameter `ids`; built
+        once per field set, as every similar-titles call reads its results through it."""
+        key = None if fields is None else tuple(fields)
+        if self._by_id is None:
+            self._by_id = {}
+        statement = self._by_id.get(key)
+        if statement is None:
+            statement = self._by_id[key] = sa.select(*self._title_columns(fields)).where(
+                titles_table.c.title_id.in_(sa.bindparam("ids", expanding=True)))
+        return statement
 
     def _columns(self, table: sa.Table) -> list[sa.Column]:
         """The columns of `table` this database has (one opened read-only may predate the newer ones)."""
@@ -230,8 +247,7 @@ class Catalog:
 
     def _read_titles(self, conn: Connection, title_ids: list[str], with_people: bool,
                      fields: Sequence[str] | None = None) -> dict[str, Title]:
-        columns = self._title_columns(fields)
-        rows = conn.execute(sa.select(*columns).where(titles_table.c.title_id.in_(title_ids))).mappings()
+        rows = conn.execute(self._titles_by_id(fields), {"ids": title_ids}).mappings()
         people = self._people_of(conn, title_ids) if with_people and title_ids else {}
         return {row["title_id"]: row_to_title(row, people.get(row["title_id"], ())) for row in rows}
 
