@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -22,6 +23,11 @@ log = logging.getLogger("flixrec.api")
 GZIP_FROM_BYTES = 1000
 GZIP_LEVEL = 6
 """zlib's default: a similar-titles page compresses to within a few percent of level 9 at half the CPU."""
+ROUTE_THREADS = 2
+"""Requests a worker runs at once in its thread pool (anyio's default: 40); the others wait their turn in
+arrival order. The core's work is CPU-bound and takes turns on the GIL, so more threads only interleave
+requests and delay the slowest (docs/performance.md, "The REST API"); two, so one slow request (free text,
+many seeds) does not hold up the rest."""
 RESPONSE_CACHE_MIB = 64
 """Bytes of responses each worker keeps for repeated GETs of the served build (flixrec.api.cache); 0: none."""
 
@@ -53,6 +59,7 @@ def create_app(settings: Settings | None = None, service: FlixRec | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ROUTE_THREADS  # this worker's event loop
         try:
             service.warm_up()  # so no request is the slow one
         except FlixrecError as exc:
