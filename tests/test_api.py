@@ -8,6 +8,7 @@ inputs and CORS run in process (tests/test_api_inputs.py).
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -244,6 +245,68 @@ def test_the_api_keeps_answering_while_ingest_publishes_a_new_build(tmp_path, sm
         for _ in range(4 * workers):  # new connections: each worker (the kernel picks one per connection)
             fresh = httpx.get(f"{url}/v1/titles/{INTERSTELLAR}/similar", timeout=60)
             assert fresh.status_code == 200 and fresh.headers["etag"] != etag
+
+
+def _sockets_on(port: int, state: str) -> set[str]:
+    """Inodes of the TCP sockets on this local port in this state (/proc/net/tcp: 01 established, 0A listening)."""
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            inodes.add(fields[9])
+    return inodes
+
+
+def _established_per_process(port: int) -> dict[int, int]:
+    """pid -> connections established on this local port (the server's side), read from /proc."""
+    inodes = _sockets_on(port, "01")
+    counts: dict[int, int] = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [link.readlink().name for link in fd_dir.iterdir()]
+        except OSError:
+            continue
+        found = sum(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
+        if found:
+            counts[int(fd_dir.parent.name)] = found
+    return counts
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads sockets from Linux's /proc")
+def test_forked_workers_share_kept_alive_connections_evenly(tmp_path, small_home):
+    """Clients keep their connections (pools, browsers, load generators), so each worker must get its share of
+    them: on one shared socket the worker woken first accepted every connection waiting (37-43 of 50)."""
+    count = 60
+    with running_api(home_env(small_home), tmp_path / "server.log", workers=2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        connections = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(count)]
+        try:
+            for connection in connections:  # every connection opened before the first request, as a pool does
+                connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert all(connection.recv(64).startswith(b"HTTP/1.1 200") for connection in connections)
+            per_worker = _established_per_process(port)
+            listening = len(_sockets_on(port, "0A"))
+        finally:
+            for connection in connections:
+                connection.close()
+    assert len(per_worker) == 2 and sum(per_worker.values()) == count, per_worker
+    assert min(per_worker.values()) >= count // 4, per_worker  # an even split is 30 each
+    assert listening == 2  # each worker its own socket, the kernel spreading connections over them
+
+
+def test_serve_with_workers_says_at_once_when_its_port_is_taken(tmp_path):
+    """Before loading anything (minutes at 300k titles): one error line naming the address and the fix."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "flixrec", "serve", "--workers", "2", "--port", str(port)],
+                                cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                                   "FLIXREC_HOME": str(tmp_path / "home")},
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"error: cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_serve_rejects_bad_options_like_every_cli(tmp_path):

@@ -5,6 +5,12 @@ snapshot, its search projection, the ranking features, the name search), then fo
 share all of it copy-on-write instead of each loading a private copy (uvicorn's own --workers starts
 fresh interpreters); it restarts a worker that dies and stops them all on SIGINT or SIGTERM. A new build
 published later is loaded by each worker for itself.
+
+Each worker listens on a socket of its own on the same address (SO_REUSEPORT), and the kernel spreads new
+connections over them evenly. On one shared socket the worker woken first accepted every connection
+waiting (asyncio accepts up to the backlog per wake-up), so clients that keep their connections (browsers,
+API clients' pools, load generators) piled onto one worker while the other idled: 43, 37 and 38 of 50
+connections in three tries (docs/performance.md, "Connections spread over the workers").
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from types import FrameType
 import uvicorn
 
 from flixrec.config import SECRETS_FILE, Settings
-from flixrec.errors import FlixrecError
+from flixrec.errors import ConfigError, FlixrecError
 from flixrec.service import FlixRec
 
 log = logging.getLogger("flixrec.api")
@@ -32,6 +38,30 @@ overload: a starved event loop runs the expired timer before reading the request
 STOP_WAIT_S = 30
 """How long stopping waits for the workers to finish their requests before killing them."""
 RESTART_PAUSE_S = 1.0
+SPREAD_BY_KERNEL = hasattr(socket, "SO_REUSEPORT")
+"""Each worker listens on its own socket and the kernel spreads connections (Linux, BSD, macOS); elsewhere the
+workers share one socket."""
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port) that other sockets of this user may bind too (SO_REUSEPORT)."""
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _reserved_address(host: str, port: int) -> socket.socket:
+    """The supervisor's socket: bound, never listening (the kernel hands connections only to listening
+    sockets), so an address in use fails here once, and port 0 becomes one port every worker then binds."""
+    try:
+        sock = _bound_socket(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another server may "
+                          "be using that port; stop it or choose another with --port") from exc
+    log.info("serving on http://%s:%d", host, sock.getsockname()[1])
+    return sock
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, log_level: str = "info") -> None:
@@ -41,6 +71,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, 
         uvicorn.run("flixrec.api:create_app", factory=True, host=host, port=port, log_level=log_level,
                     proxy_headers=False, server_header=False, timeout_keep_alive=KEEP_ALIVE_S)
         return
+    reserved = _reserved_address(host, port) if SPREAD_BY_KERNEL else None  # before the minutes of loading
     service = FlixRec(settings)
     try:
         service.warm_up()
@@ -52,14 +83,15 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, 
 
     config = uvicorn.Config(create_app(settings, service), host=host, port=port, log_level=log_level, proxy_headers=False,
                             server_header=False, timeout_keep_alive=KEEP_ALIVE_S)
-    sock = config.bind_socket()
+    sock = reserved or config.bind_socket()
     gc.collect()
     gc.freeze()  # the loaded objects stay out of the collector's passes: their pages stay shared
     Supervisor(config, sock, service, workers).run()
 
 
 class Supervisor:
-    """Forks `workers` uvicorn servers on one listening socket, restarts one that dies, stops them on a signal."""
+    """Forks `workers` uvicorn servers on the reserved address (each its own socket) or one shared socket, restarts
+    one that dies, stops them on a signal."""
 
     def __init__(self, config: uvicorn.Config, sock: socket.socket, service: FlixRec, workers: int):
         self.config, self.sock, self.service, self.workers = config, sock, service, workers
@@ -97,7 +129,8 @@ class Supervisor:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(signum, signal.SIG_DFL)  # uvicorn installs its own graceful handlers
             self.service.after_fork()
-            uvicorn.Server(self.config).run(sockets=[self.sock])
+            sock = _bound_socket(self.config.host, self.sock.getsockname()[1]) if SPREAD_BY_KERNEL else self.sock
+            uvicorn.Server(self.config).run(sockets=[sock])
         except BaseException:  # noqa: BLE001  (a worker must never return into the supervisor's loop)
             log.exception("worker %d failed", os.getpid())
             code = 1
