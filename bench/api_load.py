@@ -20,16 +20,24 @@ of the two cores). A Lua script sends each connection's next path and counts non
 
 The line: per workers count, per mode and level, requests/s, errors, p50/p90/p99/max ms, the cache hit
 rate, the server's CPU milliseconds per request (its processes' user + system time during the level over
-the requests answered: the steady figure on a shared machine), the share of a core wrk used, and how long
-the server took to finish the requests still queued when the level ended (drained before the next); RSS, PSS and private (USS) memory of the supervisor and of each worker after the load; the load
-average before and after; then the Streamlit figures: a rerun of the landing page showing a title's
-similar titles (AppTest, in this process) and the page's one service call (FlixRec.similar_view).
+the requests answered: the steady figure on a shared machine), the share of a core each worker used
+(`worker_cpu_shares`: uneven shares mean the connections were not spread evenly), the share of a core wrk
+used, and how long the server took to finish the requests still queued when the level ended (drained
+before the next); RSS, PSS and private (USS) memory of the supervisor and of each worker after the load;
+the load average, memory read speed and CPU steal around the run (bench/host.py); then the Streamlit
+figures: a rerun of the landing page showing a title's similar titles (AppTest, in this process) and the
+page's one service call (FlixRec.similar_view).
 
 One file over 400 lines: one benchmark (server, load generators, memory, Streamlit) whose parts share its
 start-up and its line.
 
+With --think-ms T, each client pauses a random time of mean T ms (exponential) after each answer, as a person
+reading the list does: the levels then measure what that many people see, not the server's capacity (with no
+pause, 50 clients keep 50 requests in flight and the latency is their queue: clients / requests per second).
+Such levels are keyed "<mode>+think<T>ms".
+
 Usage: python bench/api_load.py [--demo | --home PATH] [--workers 1 2] [--clients 10 50 200]
-       [--modes cold zipf warm] [--duration 10] [--mix] [--with-text] [--skip-streamlit]
+       [--modes cold zipf warm] [--duration 10] [--think-ms 0 1000] [--mix] [--with-text] [--skip-streamlit]
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ import httpx  # noqa: E402
 
 from flixrec.catalog import Catalog  # noqa: E402
 from flixrec.config import Settings, default_home  # noqa: E402
+from host import HostWatch  # noqa: E402  (bench/host.py)
 
 BENCH_HOME = Path("/tmp/flixrec-bench/home")
 """Where bench/similar.py --keep leaves its 300k home."""
@@ -147,7 +156,13 @@ local paths, next_path, threads = {}, 0, {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
   for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  think_ms = tonumber(args[2]) or 0
+  math.randomseed(tonumber(args[3]) or 1)
   hits, non200 = 0, 0
+end
+function delay()
+  if think_ms <= 0 then return 0 end
+  return -think_ms * math.log(1 - math.random())
 end
 function request()
   next_path = next_path % #paths + 1
@@ -228,26 +243,34 @@ def _cpu_s(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _wrk(url: str, paths: list[str], clients: int, duration: float, server_pids: list[int]) -> dict:
+def _wrk(url: str, paths: list[str], clients: int, duration: float, server_pids: list[int], think_ms: float = 0.0,
+         seed: int = 1) -> dict:
     """wrk with `clients` connections for `duration` seconds over `paths` (each request takes the next one);
-    with the server's CPU time per request and the share of a core wrk itself used."""
+    with the server's CPU time per request, the share of a core each worker used (an idle worker beside a busy
+    one: the connections were not spread) and the share wrk itself used. With `think_ms`, each
+    connection waits a random time of that mean (exponential) after each answer before its next request."""
     server_cpu, wrk_cpu = _cpu_s(server_pids), _children_cpu_s()
+    worker_cpu = [_cpu_s([pid]) for pid in server_pids[1:]]
     with tempfile.TemporaryDirectory(prefix="flixrec-wrk-") as tmp:
         script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
         script.write_text(WRK_SCRIPT)
         listing.write_text("\n".join(paths) + "\n")
         out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(duration))}s", "--timeout", "30s",
-                              "-s", str(script), url, "--", str(listing)], capture_output=True, text=True, check=False)
+                              "-s", str(script), url, "--", str(listing), str(think_ms), str(seed)],
+                             capture_output=True, text=True, check=False)
     found = [line[4:] for line in out.stdout.splitlines() if line.startswith("WRK ")]
     if out.returncode or not found:
         raise SystemExit(f"wrk failed ({out.returncode}): {out.stderr[-500:]} {out.stdout[-500:]}")
     raw = json.loads(found[0])
     done = raw["requests"]
     server_cpu, wrk_cpu = _cpu_s(server_pids) - server_cpu, _children_cpu_s() - wrk_cpu
+    worker_cpu = [_cpu_s([pid]) - before for pid, before in zip(server_pids[1:], worker_cpu)]
     return {
         "requests": done, "requests_per_s": round(done / raw["seconds"], 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu / max(done, 1), 2),
         "wrk_cpu_share": round(wrk_cpu / raw["seconds"], 3),
+        **({"worker_cpu_shares": [round(cpu / raw["seconds"], 2) for cpu in worker_cpu]}
+           if len(worker_cpu) > 1 else {}),
         "errors": raw["non200"] + raw["socket_errors"] + raw["timeouts"],
         "hit_rate": round(raw["hits"] / done, 3) if done else 0.0,
         **{key: raw[key] for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
@@ -394,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--modes", nargs="+", choices=("cold", "zipf", "warm"), default=["cold", "zipf", "warm"])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk level")
+    parser.add_argument("--think-ms", type=float, nargs="+", default=[0.0],
+                        help="mean pause of each client between its requests (0: none, the server's capacity; "
+                             "1000: people who read each answer for about a second); one set of levels each")
     parser.add_argument("--warm-set", type=int, default=200, help="seeds of the warm mode")
     parser.add_argument("--mix", action="store_true", help="also the httpx mix of endpoints (per-endpoint latencies)")
     parser.add_argument("--requests", type=int, default=3000, help="requests per level of the mix")
@@ -414,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     line: dict = {"suite": "api_load", "home": "demo" if args.demo else str(home), "titles": len(ids),
                   "endpoint": "GET /v1/titles/{id}/similar?k=20", "generator": "wrk -t1", "duration_s": args.duration,
                   "cpus": os.cpu_count(), "load_before": _load(), "runs": {}}
+    host = HostWatch()
     for workers in args.workers:
         server = Server(home, workers)
         seeds.new_server()
@@ -422,15 +449,18 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_prime(server.url, seeds.take("warm", args.warm_set), workers))  # the warm set, in every worker
             run: dict = {"ready_s": round(ready_s, 2), "load_before": _load()}
             pids = _server_processes(server.process.pid)
-            for mode in args.modes:
-                run[mode] = {}
-                for clients in args.clients:
-                    paths = seeds.take(mode, 40_000)
-                    figures = _wrk(server.url, paths, clients, args.duration, pids)
-                    seeds.consumed(mode, figures["requests"] + clients)  # and those still in flight at the end
-                    figures["drain_s"] = _drain(server.url, workers)
-                    run[mode][str(clients)] = figures
-                    print(f"workers={workers} {mode} clients={clients}: {figures}", file=sys.stderr)
+            for think_ms in args.think_ms:
+                for mode in args.modes:
+                    key = mode if not think_ms else f"{mode}+think{think_ms:g}ms"
+                    run[key] = {}
+                    for clients in args.clients:
+                        paths = seeds.take(mode, 40_000)
+                        figures = _wrk(server.url, paths, clients, args.duration, pids, think_ms,
+                                       rng.randrange(1 << 30))
+                        seeds.consumed(mode, figures["requests"] + clients)  # and those still in flight at the end
+                        figures["drain_s"] = _drain(server.url, workers)
+                        run[key][str(clients)] = figures
+                        print(f"workers={workers} {key} clients={clients}: {figures}", file=sys.stderr)
             if args.mix:
                 run["mix"] = {}
                 for clients in args.clients:
@@ -446,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_streamlit:
         line["streamlit"] = _streamlit_figures(home, seeds.cold[-1], args.streamlit_runs)
     line["load_after"] = _load()
+    line["host"] = host.figures()
     print(json.dumps(line, ensure_ascii=False), flush=True)
     return 0
 

@@ -32,7 +32,9 @@ Figures per suite (all latencies are single-query, OPENBLAS_NUM_THREADS=1, milli
 - peers: hnswlib HNSW, FAISS HNSW (two efs) and FAISS flat on the same vectors, queries and filters
   (bench/peers.py; "skipped" when not installed: pip install -r bench/requirements.txt), and
   versus_peers: per selectivity, FlixRec next to the fastest peer reaching recall@20 >= 0.99;
-- load_average_at_start / _at_end: the machine's load average (figures are only comparable when low).
+- load_average_at_start / _at_end: the machine's load average (figures are only comparable when low);
+  memory_read_gbps: one thread's memory read speed when the suite started and ended, and cpu_steal_pct: the
+  share of CPU time the host took back (bench/host.py: the shared host's swings, which move every figure).
 
 Usage: python bench/similar.py [--n 300000] [--queries 200] [--skip-build] [--random] [--embed-texts 0]
        [--no-peers] [--peer-cache DIR]
@@ -61,6 +63,7 @@ from flixrec.config import Settings  # noqa: E402
 from flixrec.embedding import embedding_texts, keyword_text  # noqa: E402
 from flixrec.index import IndexSnapshot, VectorIndex, load_snapshot, title_metadata  # noqa: E402
 from flixrec.models import Filters, Title  # noqa: E402
+from host import HostWatch  # noqa: E402  (bench/host.py)
 
 GENERATOR = "perturbed-real-v1"
 SELECTIVITIES = {"none": 1.0, "50pct": 0.5, "10pct": 0.1, "1pct": 0.01, "0.1pct": 0.001}
@@ -405,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     filters = selective_filters(meta)
     line: dict = {"suite": f"similar-{args.n}", "generator": GENERATOR, "seed": args.seed, "n": len(matrix),
                   "dim": int(matrix.shape[1]), "k": K, "queries": args.queries,
-                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-                  "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+                  "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+    host = HostWatch()  # the load average, memory speed and steal around the suite (bench/host.py)
     chroma = app = None
     if not args.skip_build:
         built = build_suite(args.workdir, titles, matrix, filters, queries, args)
@@ -438,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         line["versus_peers"] = versus_peers(line, list(SELECTIVITIES))
     if args.embed_texts:
         line.update(embedding_figures(settings, real, snapshot, args.embed_texts))
-    line["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    line.update(host.figures())
     line["suite_s"] = round(time.perf_counter() - suite_began, 1)
     print(json.dumps(line), flush=True)
     if args.random:
