@@ -294,13 +294,14 @@ def test_forked_workers_share_kept_alive_connections_evenly(tmp_path, small_home
     assert listening == 2  # each worker its own socket, the kernel spreading connections over them
 
 
-def test_serve_with_workers_says_at_once_when_its_port_is_taken(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_says_at_once_when_its_port_is_taken(tmp_path, workers):
     """Before loading anything (minutes at 300k titles): one error line naming the address and the fix."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "flixrec", "serve", "--workers", "2", "--port", str(port)],
+        result = subprocess.run([sys.executable, "-m", "flixrec", "serve", "--workers", workers, "--port", str(port)],
                                 cwd=tmp_path, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
                                                    "FLIXREC_HOME": str(tmp_path / "home")},
                                 capture_output=True, text=True, timeout=120)

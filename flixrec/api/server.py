@@ -43,23 +43,28 @@ SPREAD_BY_KERNEL = hasattr(socket, "SO_REUSEPORT")
 workers share one socket."""
 
 
-def _bound_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port) that other sockets of this user may bind too (SO_REUSEPORT)."""
+def _bound_socket(host: str, port: int, shared: bool = True) -> socket.socket:
+    """A TCP socket bound to (host, port); `shared`: other sockets of this user may bind it too (SO_REUSEPORT).
+
+    An address that cannot be bound is a ConfigError naming it and the fix: checked before loading anything,
+    where uvicorn would find it only after the app has started (minutes at 300k titles)."""
     sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another server may be using "
+                          "that port; stop it or choose another with --port") from exc
     return sock
 
 
 def _reserved_address(host: str, port: int) -> socket.socket:
     """The supervisor's socket: bound, never listening (the kernel hands connections only to listening
     sockets), so an address in use fails here once, and port 0 becomes one port every worker then binds."""
-    try:
-        sock = _bound_socket(host, port)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another server may "
-                          "be using that port; stop it or choose another with --port") from exc
+    sock = _bound_socket(host, port)
     log.info("serving on http://%s:%d", host, sock.getsockname()[1])
     return sock
 
@@ -68,6 +73,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, 
     """Run the API until interrupted; settings are validated first so a bad one is an error, not a crashing worker."""
     settings = Settings.from_env(secrets_file=SECRETS_FILE)  # ConfigError names the setting to fix
     if workers <= 1:
+        _bound_socket(host, port, shared=False).close()  # a port in use: one error line now, not after loading
         uvicorn.run("flixrec.api:create_app", factory=True, host=host, port=port, log_level=log_level,
                     proxy_headers=False, server_header=False, timeout_keep_alive=KEEP_ALIVE_S)
         return
