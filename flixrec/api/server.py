@@ -7,10 +7,10 @@ fresh interpreters); it restarts a worker that dies and stops them all on SIGINT
 published later is loaded by each worker for itself.
 
 Each worker listens on a socket of its own on the same address (SO_REUSEPORT), and the kernel spreads new
-connections over them evenly. On one shared socket the worker woken first accepted every connection
-waiting (asyncio accepts up to the backlog per wake-up), so clients that keep their connections (browsers,
-API clients' pools, load generators) piled onto one worker while the other idled: 43, 37 and 38 of 50
-connections in three tries (docs/performance.md, "Connections spread over the workers").
+connections over them by a hash of their addresses. On one shared socket the worker woken first accepted
+every connection waiting (asyncio accepts up to the backlog per wake-up), so clients that keep their
+connections (browsers, API clients' pools, load generators) piled onto one worker while the other idled:
+43, 37 and 38 of 50 connections in three tries (docs/performance.md, "Connections spread over the workers").
 """
 
 from __future__ import annotations
