@@ -136,6 +136,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _host(text: str) -> str:
+    """An address or host name to listen on (argparse type): one a resolver can be asked about."""
+    try:
+        text.encode("idna")  # what socket.bind does with a name: fails on undecodable bytes or 64+ letter labels
+    except UnicodeError:
+        text = ""
+    if not text:
+        raise argparse.ArgumentTypeError("not an address or host name to listen on (e.g. 127.0.0.1, or 0.0.0.0 "
+                                         "for every interface)")
+    return text
+
+
 def _port(text: str) -> int:
     """A TCP port, 0 (any free one) to 65535 (argparse type)."""
     try:
@@ -186,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_filter_options(p)
         p.set_defaults(handler=handler)
     serve = sub.add_parser("serve", help=cmd_serve.__doc__)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    serve.add_argument("--host", type=_host, default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     serve.add_argument("--port", type=_port, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=_positive_int, default=1,
                        help="worker processes (they share the memory-mapped index; default 1)")

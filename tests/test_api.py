@@ -319,6 +319,18 @@ def test_serve_rejects_bad_options_like_every_cli(tmp_path):
     assert workers.returncode == 2 and "at least 1" in workers.stderr
 
 
+@pytest.mark.parametrize("host, says", [("\udcff", "not an address"), ("a" * 10_000, "not an address"),
+                                        ("no-such-host.invalid", "give --host an address")])
+def test_serve_says_which_host_it_cannot_listen_on(tmp_path, host, says):
+    """An undecodable or 10 kB --host is refused by the option; a name that does not resolve names --host."""
+    result = subprocess.run([sys.executable, "-m", "flixrec", "serve", "--workers", "2", "--host", host], cwd=tmp_path,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                                 "FLIXREC_HOME": str(tmp_path / "home")},
+                            capture_output=True, text=True, timeout=120, errors="replace")
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr and len(result.stderr) < 2000
+
+
 def test_a_bad_setting_stops_serve_with_one_error_line(tmp_path: Path):
     result = subprocess.run([sys.executable, "-m", "flixrec", "serve"], cwd=tmp_path, capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "FLIXREC_API_CORS_ORIGINS": "example.org"})

@@ -15,6 +15,7 @@ connections (browsers, API clients' pools, load generators) piled onto one worke
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -56,8 +57,10 @@ def _bound_socket(host: str, port: int, shared: bool = True) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): another server may be using "
-                          "that port; stop it or choose another with --port") from exc
+        hint = ("another server may be using that port; stop it or choose another with --port"
+                if exc.errno == errno.EADDRINUSE else
+                "give --host an address of this machine (127.0.0.1, or 0.0.0.0 for every interface)")
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): {hint}") from exc
     return sock
 
 
