@@ -277,7 +277,9 @@ def test_no_index_page_in_the_browser(tmp_path, browser_page):
         page.goto(base)
         settle(page, "Welcome to FlixRec")
         page.get_by_text("python -m ingest build-demo").first.wait_for()
-        assert page.get_by_role("button", name="Build the demo catalogue").count() == 1
+        build = page.get_by_role("button", name="Build the demo catalogue")
+        build.wait_for()  # the last element of the run: the idle flag can show before the page is complete
+        assert build.count() == 1
         assert page.locator('[data-testid="stException"]').count() == 0
         shoot(page, "6_no_index.png")
 
