@@ -39,7 +39,7 @@ from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least, stride
 from flixrec.graph import NeighbourGraph
 from flixrec.ivf import Clusters, Setting
 from flixrec.plan_cost import scan_plan_cost, scans_every_row
-from flixrec.rescore import dot_rows
+from flixrec.rescore import dot_rows, passing_rows
 
 PROJECTED_DIMS = 128
 """Dimensions of the projection used to shortlist (of 512 for USE, 384 for MiniLM)."""
@@ -253,7 +253,7 @@ class VectorSearch:
                 return self._best(candidates, dot_rows(self.matrix, candidates, query), min(k, passing))
             method = "projected-full" if scans_every_row(passing, n) else "projected-gather"  # the walk met too few
         # the passing rows' numbers are needed only by the plans that gather them
-        rows = None if keep is None or method.endswith("-full") or method == "clustered" else np.flatnonzero(keep)
+        rows = None if keep is None or method.endswith("-full") or method == "clustered" else passing_rows(keep, passing)
         if method == "exact-gather":
             rows = np.arange(n) if rows is None else rows
             candidates, scores = rows, dot_rows(self.matrix, rows, query)

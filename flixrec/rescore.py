@@ -45,6 +45,24 @@ def dot_rows(matrix: np.ndarray, rows: np.ndarray, query: np.ndarray) -> np.ndar
     return out
 
 
+SPARSE_SHARE = 50
+"""`passing_rows` skips empty 8-row words when no more than 1 row in this many passes (a narrow filter);
+denser masks keep numpy's `flatnonzero`, whose branch-free loop wins there."""
+
+
+def passing_rows(keep: np.ndarray, passing: int) -> np.ndarray:
+    """The numbers of the rows `keep` passes (`np.flatnonzero(keep)`), `passing` being how many there are.
+
+    A narrow filter's mask is mostly empty 8-byte words: reading it a word at a time finds its rows in about
+    half the time of `flatnonzero`, which looks at every byte (docs/performance.md, "Narrow filters").
+    """
+    if passing * SPARSE_SHARE > len(keep) or keep.dtype != np.bool_ or not keep.flags.c_contiguous:
+        return np.flatnonzero(keep)
+    out = np.empty(passing, dtype=np.int64)
+    found = _fill_passing_rows(keep, out)
+    return out if found == passing else np.flatnonzero(keep)  # a miscount from the caller costs only time
+
+
 _pool_lock = threading.Lock()
 _helper: ThreadPoolExecutor | None = None
 _helper_free = threading.Semaphore(1)
@@ -102,3 +120,25 @@ def _dot_rows(matrix, rows, query, out):
         for column in range(width):
             total += np.float32(matrix[row, column]) * query[column]
         out[i] = total
+
+
+@njit(cache=True, nogil=True)
+def _fill_passing_rows(keep, out):
+    """Write the passing rows' numbers into `out` (at most its length); returns how many rows pass."""
+    n = keep.shape[0]
+    whole = n - n % 8
+    words = keep[:whole].view(np.uint64)
+    found = 0
+    for word in range(words.shape[0]):
+        if words[word] != 0:
+            for row in range(word * 8, word * 8 + 8):
+                if keep[row]:
+                    if found < out.shape[0]:
+                        out[found] = row
+                    found += 1
+    for row in range(whole, n):
+        if keep[row]:
+            if found < out.shape[0]:
+                out[found] = row
+            found += 1
+    return found

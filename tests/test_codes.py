@@ -9,6 +9,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flixrec import codes as codes_module
 from flixrec import rescore
@@ -17,7 +19,7 @@ from flixrec.code_kernels import BLOCK
 from flixrec.codes import SCAN_SPLIT_ROWS, ProjectedCodes, rows_at_least, strided_sample
 from flixrec.engine import Projection, VectorSearch
 from flixrec.plan_cost import scan_plan_cost
-from flixrec.rescore import SPLIT_BYTES, dot_rows
+from flixrec.rescore import SPARSE_SHARE, SPLIT_BYTES, dot_rows, passing_rows
 
 
 def _block(rows: int, width: int, seed: int) -> np.ndarray:
@@ -187,6 +189,19 @@ def test_large_gathers_and_selections_shared_by_two_threads_give_the_same_answer
         np.testing.assert_array_equal(rows_at_least(values, threshold, mask), expected)
         sample = values[::16] if mask is None else values[::16][mask[::16]]
         assert strided_sample(values, 16, mask).tolist() == sample.tolist()
+
+
+@given(st.integers(0, 700), st.sampled_from([0.0, 0.002, 1 / SPARSE_SHARE, 0.1, 1.0]), st.integers(0, 2**32 - 1),
+       st.integers(-2, 2))
+@settings(max_examples=200, deadline=None)
+def test_passing_rows_are_flatnonzeros_rows_at_any_length_share_and_count(n, share, seed, miscount):
+    """Narrow masks are read a word at a time: the rows are numpy's, whatever the length (a tail shorter
+    than a word), the share, and even when the caller's count is off."""
+    keep = np.random.default_rng(seed).random(n) < share
+    expected = np.flatnonzero(keep)
+    assert passing_rows(keep, max(0, len(expected) + miscount)).tolist() == expected.tolist()
+    keep.flags.writeable = False  # a kept mask is read-only
+    assert passing_rows(keep[::-1], len(expected)).tolist() == np.flatnonzero(keep[::-1]).tolist()
 
 
 def test_a_busy_helper_thread_leaves_both_halves_to_the_calling_thread():
