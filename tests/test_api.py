@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -279,6 +280,11 @@ def test_forked_workers_share_kept_alive_connections_evenly(tmp_path, small_home
     count = 60
     with running_api(home_env(small_home), tmp_path / "server.log", workers=2) as url:
         port = int(url.rsplit(":", 1)[1])
+        # ready means one worker answers; on a busy machine the other may still be starting, and a connection
+        # made before it listens stays with the first (as it would in production)
+        deadline = time.monotonic() + 60
+        while len(_sockets_on(port, "0A")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         connections = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(count)]
         try:
             for connection in connections:  # every connection opened before the first request, as a pool does

@@ -23,7 +23,11 @@ def test_contract_seeds_and_avoided_never_returned_k_results_best_first(small_ap
     scores = [r.score for r in results]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
     assert [r.rank for r in results] == list(range(1, 11))
-    assert small_app.recommend_for(SPACE, avoid, k=10) == results
+    again = small_app.recommend_for(SPACE, avoid, k=10)
+    # the same titles, order and reasons; a score once differed in its last rounded digit between two calls in
+    # CI (0.210534 against 0.210535: a float32 sum in another order, as a BLAS kernel may take), so scores to 2e-6
+    assert [(r.title, r.rank, r.reasons) for r in again] == [(r.title, r.rank, r.reasons) for r in results]
+    assert [r.score for r in again] == pytest.approx(scores, abs=2e-6)
 
 
 def blended_scores(app: FlixRec, title_id: str) -> dict[str, float]:
