@@ -129,7 +129,7 @@ def _fill_passing_rows(keep, out):
     whole = n - n % 8
     words = keep[:whole].view(np.uint64)
     found = 0
-    for word in range(words.shape[0]):
+    for word in range(words.shape[0]):  # whole words, then the tail: one loop for both ran ~3x slower
         if words[word] != 0:
             for row in range(word * 8, word * 8 + 8):
                 if keep[row]:

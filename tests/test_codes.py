@@ -201,6 +201,7 @@ def test_passing_rows_are_flatnonzeros_rows_at_any_length_share_and_count(n, sha
     expected = np.flatnonzero(keep)
     assert passing_rows(keep, max(0, len(expected) + miscount)).tolist() == expected.tolist()
     keep.flags.writeable = False  # a kept mask is read-only
+    assert passing_rows(keep, len(expected)).tolist() == expected.tolist()
     assert passing_rows(keep[::-1], len(expected)).tolist() == np.flatnonzero(keep[::-1]).tolist()
 
 
