@@ -372,6 +372,10 @@ class FlixRec:
         """The stamp of the build being served (loads, or reloads after a new build); IndexNotBuilt when there is none."""
         return str(self._current_recommender().snapshot.stamp)
 
+    def indexed_ids(self) -> list[str]:
+        """The ids of every title in the build being served, sorted (loads it like build_stamp)."""
+        return sorted(str(title_id) for title_id in self._current_recommender().snapshot.ids)
+
     def score_distribution(self, title_id: str, weights: RankingWeights | None = None) -> np.ndarray:
         """Every other title's similarity to this one (with `weights`, or the settings' ranking weights)."""
         recommender = self._current_recommender()

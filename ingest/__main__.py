@@ -1,4 +1,4 @@
-"""python -m ingest {demo,embed,check,repair,build-demo,migrate,trakt}: build and refresh the catalogue and the index.
+"""python -m ingest {demo,embed,check,repair,build-demo,migrate,answers,trakt}: build and refresh the catalogue and the index.
 
 Errors a user can act on print `error: ...` and exit with code 2.
 """
@@ -103,6 +103,16 @@ def cmd_build_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_answers(settings: Settings, args: argparse.Namespace) -> int:
+    """Compute every title's default similar-titles page ahead, for the REST API to send (resumes; minutes per 10k titles)."""
+    from flixrec.api.answers import fill_answers  # here: only this command needs the API
+
+    with StageBars(args.quiet) as bars:
+        summary = fill_answers(settings, workers=args.workers, progress=lambda done, total: bars("answers", done, total))
+    print(summary.line())
+    return 0
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     """Upgrade the catalogue database's schema to this version's (Alembic; keeps every row, no rebuild)."""
     catalog = Catalog.open(settings.database_url, create=False)
@@ -128,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
                         help="embedding processes for the USE model (default: one per core)")
     sub.add_parser("migrate", help=cmd_migrate.__doc__)
+    answers = sub.add_parser("answers", help=cmd_answers.__doc__)
+    answers.add_argument("--workers", type=worker_count, default=os.cpu_count() or 1,
+                         help="processes computing answers (default: one per core)")
     build = sub.add_parser("build-demo", help=cmd_build_demo.__doc__)
     build.add_argument("--no-anime", action="store_true", help="only the TMDB-5000 movies")
     build.add_argument("--batch-size", type=batch_size, default=2048, help="titles embedded per step (a progress update)")
@@ -143,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"demo": cmd_demo, "embed": cmd_embed, "check": cmd_check, "repair": cmd_repair, "build-demo": cmd_build_demo,
-            "migrate": cmd_migrate}
+            "migrate": cmd_migrate, "answers": cmd_answers}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response, Security
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 
+from flixrec.api.answers import StoredAnswers
 from flixrec.api.cache import ResponseCache, ResponseCacheMiddleware
 from flixrec.api.deps import API_VERSION, NotModified, require_api_key
 from flixrec.api.problems import add_problem_handlers
@@ -46,9 +47,10 @@ DESCRIPTION = """Similar movies and shows over the FlixRec catalogue: the same s
 
 
 def create_app(settings: Settings | None = None, service: FlixRec | None = None,
-               response_cache_mib: float = RESPONSE_CACHE_MIB) -> FastAPI:
+               response_cache_mib: float = RESPONSE_CACHE_MIB, stored_answers: bool = True) -> FastAPI:
     """The API over `service` (default: a FlixRec over `settings`, default: the environment and secrets file),
-    answering repeated GETs of the same build from a per-worker cache of `response_cache_mib` (0: no cache).
+    answering repeated GETs of the same build from a per-worker cache of `response_cache_mib` (0: no cache),
+    and default similar-titles pages from the answers computed ahead when `stored_answers` and there are any.
 
     With no arguments (how uvicorn's workers build it) it reads the environment, so every worker serves
     the same home; each loads the memory-mapped snapshot, which the operating system shares.
@@ -80,8 +82,9 @@ def create_app(settings: Settings | None = None, service: FlixRec | None = None,
 
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_FROM_BYTES, compresslevel=GZIP_LEVEL)
     app.state.response_cache = ResponseCache(int(response_cache_mib * 2**20)) if response_cache_mib > 0 else None
-    if app.state.response_cache is not None:
-        app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache,
+    app.state.stored_answers = StoredAnswers(settings) if stored_answers else None
+    if app.state.response_cache is not None or app.state.stored_answers is not None:
+        app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache, answers=app.state.stored_answers,
                            settled_stamp=service.settled_stamp, api_key=settings.api_key)
     if settings.api_cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.api_cors_origins), allow_methods=["GET", "POST"],

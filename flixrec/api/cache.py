@@ -4,8 +4,9 @@ A GET under /v1 is a pure function of the served build, its path and its (normal
 ETag says so already), so the bytes a route answered with (gzipped when the client takes gzip) are kept
 under (build stamp, path, query, gzip) and sent again without running the route. The cache is emptied
 when ingest publishes a new build. It holds only 200 responses that carry an ETag and may be stored
-(never /v1/status, never an error). Each answer says `X-FlixRec-Cache: hit` or `miss`, so a benchmark
-can count hits (its figures for a hit are the cache's cost, not the core's).
+(never /v1/status, never an error). On a miss, a default similar-titles page computed ahead is sent from
+its file (flixrec.api.answers). Each answer says `X-FlixRec-Cache: hit`, `stored` or `miss`, so a
+benchmark can count them (its figures for a hit are the cache's cost, not the core's).
 
 It sits inside CORS (whose headers depend on the request's Origin) and outside gzip; with an API key
 configured it serves a hit only to a request carrying the key (a request without it goes on to the
@@ -22,6 +23,7 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flixrec.api.answers import StoredAnswers
 from flixrec.api.deps import normalised_query
 
 CACHE_HEADER = "x-flixrec-cache"
@@ -75,12 +77,14 @@ class ResponseCache:
 
 
 class ResponseCacheMiddleware:
-    """ASGI middleware answering repeated GETs of the same build from a ResponseCache."""
+    """ASGI middleware answering GETs of the same build from a ResponseCache (repeats), then from the answers
+    computed ahead (flixrec.api.answers) when there are any."""
 
-    def __init__(self, app: ASGIApp, cache: ResponseCache, settled_stamp: Callable[[], str | None],
-                 api_key: str | None = None):
+    def __init__(self, app: ASGIApp, cache: ResponseCache | None, settled_stamp: Callable[[], str | None],
+                 api_key: str | None = None, answers: StoredAnswers | None = None):
         self.app = app
         self.cache = cache
+        self.answers = answers
         self.settled_stamp = settled_stamp
         self.api_key = api_key.encode("utf-8") if api_key else None
 
@@ -90,11 +94,17 @@ class ResponseCacheMiddleware:
         if key is None or stamp is None:
             await self.app(scope, receive, send)
             return
-        found = self.cache.get(stamp, key)
+        found = self.cache.get(stamp, key) if self.cache is not None else None
+        source = b"hit"
+        if found is None and self.answers is not None:
+            found, source = self.answers.get(stamp, key[0], key[1], gzip_ok=key[2] == "gzip"), b"stored"
         if found is not None:
             headers, body = found
-            await send({"type": "http.response.start", "status": 200, "headers": [*headers, (CACHE_HEADER.encode(), b"hit")]})
+            await send({"type": "http.response.start", "status": 200, "headers": [*headers, (CACHE_HEADER.encode(), source)]})
             await send({"type": "http.response.body", "body": body})
+            return
+        if self.cache is None:
+            await self.app(scope, receive, send)
             return
         await self._answer_and_keep(scope, receive, send, stamp, key)
 

@@ -25,13 +25,15 @@ from starlette.concurrency import run_in_threadpool
 
 from flixrec.api.problems import ApiProblem, ProblemItem, invalid_parameters
 from flixrec.api.schemas import MAX_AVOID, MAX_ID_CHARS, printable
-from flixrec.filters import FILTER_NAMES, FILTER_PARAMS, ParsedFilters, parse_filter_params
+from flixrec.filters import DEFAULT_K, FILTER_NAMES, FILTER_PARAMS, ParsedFilters, parse_filter_params
 from flixrec.service import FlixRec
 
 API_VERSION = "1"
 CACHE_SECONDS = 60
 """How long a client may reuse a GET response before revalidating it (its ETag changes with every build)."""
 MAX_OFFSET = 200
+DEFAULT_VALUED = frozenset({f"k={DEFAULT_K}", "offset=0"})
+"""Parameters that ask for what their absence asks for (every endpoint with a `k` defaults it to DEFAULT_K)."""
 VIEW_PARAMS = ("hide",)
 """Parameters of the app's URLs besides the filters that the API reads too: hidden (excluded) title ids."""
 
@@ -87,10 +89,14 @@ Cached = Depends(cache_headers)
 
 def normalised_query(query: str) -> str:
     """The query string with its parameters sorted by name (values of one name keep their order: a range's two
-    `year` values are min then max), so the same request spelt in another order has the same ETag and cache entry."""
-    if "&" not in query:
+    `year` values are min then max) and a lone `k` or `offset` at its default left out, so the same request
+    spelt another way (`?k=20`, or no k at all) has the same ETag and cache entry."""
+    if not query:
         return query
-    return "&".join(sorted(query.split("&"), key=lambda pair: pair.split("=", 1)[0]))
+    pairs = query.split("&")
+    names = [pair.split("=", 1)[0] for pair in pairs]
+    kept = [pair for pair, name in zip(pairs, names) if not (pair in DEFAULT_VALUED and names.count(name) == 1)]
+    return "&".join(sorted(kept, key=lambda pair: pair.split("=", 1)[0]))
 
 
 async def title_id_path(title_id: Annotated[str, Path(max_length=MAX_ID_CHARS, description="a title's id",
