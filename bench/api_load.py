@@ -4,8 +4,9 @@ Starts `python -m flixrec serve` on 127.0.0.1 over a home (read-only: the 300k b
 demo home with --demo), waits for /readyz, then measures GET /v1/titles/{id}/similar?k=20 for each workers
 count, seed mode and concurrency level (10, 50, 200 clients), each level for --duration seconds:
 
-- cold: seeds drawn uniformly over the catalogue, each used once per server (every request runs the
-  core: the cost of a first-time request; the response cache never answers);
+- cold: seeds drawn uniformly over the catalogue, each used once per server (the response cache never
+  answers: without answers computed ahead every request runs the core, the cost of a first-time request;
+  with them (`python -m ingest answers`) the server sends the stored page: `stored_rate`);
 - zipf: seeds drawn by popularity, P(title) proportional to its votes (how real traffic repeats titles):
   the response cache answers the repeats; its hit rate is reported;
 - warm: a fixed set of --warm-set seeds requested once beforehand, then again (all hits: the cache's own
@@ -14,12 +15,12 @@ count, seed mode and concurrency level (10, 50, 200 clients), each level for --d
 The load generator is wrk (Debian's `wrk`, C, one thread: `make bench` installs it): it costs a small share
 of a core, so the figures measure the server rather than the client (a Python httpx client used most of one
 of the two cores). A Lua script sends each connection's next path and counts non-200 answers and
-`X-FlixRec-Cache: hit` answers. With --mix, httpx async clients also send a fixed mix of endpoints
+`X-FlixRec-Cache: hit` and `stored` answers. With --mix, httpx async clients also send a fixed mix of endpoints
 (similar 70%, search 10%, title 10%, facets 5%, POST recommend with 3 seeds 5%; free text too with
 --with-text) for per-endpoint latencies (that client shares the cores).
 
 The line: per workers count, per mode and level, requests/s, errors, p50/p90/p99/max ms, the cache hit
-rate, the server's CPU milliseconds per request (its processes' user + system time during the level over
+rate and the stored-answer rate, the server's CPU milliseconds per request (its processes' user + system time during the level over
 the requests answered: the steady figure on a shared machine), the share of a core each worker used
 (`worker_cpu_shares`: uneven shares mean the connections were not spread evenly), the share of a core wrk
 used, and how long the server took to finish the requests still queued when the level ended (drained
@@ -158,7 +159,7 @@ function init(args)
   for line in io.lines(args[1]) do paths[#paths + 1] = line end
   think_ms = tonumber(args[2]) or 0
   math.randomseed(tonumber(args[3]) or 1)
-  hits, non200 = 0, 0
+  hits, stored, non200 = 0, 0, 0
 end
 function delay()
   if think_ms <= 0 then return 0 end
@@ -170,19 +171,23 @@ function request()
 end
 function response(status, headers, body)
   if status ~= 200 then non200 = non200 + 1 end
-  if headers["x-flixrec-cache"] == "hit" or headers["X-FlixRec-Cache"] == "hit" then hits = hits + 1 end
+  local cache = headers["x-flixrec-cache"] or headers["X-FlixRec-Cache"]
+  if cache == "hit" then hits = hits + 1 end
+  if cache == "stored" then stored = stored + 1 end
 end
 function done(summary, latency, requests)
-  local hits_all, non200_all = 0, 0
+  local hits_all, stored_all, non200_all = 0, 0, 0
   for _, thread in ipairs(threads) do
     hits_all = hits_all + thread:get("hits")
+    stored_all = stored_all + thread:get("stored")
     non200_all = non200_all + thread:get("non200")
   end
   local e = summary.errors
   io.write(string.format(
-    'WRK {"requests": %d, "seconds": %.3f, "hits": %d, "non200": %d, "socket_errors": %d, "timeouts": %d, ' ..
+    'WRK {"requests": %d, "seconds": %.3f, "hits": %d, "stored": %d, "non200": %d, "socket_errors": %d, ' ..
+    '"timeouts": %d, ' ..
     '"p50_ms": %.1f, "p90_ms": %.1f, "p99_ms": %.1f, "max_ms": %.1f, "mean_ms": %.1f}\n',
-    summary.requests, summary.duration / 1e6, hits_all, non200_all, e.connect + e.read + e.write, e.timeout,
+    summary.requests, summary.duration / 1e6, hits_all, stored_all, non200_all, e.connect + e.read + e.write, e.timeout,
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000, latency.mean / 1000))
 end
@@ -273,6 +278,7 @@ def _wrk(url: str, paths: list[str], clients: int, duration: float, server_pids:
            if len(worker_cpu) > 1 else {}),
         "errors": raw["non200"] + raw["socket_errors"] + raw["timeouts"],
         "hit_rate": round(raw["hits"] / done, 3) if done else 0.0,
+        "stored_rate": round(raw["stored"] / done, 3) if done else 0.0,
         **{key: raw[key] for key in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
     }
 

@@ -28,6 +28,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import time
 import uuid
@@ -108,8 +109,10 @@ class StoredAnswers:
         self._stamp: str | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._file: tuple[Path, int, int] = (Path(), 0, 0)
         self._looked = 0.0
-        self._unreadable: set[Path] = set()
+        self._unreadable: set[tuple[Path, int, int]] = set()
+        """Files found damaged or unfinished, by path, inode and modification time: a new fill's file is tried."""
 
     def get(self, stamp: str, path: str, query: str, gzip_ok: bool) -> tuple[Headers, bytes] | None:
         """The stored response (headers, body) for this request of this build, gzipped only when the client takes it;
@@ -144,19 +147,24 @@ class StoredAnswers:
             self._db.close()
         self._stamp, self._db, self._looked = stamp, None, time.monotonic()
         path = answers_file(self.settings, stamp)
-        if path in self._unreadable or not path.is_file():
+        try:
+            found = path.stat()
+        except OSError:
+            return None
+        self._file = (path, found.st_ino, found.st_mtime_ns)
+        if self._file in self._unreadable:
             return None
         try:
             db = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
             meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            self._unreadable.add(path)
+            self._unreadable.add(self._file)
             log.warning("not using the stored answers of build %s: the file cannot be read (%s); "
                         "run: python -m ingest answers", stamp, exc)
             return None
         if meta.get("complete") != "1" or meta.get("stamp") != stamp:
             db.close()
-            self._unreadable.add(path)
+            self._unreadable.add(self._file)
             log.warning("not using the stored answers of build %s: the file is unfinished; run: python -m ingest answers",
                         stamp)
             return None
@@ -167,8 +175,7 @@ class StoredAnswers:
     def _give_up(self, exc: Exception) -> None:
         log.warning("not using the stored answers of build %s any more: %s; run: python -m ingest answers",
                     self._stamp, exc)
-        if self._stamp is not None:
-            self._unreadable.add(answers_file(self.settings, self._stamp))
+        self._unreadable.add(self._file)
         if self._db is not None:
             self._db.close()
         self._db = None
@@ -243,6 +250,7 @@ def _fill_in_processes(settings: Settings, service: FlixRec, stamp: str, slices:
         if pid == 0:
             code = 0
             try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the children
                 service.after_fork()
                 _fill_part(settings, service, stamp, ids, part, counter, lambda: None)
             except AnswersNotFinished:
@@ -266,7 +274,7 @@ def _fill_in_processes(settings: Settings, service: FlixRec, stamp: str, slices:
                 failed.append(os.waitstatus_to_exitcode(status))
     finally:
         for pid in children:  # interrupted: stop the others (their committed work is kept)
-            os.kill(pid, 15)
+            os.kill(pid, signal.SIGTERM)
             os.waitpid(pid, 0)
     if 3 in failed:
         raise AnswersNotFinished("a newer build was published while computing answers; run: python -m ingest answers")

@@ -74,6 +74,7 @@ def _reserved_address(host: str, port: int) -> socket.socket:
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, log_level: str = "info") -> None:
     """Run the API until interrupted; settings are validated first so a bad one is an error, not a crashing worker."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")  # beside uvicorn's
     settings = Settings.from_env(secrets_file=SECRETS_FILE)  # ConfigError names the setting to fix
     if workers <= 1:
         _bound_socket(host, port, shared=False).close()  # a port in use: one error line now, not after loading
