@@ -97,3 +97,17 @@ def test_normalised_query_sorts_names_and_keeps_each_names_value_order():
     assert normalised_query("k=5&genre=Drama") == normalised_query("genre=Drama&k=5") == "genre=Drama&k=5"
     assert normalised_query("year=2010&k=5&year=1990") == "k=5&year=2010&year=1990"
     assert normalised_query("") == "" and normalised_query("k=5") == "k=5"
+
+
+def test_normalised_query_leaves_out_a_lone_default_k_or_offset():
+    assert normalised_query("k=20") == normalised_query("offset=0&k=20") == normalised_query("") == ""
+    assert normalised_query("genre=Drama&offset=0") == "genre=Drama"
+    assert normalised_query("k=20&k=5") == "k=20&k=5" and normalised_query("k=5&k=20") == "k=5&k=20"  # the last one counts
+    assert normalised_query("offset=0&offset=20") == "offset=0&offset=20"
+
+
+def test_a_default_k_is_the_same_request_as_no_k(client: TestClient):
+    bare = client.get(SIMILAR)
+    spelt = client.get(SIMILAR, params={"k": 20, "offset": 0})
+    assert spelt.headers[CACHE_HEADER] == "hit" and spelt.headers["etag"] == bare.headers["etag"]
+    assert client.get(SIMILAR, params={"k": 19}).headers["etag"] != bare.headers["etag"]
