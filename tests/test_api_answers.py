@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -183,3 +184,15 @@ def test_answers_says_what_to_do_without_an_index(tmp_path):
     run = ingest(make_settings(tmp_path / "empty-home"), "answers")
     assert run.returncode == 2 and run.stderr.startswith("error: ") and "python -m ingest" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_damaged_entry_is_answered_live(answered, tmp_path, use_embedder, caplog):
+    settings = copied_home(answered, tmp_path / "home")
+    service = FlixRec(settings, embedder=use_embedder)
+    path = answers_file(settings, service.build_stamp())
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE answers SET body = ? WHERE key = ?", (b"\x1f\x8bnot gzip", f"{PAGE}?"))
+    with caplog.at_level(logging.WARNING, "flixrec.api"), TestClient(create_app(settings, service, response_cache_mib=0)) as client:
+        answer = client.get(PAGE, headers={"Accept-Encoding": "identity"})
+        assert answer.status_code == 200 and CACHE_HEADER not in answer.headers and answer.json()["items"]
+    assert any("python -m ingest answers" in r.getMessage() for r in caplog.records)

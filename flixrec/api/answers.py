@@ -32,6 +32,7 @@ import signal
 import sqlite3
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
@@ -129,12 +130,16 @@ class StoredAnswers:
             return None
         if row is None:
             return None
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in json.loads(row[0])]
-        body = row[1]
-        if not gzip_ok and (b"content-encoding", b"gzip") in headers:
-            body = gzip.decompress(body)
-            headers = [(name, value) for name, value in headers if name not in (b"content-encoding", b"content-length")]
-            headers.append((b"content-length", str(len(body)).encode("ascii")))
+        try:
+            headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in json.loads(row[0])]
+            body = row[1]
+            if not gzip_ok and (b"content-encoding", b"gzip") in headers:
+                body = gzip.decompress(body)
+                headers = [(name, value) for name, value in headers if name not in (b"content-encoding", b"content-length")]
+                headers.append((b"content-length", str(len(body)).encode("ascii")))
+        except (ValueError, TypeError, OSError, EOFError, zlib.error) as exc:  # a damaged entry
+            self._give_up(exc)
+            return None
         return headers, body
 
     def _connection(self, stamp: str) -> sqlite3.Connection | None:
