@@ -196,3 +196,12 @@ def test_a_damaged_entry_is_answered_live(answered, tmp_path, use_embedder, capl
         answer = client.get(PAGE, headers={"Accept-Encoding": "identity"})
         assert answer.status_code == 200 and CACHE_HEADER not in answer.headers and answer.json()["items"]
     assert any("python -m ingest answers" in r.getMessage() for r in caplog.records)
+
+
+def test_a_path_no_page_can_have_is_no_lookup_error(answered, use_embedder):
+    stamp = FlixRec(answered, embedder=use_embedder).build_stamp()
+    answers_of = StoredAnswers(answered)
+    assert answers_of.get(stamp, PAGE, "", gzip_ok=True) is not None
+    for odd in ("/v1/titles/\udc80/similar", "/v1/titles/" + "x" * 10_000 + "/similar", "/v1/titles/\0/similar"):
+        assert answers_of.get(stamp, odd, "", gzip_ok=True) is None
+    assert answers_of.get(stamp, PAGE, "", gzip_ok=False) is not None  # still in use afterwards

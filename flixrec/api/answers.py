@@ -125,6 +125,8 @@ class StoredAnswers:
             return None
         try:
             row = db.execute("SELECT headers, body FROM answers WHERE key = ?", (answer_key(path, query),)).fetchone()
+        except UnicodeEncodeError:  # a path no stored page has (a lone surrogate): the routes answer it
+            return None
         except sqlite3.DatabaseError as exc:
             self._give_up(exc)
             return None
@@ -302,6 +304,7 @@ def _fill_part(settings: Settings, service: FlixRec, stamp: str, ids: list[str],
         db.execute(table)
 
     async def fill() -> None:
+        committed = 0
         for n, title_id in enumerate(ids, 1):
             path = similar_page_path(title_id)
             status, answer_headers, body = await _get(app, path, headers)
@@ -314,7 +317,8 @@ def _fill_part(settings: Settings, service: FlixRec, stamp: str, ids: list[str],
             if n % COMMIT_EVERY == 0 or n == len(ids):
                 db.commit()
                 with counter.get_lock():
-                    counter.value += COMMIT_EVERY if n % COMMIT_EVERY == 0 else n % COMMIT_EVERY
+                    counter.value += n - committed
+                committed = n
                 report()
                 if service.settled_stamp() != stamp:
                     raise AnswersNotFinished("a newer build was published while computing answers; "
